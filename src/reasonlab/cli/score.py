@@ -1,0 +1,118 @@
+"""``reasonlab score``: verify completions against problems and summarise."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import click
+from rich.table import Table
+
+from reasonlab.cli.common import console
+from reasonlab.errors import ReasonlabError
+from reasonlab.io import read_records, write_records
+from reasonlab.tasks import Problem, get_task
+
+
+def _parse_reward_args(items: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ReasonlabError(f"--reward-arg {item!r}: expected NAME=NUMBER, e.g. w_a=0.5") from None
+        if not eq:
+            raise ReasonlabError(f"--reward-arg {item!r}: expected NAME=NUMBER, e.g. w_a=0.5")
+    return out
+
+
+def score_records(
+    problems: list[dict[str, Any]],
+    completions: list[dict[str, Any]],
+    reward: str,
+    reward_kwargs: dict[str, float] | None = None,
+    source: str = "completions",
+) -> list[dict[str, Any]]:
+    """Score every completion against its problem; rows carry ``sample``/``seed`` when given."""
+    by_id = {}
+    for i, row in enumerate(problems):
+        problem = Problem.from_dict(row, source=f"problem {i + 1}")
+        by_id[problem.id] = problem
+    out = []
+    for i, row in enumerate(completions):
+        pid, text = row.get("id"), row.get("completion")
+        if not isinstance(pid, str) or not isinstance(text, str):
+            raise ReasonlabError(f"{source} record {i + 1}: needs string fields 'id' and 'completion'")
+        if pid not in by_id:
+            raise ReasonlabError(f"{source} record {i + 1}: id {pid!r} is not among the problems")
+        problem = by_id[pid]
+        record = get_task(problem.task).score(problem, text, reward, **(reward_kwargs or {})).to_dict()
+        for key in ("sample", "seed"):
+            if key in row:
+                record[key] = row[key]
+        out.append(record)
+    return out
+
+
+def summary_table(
+    problems: list[dict[str, Any]], scores: list[dict[str, Any]], by: str | None, title: str
+) -> Table:
+    """Accuracy, process accuracy, mean reward and unparseable rate, overall and per ``meta[by]``."""
+    meta = {p["id"]: p.get("meta", {}) for p in problems}
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in scores:
+        groups["all"].append(s)
+        if by is not None:
+            groups[f"{by}={meta[s['id']].get(by)}"].append(s)
+    table = Table(title=title, title_justify="left")
+    for col in ("group", "n", "accuracy", "process acc", "mean reward", "unparseable"):
+        table.add_column(col, justify="right" if col != "group" else "left")
+
+    def order(key: str) -> tuple[int, float | str]:
+        if key == "all":
+            return (1, 0)
+        value = key.split("=", 1)[1]
+        try:
+            return (0, float(value))
+        except ValueError:
+            return (0, value)
+
+    for key in sorted(groups, key=order):
+        rows = groups[key]
+        n = len(rows)
+        proc = [r["process_ok"] for r in rows if r["process_ok"] is not None]
+        table.add_row(
+            key,
+            str(n),
+            f"{sum(r['correct'] for r in rows) / n:.3f}",
+            f"{sum(proc) / len(proc):.3f}" if proc else "-",
+            f"{sum(r['reward'] for r in rows) / n:.3f}",
+            f"{sum(r['pred'] is None for r in rows) / n:.3f}",
+        )
+    return table
+
+
+@click.command("score")
+@click.option("--problems", "problems_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--completions", "completions_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--reward", default="outcome", show_default=True, help="Reward scheme (see `reasonlab tasks`).")
+@click.option("--reward-arg", multiple=True, help="Scheme argument NAME=VALUE, e.g. w_a=0.5 (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write score records (.jsonl/.parquet).")
+@click.option("--by", default=None, help="Also summarise per value of this meta knob (e.g. ops, people).")
+def score_cmd(
+    problems_path: str, completions_path: str, reward: str, reward_arg: tuple[str, ...], out: str | None, by: str | None
+) -> None:
+    """Verify completions (JSONL/Parquet with id, completion) and print a summary table."""
+    problems = read_records(problems_path)
+    completions = read_records(completions_path)
+    scores = score_records(problems, completions, reward, _parse_reward_args(reward_arg), source=completions_path)
+    if not scores:
+        raise ReasonlabError(f"{completions_path}: no completions to score")
+    if out:
+        write_records(out, scores)
+    console.print(summary_table(problems, scores, by, f"reward={reward}"))
+
+
+def register(root: click.Group) -> None:
+    root.add_command(score_cmd)

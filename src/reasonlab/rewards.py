@@ -1,0 +1,156 @@
+"""Reward schemes, selectable by name, built on a task's :class:`Verification`.
+
+Each scheme is a small pure function registered in :data:`SCHEMES`; the math lives in separate pure
+functions (formula in the docstring) so it can be tested against hand-computed numbers and reused
+by the engine integrations.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reasonlab.errors import ReasonlabError
+from reasonlab.tasks.base import Verification
+
+# ----------------------------------------------------------------------------- pure math
+
+
+def process_score(
+    value_mismatch: int, dep_mismatch: int, missing: int, extra: int, n_gold: int, answer_mismatch: bool
+) -> float:
+    """CMU process score: ``max(0, 1 - (value_mm + dep_mm + missing + min(extra, |V|) + [answer_mm]) / |V|)``.
+
+    ``|V|`` is the number of gold nodes; an empty gold graph scores 0.
+    """
+    if n_gold <= 0:
+        return 0.0
+    penalty = value_mismatch + dep_mismatch + missing + min(extra, n_gold) + int(answer_mismatch)
+    return max(0.0, 1.0 - penalty / n_gold)
+
+
+def dense_process_reward(correct: bool, process: float, w_a: float = 0.2, w_s: float = 0.8) -> float:
+    """``(w_a * outcome + w_s * process) / (w_a + w_s)``, forced to 0 when the final answer is wrong."""
+    if w_a < 0 or w_s < 0 or w_a + w_s <= 0:
+        raise ReasonlabError(f"process reward weights must be >= 0 with a positive sum, got w_a={w_a}, w_s={w_s}")
+    if not correct:
+        return 0.0
+    return (w_a * 1.0 + w_s * process) / (w_a + w_s)
+
+
+def logic_rl_reward(format_ok: bool, answer_status: str) -> float:
+    """Logic-RL: format +1 / -1; answer (only if the format passes, else -2) +2 exact, -1.5 wrong, -2 unparseable.
+
+    Totals are therefore in {3, -0.5, -1, -3}.
+    """
+    if not format_ok:
+        return -1.0 - 2.0
+    return 1.0 + {"exact": 2.0, "mismatch": -1.5, "unparseable": -2.0}[answer_status]
+
+
+def partial_credit(correct: bool, units_correct: int | None, units_total: int | None) -> float:
+    """reasoning-gym partial credit: 1.0 if exact; same count with k of n right: ``0.3 + 0.7 k / n``; else 0."""
+    if correct:
+        return 1.0
+    if units_correct is None or not units_total:
+        return 0.0
+    return 0.3 + 0.7 * units_correct / units_total
+
+
+def prefix_match_reward(prediction: bytes, target: bytes, boundaries: Sequence[int]) -> float:
+    """RPT prefix matching: 1 iff ``prediction == target[:l]`` and ``l`` is a token boundary, else 0.
+
+    ``l = len(prediction)``; ``boundaries`` are the cumulative byte lengths of the ground-truth
+    tokens, so a prediction may span several tokens but must end on one of their boundaries.
+    """
+    n = len(prediction)
+    return 1.0 if n > 0 and n in set(boundaries) and target[:n] == prediction else 0.0
+
+
+# ----------------------------------------------------------------------------- schemes
+
+
+@dataclass(frozen=True)
+class RewardScheme:
+    """A named reward: ``fn(verification, **kwargs) -> float`` and what the verification must carry."""
+
+    name: str
+    fn: Callable[..., float]
+    needs: str | None
+    description: str
+
+    def kwargs(self) -> list[str]:
+        return [p for p in inspect.signature(self.fn).parameters if p != "v"]
+
+
+SCHEMES: dict[str, RewardScheme] = {}
+
+
+def scheme(name: str, needs: str | None, description: str) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register a reward scheme under ``name``; ``needs`` names the Verification field it requires."""
+
+    def deco(fn: Callable[..., float]) -> Callable[..., float]:
+        SCHEMES[name] = RewardScheme(name, fn, needs, description)
+        return fn
+
+    return deco
+
+
+@scheme("outcome", None, "1 if the final answer is right, else 0")
+def _outcome(v: Verification) -> float:
+    return 1.0 if v.correct else 0.0
+
+
+@scheme("format", None, "1 if the completion follows the required format, else 0")
+def _format(v: Verification) -> float:
+    return 1.0 if v.format_ok else 0.0
+
+
+@scheme("process", "process", "dense process reward (w_a*outcome + w_s*process)/(w_a+w_s), 0 if the answer is wrong")
+def _process(v: Verification, w_a: float = 0.2, w_s: float = 0.8) -> float:
+    p = v.process
+    assert p is not None
+    score = process_score(p.value_mismatch, p.dep_mismatch, p.missing, p.extra, p.n_gold, p.answer_mismatch)
+    return dense_process_reward(v.correct, score, w_a, w_s)
+
+
+@scheme("strict", "process", "1 only if the answer is right and the process perfect, else 0")
+def _strict(v: Verification) -> float:
+    assert v.process is not None
+    return 1.0 if v.correct and v.process.ok else 0.0
+
+
+@scheme("logic_rl", None, "Logic-RL format (+1/-1) + answer (+2/-1.5/-2): totals in {3, -0.5, -1, -3}")
+def _logic_rl(v: Verification) -> float:
+    return logic_rl_reward(v.format_ok, v.answer_status)
+
+
+@scheme("partial", "units", "1 if exact; same count with k of n parts right: 0.3 + 0.7k/n; else 0")
+def _partial(v: Verification) -> float:
+    return partial_credit(v.correct, v.units_correct, v.units_total)
+
+
+def supports(name: str, v: Verification) -> bool:
+    """Whether scheme ``name`` can score a verification of this shape."""
+    needs = SCHEMES[name].needs
+    if needs == "process":
+        return v.process is not None
+    if needs == "units":
+        return v.units_total is not None
+    return True
+
+
+def compute_reward(name: str, v: Verification, **kwargs: Any) -> float:
+    """Reward of ``v`` under scheme ``name``; one-line errors for unknown schemes or arguments."""
+    if name not in SCHEMES:
+        raise ReasonlabError(f"unknown reward {name!r}; choose from {', '.join(sorted(SCHEMES))}")
+    s = SCHEMES[name]
+    bad = sorted(set(kwargs) - set(s.kwargs()))
+    if bad:
+        allowed = ", ".join(s.kwargs()) or "none"
+        raise ReasonlabError(f"reward {name!r} takes no argument {bad[0]!r} (allowed: {allowed})")
+    if not supports(name, v):
+        raise ReasonlabError(f"reward {name!r} needs a {s.needs} check, which this task's verifier does not provide")
+    return float(s.fn(v, **kwargs))

@@ -1,0 +1,220 @@
+"""The task contract: problem and score records, verification results, and the Task base class.
+
+A task family (``arith``, ``knights``, ...) is one module defining a :class:`Task` subclass with a
+pydantic ``Params`` model (its difficulty/context knobs), a ``sample`` method that draws one problem
+from a seeded RNG, and a ``verify`` method that checks a completion exactly. Reward schemes live in
+:mod:`reasonlab.rewards` and turn a :class:`Verification` into a number, so every task gets every
+scheme its verification supports without code of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from reasonlab.config import StrictModel, validate
+from reasonlab.errors import ReasonlabError
+
+PROBLEM_FIELDS = ("id", "task", "prompt", "answer", "solution", "meta")
+
+
+@dataclass
+class Problem:
+    """One problem record (DESIGN.md contract).
+
+    ``prompt`` is the text a model is given, ``solution`` the gold completion that follows it,
+    ``answer`` the canonical final answer, ``meta`` the knobs plus the structured truth a verifier
+    needs (dependency graph, statements and solution, ...). ``meta`` must be JSON-serialisable.
+    """
+
+    id: str
+    task: str
+    prompt: str
+    answer: str
+    solution: str
+    meta: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any], source: str = "problem") -> Problem:
+        """Build from a record, with a one-line error naming the first missing/ill-typed field."""
+        for key in PROBLEM_FIELDS:
+            if key not in row:
+                raise ReasonlabError(f"{source}: missing field {key!r} (a problem has {', '.join(PROBLEM_FIELDS)})")
+        for key in PROBLEM_FIELDS[:-1]:
+            if not isinstance(row[key], str):
+                raise ReasonlabError(f"{source}: field {key!r} must be a string, got {type(row[key]).__name__}")
+        if not isinstance(row["meta"], dict):
+            raise ReasonlabError(f"{source}: field 'meta' must be an object, got {type(row['meta']).__name__}")
+        return cls(**{k: row[k] for k in PROBLEM_FIELDS})
+
+
+@dataclass
+class ProcessCheck:
+    """Step-by-step comparison of a completion against the gold solution.
+
+    Counts follow the process-verified evaluation of the CMU interplay study: gold nodes that no step
+    defines (``missing``), steps defining parameters outside the gold graph (``extra``), steps whose
+    value (``value_mismatch``) or dependency set (``dep_mismatch``) differs from the gold node, and
+    whether the final answer is wrong (``answer_mismatch``).
+    """
+
+    n_gold: int
+    missing: int = 0
+    extra: int = 0
+    value_mismatch: int = 0
+    dep_mismatch: int = 0
+    answer_mismatch: bool = False
+    n_steps: int = 0
+    matched_ok: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Perfect process: nothing missing, no value or dependency mismatch, right answer."""
+        return not (self.missing or self.value_mismatch or self.dep_mismatch or self.answer_mismatch)
+
+    @property
+    def step_accuracy(self) -> float:
+        """Share of gold nodes defined with the right value and dependency set (``matched_ok / n_gold``)."""
+        return self.matched_ok / self.n_gold if self.n_gold else 0.0
+
+
+AnswerStatus = Literal["exact", "mismatch", "unparseable"]
+
+
+@dataclass
+class Verification:
+    """Everything a verifier established about one completion; reward schemes read from it.
+
+    ``answer_status`` distinguishes a parsed-but-wrong answer from an unparseable one (Logic-RL
+    scores them differently). ``units_correct/units_total`` count per-item correctness when the
+    answer has parts (people in Knights & Knaves). ``extra`` carries task-specific fields that are
+    copied into the score record (e.g. ``person_accuracy``).
+    """
+
+    correct: bool
+    format_ok: bool
+    pred: str | None
+    answer_status: AnswerStatus
+    error: str | None = None
+    process: ProcessCheck | None = None
+    units_correct: int | None = None
+    units_total: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Score:
+    """One score record (DESIGN.md contract), plus task-specific extras."""
+
+    id: str
+    correct: bool
+    format_ok: bool
+    process_ok: bool | None
+    step_accuracy: float | None
+    reward: float
+    pred: str | None
+    error: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.update(row.pop("extra"))
+        return row
+
+
+def stable_seed(*parts: object) -> int:
+    """A 64-bit seed derived from ``parts`` with SHA-256: identical on every machine and Python."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+class Task(ABC):
+    """Base class of a task family. Subclasses set ``name``, ``Params``, ``description``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[StrictModel]]
+    #: How many draws per requested problem before giving up (rejection sampling + de-duplication).
+    max_attempts_per_problem: ClassVar[int] = 200
+
+    def params(self, **knobs: Any) -> StrictModel:
+        """Validate knobs (CLI strings or typed values) into this task's Params."""
+        return validate(self.Params, knobs, source=f"task {self.name!r}")
+
+    @abstractmethod
+    def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        """Draw one problem (id left empty), or None when this draw is rejected."""
+
+    @abstractmethod
+    def verify(self, problem: Problem, completion: str) -> Verification:
+        """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
+
+    def generate(
+        self,
+        params: Any,
+        n: int,
+        seed: int,
+        *,
+        dedup: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[Problem]:
+        """Yield ``n`` distinct problems, deterministically from ``seed``.
+
+        Draw ``i`` uses ``random.Random(stable_seed(task, seed, i))`` and the problem id is
+        ``{task}-s{seed}-{i}``, so ids are stable and any prefix of a run is reproducible. Problems
+        with a prompt already seen are skipped (de-duplication by content). If a draw budget of
+        ``max_attempts_per_problem * n`` runs out, raise rather than return fewer problems.
+        """
+        if n < 0:
+            raise ReasonlabError(f"number of problems must be >= 0, got {n}")
+        seen: set[str] = set()
+        made = 0
+        budget = self.max_attempts_per_problem * max(n, 1)
+        i = 0
+        while made < n:
+            if i >= budget:
+                raise ReasonlabError(
+                    f"task {self.name!r}: made only {made} of {n} distinct problems in {budget} draws; "
+                    "widen the knobs (more ops/people/contexts) or ask for fewer problems"
+                )
+            rng = random.Random(stable_seed(self.name, seed, i))
+            problem = self.sample(params, rng)
+            i += 1
+            if problem is None:
+                continue
+            if dedup:
+                key = hashlib.sha1(problem.prompt.encode()).hexdigest()
+                if key in seen:
+                    continue
+                seen.add(key)
+            problem.id = f"{self.name}-s{seed}-{i - 1}"
+            problem.meta.setdefault("seed", seed)
+            made += 1
+            if progress is not None:
+                progress(1)
+            yield problem
+
+    def score(self, problem: Problem, completion: str, reward: str = "outcome", **reward_kwargs: Any) -> Score:
+        """Verify ``completion`` and compute the named reward (see :mod:`reasonlab.rewards`)."""
+        from reasonlab.rewards import compute_reward
+
+        v = self.verify(problem, completion)
+        value = compute_reward(reward, v, **reward_kwargs)
+        return Score(
+            id=problem.id,
+            correct=v.correct,
+            format_ok=v.format_ok,
+            process_ok=None if v.process is None else v.process.ok,
+            step_accuracy=None if v.process is None else v.process.step_accuracy,
+            reward=value,
+            pred=v.pred,
+            error=v.error,
+            extra=dict(v.extra),
+        )
