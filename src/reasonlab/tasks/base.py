@@ -141,6 +141,9 @@ class Task(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[StrictModel]]
+    #: Prompt styles ``render`` supports; the first is the default. "plain" is for from-scratch
+    #: models (tag tokens such as <question>/<solution>/<answer>), "chat" for instruction models.
+    styles: ClassVar[tuple[str, ...]] = ("plain", "chat")
     #: How many draws per requested problem before giving up (rejection sampling + de-duplication).
     max_attempts_per_problem: ClassVar[int] = 200
 
@@ -151,6 +154,14 @@ class Task(ABC):
     @abstractmethod
     def sample(self, params: Any, rng: random.Random) -> Problem | None:
         """Draw one problem (id left empty), or None when this draw is rejected."""
+
+    @abstractmethod
+    def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
+        """``(prompt_text, gold_completion)`` exactly as a model sees and should produce them.
+
+        The model is given ``prompt_text`` and generates a completion; ``verify`` must accept the
+        gold completion of every style as perfect (correct, format ok, process perfect).
+        """
 
     @abstractmethod
     def verify(self, problem: Problem, completion: str) -> Verification:
