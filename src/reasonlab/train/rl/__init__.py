@@ -1,0 +1,1 @@
+"""Reinforcement learning for reasoning: pure algorithm functions (:mod:`.algorithms`) and the trainer."""
