@@ -26,17 +26,24 @@ started from when it is resumed), ``perf/tokens_per_s`` and ``perf/mfu`` when a 
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from reasonlab.errors import ReasonlabError
+
 __all__ = [
+    "COMPUTE_FILE",
     "AttentionShape",
     "ComputeLedger",
     "attention_shape",
     "inference_flops",
     "measure_matmul_peak",
     "mfu",
+    "read_compute",
     "train_flops",
 ]
 
@@ -134,6 +141,10 @@ def measure_matmul_peak(
     return best
 
 
+#: File beside a saved model holding the tokens/FLOPs spent to produce it (ComputeLedger state).
+COMPUTE_FILE = "compute.json"
+
+
 @dataclass
 class ComputeLedger:
     """Running totals of tokens and FLOPs for one run, in the shared metric names.
@@ -163,3 +174,19 @@ class ComputeLedger:
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.tokens_total = int(state["tokens_total"])
         self.flops_total = float(state["flops_total"])
+
+
+def read_compute(model_dir: str | os.PathLike[str]) -> ComputeLedger:
+    """The compute spent to produce the model in ``model_dir`` (zeros when it records none).
+
+    Pre-training and mid-training write ``compute.json`` beside their final model; a later phase
+    starts its ledger from it so ``perf/flops_total`` keeps adding up across the pipeline.
+    """
+    path = Path(model_dir) / COMPUTE_FILE
+    ledger = ComputeLedger()
+    if path.is_file():
+        try:
+            ledger.load_state_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ReasonlabError(f"{path}: corrupt compute record") from None
+    return ledger

@@ -1,0 +1,284 @@
+"""Run directories: ``runs/<name>/`` with the resolved config, metrics, checkpoints and resume.
+
+Layout (DESIGN.md contract)::
+
+    runs/<name>/
+      config.yaml            fully resolved config of the run (rewritten on every start)
+      metrics.jsonl          one JSON object per logged step: {"step": N, "<metric>": value, ...}
+      checkpoints/step-N/    config.json, model.safetensors, tokenizer.json (``save_model``)
+                             + optimizer.pt, rng.pt, trainer_state.json (written last)
+      model/                 the final model (``save_model``), what later phases load
+
+A checkpoint directory is built under a temporary name and renamed into place, so ``step-N`` either
+exists complete or not at all; a crash mid-write leaves only a ``.tmp-*`` directory that the next
+start removes. :meth:`RunDir.latest_checkpoint` returns the newest complete one, and on resume
+:meth:`RunDir.truncate_metrics` drops metric lines logged after it so that the file reads as if the
+run had never been interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from reasonlab.config import dump_config
+from reasonlab.errors import ReasonlabError
+from reasonlab.io import atomic_write_text
+
+__all__ = ["ProgressLine", "RunDir", "capture_rng_state", "restore_rng_state"]
+
+_STEP_RE = re.compile(r"^step-(\d+)$")
+TRAINER_STATE = "trainer_state.json"
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) RNG states, for exact resume."""
+    import numpy as np
+    import torch
+
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class RunDir:
+    """One run's directory. Create with :meth:`create`; every write is atomic."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the final model of the run is saved (loadable with ``load_model``)."""
+        return self.path / "model"
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints_dir / f"step-{step}"
+
+    @classmethod
+    def create(
+        cls, root: str | os.PathLike[str], name: str, config: BaseModel | None = None, *, overwrite: bool = False
+    ) -> RunDir:
+        """Make ``root/name`` (kept if it exists, so a run can resume), write ``config.yaml``.
+
+        ``overwrite=True`` deletes an existing run directory first (a fresh start).
+        """
+        if not name or "/" in name or name in (".", ".."):
+            raise ReasonlabError(f"run name {name!r}: use a plain directory name")
+        run = cls(Path(root) / name)
+        if overwrite and run.path.exists():
+            shutil.rmtree(run.path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.checkpoints_dir.mkdir(exist_ok=True)
+        for stale in run.checkpoints_dir.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        if config is not None:
+            run.write_config(config)
+        return run
+
+    def write_config(self, config: BaseModel | dict[str, Any]) -> None:
+        """Write the fully resolved config as YAML."""
+        if isinstance(config, BaseModel):
+            text = dump_config(config)
+        else:
+            import yaml
+
+            text = yaml.safe_dump(config, sort_keys=False)
+        atomic_write_text(self.config_path, text)
+
+    # ---------------------------------------------------------------- metrics
+    def log_metrics(self, step: int, metrics: dict[str, Any]) -> None:
+        """Append one JSON object ``{"step": step, **metrics}`` to ``metrics.jsonl``."""
+        row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
+        with self.metrics_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+            fh.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All metric rows (a torn last line from a crash is skipped)."""
+        if not self.metrics_path.exists():
+            return []
+        rows = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return rows
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Keep only rows with ``step <= after_step`` (used when resuming from that checkpoint)."""
+        if not self.metrics_path.exists():
+            return
+        rows = [r for r in self.read_metrics() if int(r.get("step", 0)) <= after_step]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """Complete checkpoints as ``(step, path)``, oldest first."""
+        found = []
+        if self.checkpoints_dir.is_dir():
+            for child in self.checkpoints_dir.iterdir():
+                match = _STEP_RE.match(child.name)
+                if match and (child / TRAINER_STATE).is_file():
+                    found.append((int(match.group(1)), child))
+        return sorted(found)
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint, or None."""
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def save_checkpoint(
+        self,
+        step: int,
+        model: Any,
+        tokenizer: Any,
+        *,
+        optimizer: Any = None,
+        trainer_state: dict[str, Any] | None = None,
+        keep_last: int = 0,
+    ) -> Path:
+        """Write ``checkpoints/step-N`` atomically: model + tokenizer, optimizer, RNG, trainer state.
+
+        ``keep_last > 0`` deletes all but the newest ``keep_last`` complete checkpoints afterwards.
+        """
+        import torch
+
+        from reasonlab.model import save_model
+
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        final = self.checkpoint_path(step)
+        tmp_parent = Path(tempfile.mkdtemp(prefix=f".tmp-step-{step}-", dir=self.checkpoints_dir))
+        try:
+            tmp = tmp_parent / "ckpt"
+            save_model(tmp, model, tokenizer)
+            if optimizer is not None:
+                torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(capture_rng_state(), tmp / "rng.pt")
+            state = {"step": int(step), "time": time.time(), **(trainer_state or {})}
+            (tmp / TRAINER_STATE).write_text(json.dumps(_jsonable(state), indent=1), encoding="utf-8")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp_parent, ignore_errors=True)
+        if keep_last > 0:
+            for _, old in self.checkpoints()[:-keep_last]:
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def save_final_model(self, model: Any, tokenizer: Any, compute: dict[str, Any] | None = None) -> Path:
+        """Save the run's final model to ``model/`` (replacing an older one atomically).
+
+        ``compute`` (tokens/FLOPs spent so far, :class:`reasonlab.compute.ComputeLedger` state) is
+        written beside it as ``compute.json`` so the next phase continues the totals.
+        """
+        from reasonlab.compute import COMPUTE_FILE
+        from reasonlab.model import save_model
+
+        tmp_parent = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=self.path))
+        try:
+            save_model(tmp_parent / "model", model, tokenizer)
+            if compute is not None:
+                (tmp_parent / "model" / COMPUTE_FILE).write_text(json.dumps(compute), encoding="utf-8")
+            old = None
+            if self.model_dir.exists():
+                old = self.path / f".old-model-{os.getpid()}"
+                os.replace(self.model_dir, old)
+            os.replace(tmp_parent / "model", self.model_dir)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp_parent, ignore_errors=True)
+        return self.model_dir
+
+
+def load_checkpoint_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read ``trainer_state.json`` of a checkpoint, with a one-line error when it is missing or corrupt."""
+    src = Path(path) / TRAINER_STATE
+    if not src.is_file():
+        raise ReasonlabError(f"{path}: not a complete checkpoint (no {TRAINER_STATE})")
+    try:
+        return json.loads(src.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ReasonlabError(f"{src}: corrupt trainer state") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+class ProgressLine:
+    """A periodic one-line progress report: step, loss, tokens/s, elapsed and ETA (to stderr)."""
+
+    def __init__(self, total_steps: int, stream: Any = None, label: str = "train") -> None:
+        self.total = total_steps
+        self.stream = stream if stream is not None else sys.stderr
+        self.label = label
+
+    @staticmethod
+    def format_eta(seconds: float) -> str:
+        """``h:mm:ss`` (or ``m:ss`` under an hour)."""
+        seconds = max(0, round(seconds))
+        h, rem = divmod(seconds, 3600)
+        m, s = divmod(rem, 60)
+        return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+    def line(self, step: int, loss: float, tokens_per_s: float, elapsed: float, steps_done: int) -> str:
+        """Format the line; ETA extrapolates from the steps done in this process."""
+        rate = elapsed / max(steps_done, 1)
+        eta = rate * max(self.total - step, 0)
+        return (
+            f"[{self.label}] step {step}/{self.total} loss {loss:.4f} "
+            f"tok/s {tokens_per_s:,.0f} elapsed {self.format_eta(elapsed)} eta {self.format_eta(eta)}"
+        )
+
+    def report(self, step: int, loss: float, tokens_per_s: float, elapsed: float, steps_done: int) -> None:
+        print(self.line(step, loss, tokens_per_s, elapsed, steps_done), file=self.stream, flush=True)
