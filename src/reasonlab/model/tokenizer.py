@@ -116,6 +116,9 @@ class TaskTokenizer:
 
     def token_bytes(self) -> list[bytes]:
         """UTF-8 bytes each id decodes to (specials: their tag text), for incremental stop-string checks."""
+        cached = getattr(self, "_token_bytes", None)
+        if cached is not None:
+            return list(cached)
         byte_of = _bytelevel_decoder()
         specials = {tid: tok for tok, tid in self.special_ids.items()}
         vocab = self._tok.get_vocab(with_added_tokens=True)  # type: ignore[attr-defined]
@@ -125,7 +128,8 @@ class TaskTokenizer:
                 out[tid] = specials[tid].encode()
             else:
                 out[tid] = bytes(byte_of[ch] for ch in tok)
-        return out
+        self._token_bytes = out
+        return list(out)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``tokenizer.json`` into ``directory`` (created if needed); returns its path."""
