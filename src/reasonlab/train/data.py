@@ -1,0 +1,410 @@
+"""Training corpora: a mixture spec -> problems -> token documents -> packed fixed-length rows.
+
+Pipeline:
+
+1. **Allocation.** A mixture is a list of components ``{task, weight, knobs}``. The corpus of
+   ``num_problems`` problems gives component ``i`` exactly its largest-remainder share of
+   ``weight_i / sum(weights) * num_problems`` (:func:`allocate_counts`), so a weight of 0.001 in a
+   100,000-problem corpus is exactly 100 problems, not a random number around it.
+2. **Generation.** Component ``i`` draws its problems with ``task.generate(params, n_i, seed)`` where
+   ``seed = train_data_seed(run_seed, i, phase)`` (the training seed space, see below).
+3. **Rendering.** ``task.render(problem, style)`` -> ``(prompt, completion)``; a document is
+   ``<bos> prompt completion <eos>`` with prompt and completion tokenised separately (exactly as a
+   sampler sees the prompt and produces the completion).
+4. **Loss mask.** ``objective="ntp"``: every token but ``<bos>`` is a target; ``objective="sft"``:
+   only the completion and ``<eos>`` are (the prompt is context, not a target).
+5. **Packing.** Whole documents are packed into rows of ``seq_len + 1`` tokens (first-fit over a small
+   window of open rows), the rest of a row is ``<pad>`` with no loss. A document never straddles two
+   rows, so the model always sees a problem from its beginning, as at evaluation time. Documents
+   longer than a row are dropped and counted.
+6. **Order.** :class:`PackedCorpus.batch` is a pure function of the step: the rows are visited in a
+   fresh permutation each epoch, seeded by ``(seed, epoch)``, so resuming at step N reads exactly the
+   batches an uninterrupted run would have read.
+
+Training seed space: training problems use ``generate`` seeds ``>= TRAIN_SEED_BASE`` (10**9):
+``TRAIN_SEED_BASE + 1000 * run_seed + phase_offset + component_index`` with phase offset 0 for
+pre-training and 500 for mid-training. Evaluation sets must use seeds below ``TRAIN_SEED_BASE``;
+:func:`is_training_seed` tells them apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+
+__all__ = [
+    "TRAIN_SEED_BASE",
+    "DataConfig",
+    "Document",
+    "MixtureComponent",
+    "PackedCorpus",
+    "allocate_counts",
+    "build_corpus",
+    "generate_documents",
+    "is_training_seed",
+    "pack_documents",
+    "train_data_seed",
+]
+
+#: Every training-data seed is >= this; evaluation seeds must stay below it.
+TRAIN_SEED_BASE = 1_000_000_000
+PHASE_OFFSETS = {"pretrain": 0, "midtrain": 500}
+IGNORE = -100
+
+
+def train_data_seed(run_seed: int, component: int, phase: str = "pretrain") -> int:
+    """``TRAIN_SEED_BASE + 1000 * run_seed + PHASE_OFFSETS[phase] + component`` (component < 500)."""
+    if phase not in PHASE_OFFSETS:
+        raise ReasonlabError(f"unknown training phase {phase!r} (allowed: {', '.join(PHASE_OFFSETS)})")
+    if not 0 <= component < 500:
+        raise ReasonlabError(f"a mixture may have at most 500 components, got index {component}")
+    if run_seed < 0:
+        raise ReasonlabError(f"seed must be >= 0, got {run_seed}")
+    return TRAIN_SEED_BASE + 1000 * run_seed + PHASE_OFFSETS[phase] + component
+
+
+def is_training_seed(seed: int) -> bool:
+    """True when ``seed`` lies in the training seed space (so an eval set must not use it)."""
+    return seed >= TRAIN_SEED_BASE
+
+
+def allocate_counts(weights: Sequence[float], total: int) -> list[int]:
+    """Split ``total`` items in proportion to ``weights`` by the largest-remainder (Hamilton) method.
+
+    Each count is ``floor(q_i)`` or ``ceil(q_i)`` with ``q_i = total * w_i / sum(w)``, the counts sum to
+    ``total``, and leftover items go to the largest fractional parts (ties: earlier component).
+    Example: weights (0.99, 0.01), total 1000 -> [990, 10]; weights (1, 1, 1), total 10 -> [4, 3, 3].
+    """
+    if total < 0:
+        raise ReasonlabError(f"total must be >= 0, got {total}")
+    if not weights or any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+        raise ReasonlabError(f"mixture weights must be >= 0 with a positive sum, got {list(weights)}")
+    s = float(sum(weights))
+    quotas = [total * w / s for w in weights]
+    counts = [math.floor(q) for q in quotas]
+    left = total - sum(counts)
+    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in order[:left]:
+        counts[i] += 1
+    return counts
+
+
+class MixtureComponent(StrictModel):
+    """One source of training problems: a task, its share of the corpus, and its knobs."""
+
+    task: str = Field(description="Task family name (see `reasonlab tasks`).")
+    weight: float = Field(1.0, gt=0, description="Relative share of the corpus (normalised over the mixture).")
+    knobs: dict[str, Any] = Field(default_factory=dict, description="Task knobs, as for `data generate`.")
+    dedup: bool = Field(True, description="Distinct prompts only (turn off for tiny problem spaces).")
+
+
+class DataConfig(StrictModel):
+    """Where the training text comes from and how it is cut into rows."""
+
+    mixture: list[MixtureComponent] = Field(min_length=1, description="Components of the corpus.")
+    num_problems: int = Field(20000, ge=1, description="Total problems in the corpus (split by weight).")
+    seq_len: int = Field(256, ge=8, description="Tokens per training row (model context during training).")
+    style: str = Field("plain", description="Prompt style passed to task.render.")
+    val_rows: int = Field(32, ge=0, description="Packed rows held out for the validation loss.")
+    tokenizer_vocab_size: int = Field(
+        1024, ge=267, description="BPE vocabulary size when the tokenizer is built (pre-training only)."
+    )
+    tokenizer_extra: list[MixtureComponent] = Field(
+        default_factory=list,
+        description="Extra components whose text only feeds the tokenizer (e.g. contexts seen later).",
+    )
+    tokenizer_extra_problems: int = Field(500, ge=0, description="Problems per tokenizer_extra component.")
+
+    @field_validator("mixture")
+    @classmethod
+    def _names(cls, v: list[MixtureComponent]) -> list[MixtureComponent]:
+        from reasonlab.tasks import task_names
+
+        known = task_names()
+        for comp in v:
+            if comp.task not in known:
+                raise ValueError(f"unknown task {comp.task!r} (allowed: {', '.join(known)})")
+        return v
+
+
+@dataclass
+class Document:
+    """One tokenised problem: ``ids = [bos] + prompt + completion + [eos]``; ``n_prompt`` counts bos+prompt."""
+
+    ids: list[int]
+    n_prompt: int
+    component: int
+    meta: dict[str, Any]
+
+
+def generate_documents(
+    data: DataConfig,
+    seed: int,
+    phase: str = "pretrain",
+    *,
+    tokenizer: Any = None,
+    log: Any = None,
+) -> tuple[list[tuple[str, str, int, dict[str, Any]]], list[int], np.ndarray]:
+    """Generate and render the mixture: ``([(prompt, completion, component, meta)], counts, hashes)``.
+
+    ``meta`` keeps the problem's scalar knobs (``ops``, ``context`` ...) for statistics; ``hashes`` are
+    :func:`reasonlab.train.quick_eval.prompt_hash` of every problem prompt (to measure train/eval
+    overlap). ``tokenizer`` is unused here and accepted for symmetry with :func:`build_corpus`.
+    """
+    from reasonlab.tasks import get_task
+    from reasonlab.train.quick_eval import prompt_hash
+
+    hashes: list[int] = []
+    counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
+    out: list[tuple[str, str, int, dict[str, Any]]] = []
+    for i, (comp, n) in enumerate(zip(data.mixture, counts, strict=True)):
+        if n == 0:
+            continue
+        task = get_task(comp.task)
+        params = task.params(**comp.knobs)
+        s = train_data_seed(seed, i, phase)
+        if log:
+            log(f"generating {n} {comp.task} problems (component {i}, seed {s}, knobs {comp.knobs})")
+        for p in task.generate(params, n, s, dedup=comp.dedup):
+            prompt, completion = task.render(p, data.style)
+            hashes.append(prompt_hash(p.prompt))
+            meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
+            out.append((prompt, completion, i, meta))
+    return out, counts, np.array(hashes, dtype=np.int64)
+
+
+def tokenizer_texts(data: DataConfig, seed: int, rendered: list[tuple[str, str, int, dict[str, Any]]]) -> list[str]:
+    """Texts the tokenizer is trained on: the corpus plus ``tokenizer_extra`` problems."""
+    from reasonlab.tasks import get_task
+
+    texts = [p + c for p, c, _, _ in rendered]
+    for j, comp in enumerate(data.tokenizer_extra):
+        task = get_task(comp.task)
+        params = task.params(**comp.knobs)
+        for p in task.generate(params, data.tokenizer_extra_problems, train_data_seed(seed, 400 + j)):
+            a, b = task.render(p, data.style)
+            texts.append(a + b)
+    return texts
+
+
+def tokenize_documents(
+    rendered: list[tuple[str, str, int, dict[str, Any]]], tokenizer: Any
+) -> list[Document]:
+    """Tokenise prompts and completions separately and wrap them in ``<bos> ... <eos>``."""
+    prompts = tokenizer.encode_batch([r[0] for r in rendered])
+    comps = tokenizer.encode_batch([r[1] for r in rendered])
+    docs = []
+    for (_, _, comp, meta), p_ids, c_ids in zip(rendered, prompts, comps, strict=True):
+        docs.append(Document([tokenizer.bos_id, *p_ids, *c_ids, tokenizer.eos_id], 1 + len(p_ids), comp, meta))
+    return docs
+
+
+def document_targets(doc: Document, objective: str) -> np.ndarray:
+    """Per-token loss flags of a document (1 = this token is a prediction target).
+
+    ``ntp``: all tokens except the leading ``<bos>``; ``sft``: the completion tokens and ``<eos>``.
+    """
+    flags = np.ones(len(doc.ids), dtype=np.uint8)
+    flags[0] = 0
+    if objective == "sft":
+        flags[: doc.n_prompt] = 0
+    elif objective != "ntp":
+        raise ReasonlabError(f"unknown objective {objective!r} (allowed: ntp, sft)")
+    return flags
+
+
+def pack_documents(
+    docs: Sequence[Document], row_len: int, pad_id: int, objective: str, window: int = 8
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pack whole documents into rows of ``row_len`` tokens: ``(tokens[R, row_len], targets[R, row_len], dropped)``.
+
+    ``targets[r, j] = 1`` when token ``j`` of row ``r`` is a loss target (it is predicted from tokens
+    ``< j``); padding is never a target. Documents are placed in order into the first of up to
+    ``window`` open rows with room (a row that cannot take the next document while the window is full
+    is closed); documents longer than ``row_len`` are dropped and counted.
+    """
+    rows: list[list[int]] = []
+    flags: list[list[np.ndarray]] = []
+    fill: list[int] = []
+    open_rows: list[int] = []
+    dropped = 0
+    for doc in docs:
+        n = len(doc.ids)
+        if n > row_len:
+            dropped += 1
+            continue
+        target = next((r for r in open_rows if fill[r] + n <= row_len), None)
+        if target is None:
+            if len(open_rows) >= window:
+                fullest = max(open_rows, key=lambda r: fill[r])
+                open_rows.remove(fullest)
+            rows.append([])
+            flags.append([])
+            fill.append(0)
+            target = len(rows) - 1
+            open_rows.append(target)
+        rows[target].extend(doc.ids)
+        flags[target].append(document_targets(doc, objective))
+        fill[target] += n
+        if row_len - fill[target] < 8:  # nothing useful fits any more
+            open_rows.remove(target)
+    tokens = np.full((len(rows), row_len), pad_id, dtype=np.int32)
+    targets = np.zeros((len(rows), row_len), dtype=np.uint8)
+    for r, (ids, fl) in enumerate(zip(rows, flags, strict=True)):
+        tokens[r, : len(ids)] = ids
+        if fl:
+            targets[r, : len(ids)] = np.concatenate(fl)
+    return tokens, targets, dropped
+
+
+class PackedCorpus:
+    """Packed rows plus the deterministic batch order (a pure function of the step)."""
+
+    def __init__(self, tokens: np.ndarray, targets: np.ndarray, seed: int, val_rows: int = 0) -> None:
+        if tokens.shape != targets.shape or tokens.ndim != 2:
+            raise ValueError("tokens and targets must be equal-shaped 2-D arrays")
+        n_val = min(val_rows, max(len(tokens) - 1, 0))
+        self.val_tokens, self.val_targets = tokens[:n_val], targets[:n_val]
+        self.tokens, self.targets = tokens[n_val:], targets[n_val:]
+        if len(self.tokens) == 0:
+            raise ReasonlabError("the corpus packs into no training rows; raise data.num_problems")
+        self.seed = seed
+        self._perm_cache: dict[int, np.ndarray] = {}
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def row_len(self) -> int:
+        return self.tokens.shape[1]
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perm_cache:
+            if len(self._perm_cache) > 4:
+                self._perm_cache.clear()
+            self._perm_cache[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
+        return self._perm_cache[epoch]
+
+    def batch_rows(self, step: int, batch_size: int) -> np.ndarray:
+        """Row indices of batch ``step``: positions ``step*B .. step*B+B-1`` of the epoch permutations."""
+        pos = np.arange(step * batch_size, (step + 1) * batch_size)
+        epochs, offsets = np.divmod(pos, self.n_rows)
+        return np.array([self._perm(int(e))[int(o)] for e, o in zip(epochs, offsets, strict=True)])
+
+    def batch(self, step: int, batch_size: int) -> tuple[Any, Any, int]:
+        """``(inputs[B, T], labels[B, T], n_target_tokens)`` as torch tensors; labels -100 where no loss."""
+        idx = self.batch_rows(step, batch_size)
+        return _to_xy(self.tokens[idx], self.targets[idx])
+
+    def val_batches(self, batch_size: int) -> list[tuple[Any, Any, int]]:
+        """The held-out rows in fixed batches."""
+        return [
+            _to_xy(self.val_tokens[i : i + batch_size], self.val_targets[i : i + batch_size])
+            for i in range(0, len(self.val_tokens), batch_size)
+        ]
+
+    def epoch_of(self, step: int, batch_size: int) -> float:
+        return step * batch_size / self.n_rows
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Write ``corpus.npz`` (all rows, validation first) atomically."""
+        from reasonlab.io import atomic_path
+
+        dest = Path(directory) / "corpus.npz"
+        with atomic_path(dest) as tmp, tmp.open("wb") as fh:
+            np.savez(
+                fh,
+                tokens=np.concatenate([self.val_tokens, self.tokens]),
+                targets=np.concatenate([self.val_targets, self.targets]),
+                n_val=np.array(len(self.val_tokens)),
+                seed=np.array(self.seed),
+            )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> PackedCorpus:
+        path = Path(directory) / "corpus.npz"
+        try:
+            with np.load(path) as z:
+                return cls(z["tokens"], z["targets"], int(z["seed"]), int(z["n_val"]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise ReasonlabError(f"{path}: unreadable corpus cache ({type(exc).__name__})") from None
+
+
+def _to_xy(tokens: np.ndarray, targets: np.ndarray) -> tuple[Any, Any, int]:
+    import torch
+
+    x = torch.from_numpy(tokens[:, :-1].astype(np.int64))
+    y = torch.from_numpy(tokens[:, 1:].astype(np.int64))
+    mask = torch.from_numpy(targets[:, 1:].astype(bool))
+    y = y.masked_fill(~mask, IGNORE)
+    return x, y, int(mask.sum())
+
+
+ObjectiveName = Literal["ntp", "sft"]
+
+
+def corpus_stats(docs: Sequence[Document], counts: Sequence[int], dropped: int, rows: int, row_len: int,
+                 pad_id: int, tokens: np.ndarray) -> dict[str, Any]:
+    """Summary written to ``data/stats.json``: problems per component, tokens, packing efficiency and
+    mean tokens per problem by ``ops`` (when the task records it)."""
+    by_ops: dict[str, list[int]] = {}
+    for d in docs:
+        if "ops" in d.meta:
+            by_ops.setdefault(str(d.meta["ops"]), []).append(len(d.ids))
+    n_tok = int(sum(len(d.ids) for d in docs))
+    return {
+        "problems_per_component": list(counts),
+        "documents": len(docs),
+        "dropped_too_long": dropped,
+        "document_tokens": n_tok,
+        "mean_tokens_per_problem": n_tok / max(len(docs), 1),
+        "mean_tokens_by_ops": {k: sum(v) / len(v) for k, v in sorted(by_ops.items(), key=lambda kv: int(kv[0]))},
+        "rows": rows,
+        "row_len": row_len,
+        "packing_efficiency": float((tokens != pad_id).mean()) if tokens.size else 0.0,
+    }
+
+
+def build_corpus(
+    data: DataConfig,
+    seed: int,
+    tokenizer: Any,
+    *,
+    objective: str = "ntp",
+    phase: str = "pretrain",
+    rendered: list[tuple[str, str, int, dict[str, Any]]] | None = None,
+    log: Any = None,
+) -> tuple[PackedCorpus, dict[str, Any]]:
+    """Generate (unless ``rendered`` is given), tokenise and pack the mixture; return corpus and stats."""
+    counts: Sequence[int]
+    if rendered is None:
+        rendered, counts, _ = generate_documents(data, seed, phase, log=log)
+    else:
+        counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
+    docs = tokenize_documents(rendered, tokenizer)
+    # Shuffle documents once (seeded) so components interleave inside rows.
+    order = np.random.default_rng([seed, 12345]).permutation(len(docs))
+    docs = [docs[i] for i in order]
+    tokens, targets, dropped = pack_documents(docs, data.seq_len + 1, tokenizer.pad_id, objective)
+    if dropped and log:
+        log(f"dropped {dropped} documents longer than seq_len + 1 = {data.seq_len + 1} tokens")
+    stats = corpus_stats(docs, counts, dropped, len(tokens), data.seq_len + 1, tokenizer.pad_id, tokens)
+    return PackedCorpus(tokens, targets, seed, data.val_rows), stats
+
+
+def write_stats(directory: str | os.PathLike[str], stats: dict[str, Any]) -> None:
+    from reasonlab.io import atomic_write_text
+
+    atomic_write_text(Path(directory) / "stats.json", json.dumps(stats, indent=1))

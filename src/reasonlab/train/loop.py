@@ -1,0 +1,289 @@
+"""The one training loop shared by pre-training and mid-training.
+
+AdamW (decoupled weight decay on matrices only), linear warmup then cosine decay to ``min_lr_ratio *
+lr``, global-norm gradient clipping, optional gradient accumulation, bf16 autocast on CUDA, a progress
+line and one ``metrics.jsonl`` row per step, atomic checkpoints every ``checkpoint_every`` steps and
+exact resume from the newest complete one.
+
+Exact resume: the batch for step N is a pure function of N (:meth:`PackedCorpus.batch`), the
+checkpoint holds model weights, the optimizer state, every RNG state and the step/compute counters, so
+on CPU a run killed and resumed ends with bit-identical weights and loss to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from reasonlab.compute import ComputeLedger, attention_shape, train_flops
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, restore_rng_state
+from reasonlab.train.data import IGNORE, PackedCorpus
+
+__all__ = ["OptimConfig", "RuntimeConfig", "TrainResult", "lr_at", "resolve_device", "train_loop"]
+
+
+class OptimConfig(StrictModel):
+    """Optimiser and schedule (AdamW; warmup + cosine; clipping)."""
+
+    lr: float = Field(3e-3, gt=0, description="Peak learning rate.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
+    warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
+    max_steps: int = Field(1000, ge=1, description="Optimizer steps in the run.")
+    batch_size: int = Field(32, ge=1, description="Rows per micro-batch.")
+    grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (matrices only).")
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    grad_clip: float = Field(1.0, ge=0, description="Clip the global gradient norm to this (0 = off).")
+
+
+class RuntimeConfig(StrictModel):
+    """Where and how the loop runs, and how often it reports and checkpoints."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = cuda when available, else cpu.")
+    dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto = bf16 autocast on cuda, fp32 on cpu.")
+    num_threads: int = Field(0, ge=0, description="torch CPU threads (0 = leave torch's default).")
+    compile: bool = Field(False, description="torch.compile the model for training.")
+    log_every: int = Field(10, ge=1, description="Steps between progress lines.")
+    eval_every: int = Field(0, ge=0, description="Steps between validation losses (0 = only at the end).")
+    checkpoint_every: int = Field(0, ge=0, description="Steps between checkpoints (0 = only at the end).")
+    keep_last: int = Field(2, ge=0, description="Checkpoints kept (0 = all).")
+
+
+def lr_at(step: int, max_steps: int, lr: float, warmup: int, min_ratio: float) -> float:
+    """Learning rate for 0-based ``step``: linear warmup, then cosine decay.
+
+    ``step < warmup``: ``lr * (step + 1) / warmup``; afterwards with ``p = (step - warmup) /
+    max(1, max_steps - warmup)``: ``lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + cos(pi * p)))``.
+    Example: lr 1, warmup 10, 110 steps, ratio 0.1: step 0 -> 0.1, step 9 -> 1.0, step 10 -> 1.0,
+    step 60 -> 0.55, step 110 -> 0.1.
+    """
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, max_steps - warmup))
+    return lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+def resolve_device(runtime: RuntimeConfig) -> tuple[torch.device, torch.dtype | None]:
+    """``(device, autocast dtype or None)`` from the runtime config."""
+    if runtime.device == "cuda" and not torch.cuda.is_available():
+        raise ReasonlabError("runtime.device: 'cuda' requested but no CUDA device is available (allowed: auto, cpu)")
+    use_cuda = runtime.device == "cuda" or (runtime.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if use_cuda else "cpu")
+    if runtime.dtype == "bf16" or (runtime.dtype == "auto" and use_cuda):
+        return device, torch.bfloat16
+    return device, None
+
+
+def make_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on >= 2-D parameters (matrices, embeddings), none on norms and biases."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+
+
+def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy over target positions (labels ``-100`` are ignored)."""
+    logits = model(x)
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE,
+                           reduction="sum")
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed-and-finished) loop reports."""
+
+    steps: int
+    final_loss: float
+    val_loss: float | None
+    tokens_total: int
+    flops_total: float
+    seconds: float
+    tokens_per_s: float
+    resumed_from: int | None
+
+
+def evaluate_loss(model: torch.nn.Module, corpus: PackedCorpus, batch_size: int, device: torch.device,
+                  amp: torch.dtype | None) -> float | None:
+    """Mean per-target-token loss on the held-out rows (None when there are none)."""
+    batches = corpus.val_batches(batch_size)
+    if not batches:
+        return None
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for x, y, n in batches:
+            with _autocast(device, amp):
+                total += float(loss_fn(model, x.to(device), y.to(device)))
+            count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def _autocast(device: torch.device, amp: torch.dtype | None) -> Any:
+    if amp is None:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=amp)
+
+
+def _resume(run: RunDir, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
+    ckpt = run.latest_checkpoint()
+    if ckpt is None:
+        return None
+    from reasonlab.model import load_model
+
+    state = load_checkpoint_state(ckpt)
+    loaded, _ = load_model(ckpt)
+    model.load_state_dict(loaded.state_dict())
+    opt_path = ckpt / "optimizer.pt"
+    if not opt_path.is_file():
+        raise ReasonlabError(f"{ckpt}: checkpoint has no optimizer.pt; cannot resume exactly")
+    try:
+        optimizer.load_state_dict(torch.load(opt_path, map_location="cpu", weights_only=False))
+        rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch.load raises assorted types for corrupt files
+        raise ReasonlabError(f"{ckpt}: corrupt checkpoint ({type(exc).__name__})") from None
+    restore_rng_state(rng)
+    run.truncate_metrics(int(state["step"]))
+    return state
+
+
+def train_loop(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    corpus: PackedCorpus,
+    optim: OptimConfig,
+    runtime: RuntimeConfig,
+    run: RunDir,
+    *,
+    label: str = "train",
+    ledger: ComputeLedger | None = None,
+    on_step: Callable[[int, dict[str, Any]], None] | None = None,
+    extra_state: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``corpus`` for ``optim.max_steps`` steps, resuming from ``run``'s newest checkpoint.
+
+    ``ledger`` carries compute already spent by earlier phases (its totals continue). ``on_step(step,
+    metrics)`` is called after every step (tests use it to interrupt a run). ``extra_state`` is stored
+    in every checkpoint's trainer state. Writes ``run.model_dir`` and a final checkpoint at the end.
+    """
+    device, amp = resolve_device(runtime)
+    if runtime.num_threads:
+        torch.set_num_threads(runtime.num_threads)
+    model.to(device)
+    model.train()
+    optimizer = make_optimizer(model, optim)
+    ledger = ledger or ComputeLedger()
+    start_step = 0
+    resumed_from = None
+    state = _resume(run, model, optimizer)
+    if state is not None:
+        start_step = int(state["step"])
+        resumed_from = start_step
+        ledger.load_state_dict(state["compute"])
+        if log:
+            log(f"resumed from {run.checkpoint_path(start_step)} (step {start_step})")
+    train_model = torch.compile(model) if runtime.compile else model
+
+    n_params = sum(p.numel() for p in model.parameters())
+    attn = attention_shape(model.config) if hasattr(model, "config") else None
+    seq_len = corpus.row_len - 1
+    progress = ProgressLine(optim.max_steps, label=label)
+    rows_per_step = optim.batch_size * optim.grad_accum
+    t0 = time.perf_counter()
+    window_t, window_tokens = t0, 0
+    loss_value = float("nan")
+    val_loss: float | None = None
+    state_extra = dict(extra_state or {})
+
+    def checkpoint(step: int) -> None:
+        run.save_checkpoint(
+            step, model, tokenizer, optimizer=optimizer, keep_last=runtime.keep_last,
+            trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
+        )
+
+    for steps_done, step in enumerate(range(start_step, optim.max_steps), start=1):
+        lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        micro = [corpus.batch(step * optim.grad_accum + k, optim.batch_size) for k in range(optim.grad_accum)]
+        n_targets = sum(m[2] for m in micro)
+        loss_sum = 0.0
+        for x, y, _ in micro:
+            with _autocast(device, amp):
+                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+            (loss / max(n_targets, 1)).backward()
+            loss_sum += float(loss.detach())
+        grad_norm = (
+            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
+            if optim.grad_clip > 0 else torch.zeros(())
+        )
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_value = loss_sum / max(n_targets, 1)
+        if not math.isfinite(loss_value):
+            raise ReasonlabError(f"{label}: loss became {loss_value} at step {step + 1}; lower optim.lr")
+        tokens = rows_per_step * seq_len
+        flops = train_flops(n_params, tokens, attn=attn, seq_len=seq_len)
+        metrics: dict[str, Any] = {
+            "loss": loss_value,
+            "lr": lr,
+            "grad_norm": float(grad_norm),
+            "target_tokens": n_targets,
+            "epoch": corpus.epoch_of((step + 1) * optim.grad_accum, optim.batch_size),
+            **ledger.add(tokens, flops),
+        }
+        window_tokens += tokens
+        now = time.perf_counter()
+        done = step + 1
+        if runtime.eval_every and done % runtime.eval_every == 0 and done < optim.max_steps:
+            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp)
+            if val_loss is not None:
+                metrics["val/loss"] = val_loss
+        if done % runtime.log_every == 0 or done == optim.max_steps:
+            tps = window_tokens / max(now - window_t, 1e-9)
+            metrics["perf/tokens_per_s"] = tps
+            progress.report(done, loss_value, tps, now - t0, steps_done)
+            window_t, window_tokens = now, 0
+        if done == optim.max_steps:
+            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp)
+            if val_loss is not None:
+                metrics["val/loss"] = val_loss
+        run.log_metrics(done, metrics)
+        if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < optim.max_steps:
+            checkpoint(done)
+        if on_step is not None:
+            on_step(done, metrics)
+
+    seconds = time.perf_counter() - t0
+    if resumed_from is None or resumed_from < optim.max_steps:
+        checkpoint(optim.max_steps)
+    elif log:
+        log(f"run already finished at step {optim.max_steps}; nothing to do")
+    if resumed_from is not None and resumed_from >= optim.max_steps:
+        loss_value = float(load_checkpoint_state(run.latest_checkpoint()).get("loss", float("nan")))
+    run.save_final_model(model, tokenizer, compute=ledger.state_dict())
+    trained = (optim.max_steps - (resumed_from or 0)) * rows_per_step * seq_len
+    return TrainResult(
+        steps=optim.max_steps,
+        final_loss=loss_value,
+        val_loss=val_loss,
+        tokens_total=ledger.tokens_total,
+        flops_total=ledger.flops_total,
+        seconds=seconds,
+        tokens_per_s=trained / max(seconds, 1e-9),
+        resumed_from=resumed_from,
+    )

@@ -1,0 +1,99 @@
+"""``reasonlab midtrain CONFIG``: continue training a checkpoint on a new mixture.
+
+Two objectives, same loop and run directory as pre-training:
+
+- ``sft``: supervised fine-tuning on (prompt, gold completion) pairs; the loss covers only the
+  completion and ``<eos>`` (prompt tokens are context, never targets).
+- ``ntp``: continued next-token training on every token of the new mixture, e.g. the CMU lab's mid-
+  training: 20% replay of the pre-training op range + 80% of a harder band, written as a two-component
+  mixture with weights 0.2 / 0.8.
+
+The model and tokenizer come from ``init_from`` (a native model directory such as
+``runs/<name>/model`` or a ``checkpoints/step-N`` directory); the tokenizer is reused unchanged, so the
+new mixture is tokenised exactly as the model expects. Compute totals continue from the parent's
+``compute.json``. Mid-training data uses its own part of the training seed space (phase offset 500),
+so it never repeats the pre-training problems' seeds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from reasonlab.compute import read_compute
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+from reasonlab.rundir import RunDir
+from reasonlab.train.data import DataConfig, PackedCorpus, build_corpus, generate_documents, write_stats
+from reasonlab.train.loop import OptimConfig, RuntimeConfig, train_loop
+from reasonlab.train.pretrain import finish_run
+from reasonlab.train.quick_eval import QuickEvalConfig
+
+__all__ = ["MidtrainConfig", "midtrain"]
+
+
+class MidtrainConfig(StrictModel):
+    """A mid-training run: a parent model, an objective and a new mixture."""
+
+    name: str = Field(description="Run name: the run directory is out_dir/name.")
+    out_dir: str = Field("runs", description="Parent directory of run directories.")
+    init_from: str = Field(description="Native model directory to start from (runs/<pretrain>/model).")
+    objective: Literal["sft", "ntp"] = Field("ntp", description="sft = loss on completions only; ntp = all tokens.")
+    seed: int = Field(0, ge=0, description="Drives data generation and batch order.")
+    data: DataConfig
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=20, max_steps=300))
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    eval: QuickEvalConfig | None = Field(None, description="Greedy accuracy by bucket after training.")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def midtrain(
+    config: MidtrainConfig,
+    *,
+    overwrite: bool = False,
+    on_step: Callable[[int, dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] = _log,
+) -> dict[str, Any]:
+    """Run (or resume) a mid-training run; returns the summary (also in ``run/summary.json``)."""
+    from reasonlab.model import load_model
+
+    parent = Path(config.init_from)
+    if not parent.is_dir():
+        raise ReasonlabError(f"init_from: {parent} is not a model directory")
+    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite)
+    if config.runtime.num_threads:
+        torch.set_num_threads(config.runtime.num_threads)
+    model, tokenizer = load_model(parent)
+    if config.data.seq_len > model.config.max_seq_len:
+        raise ReasonlabError(
+            f"data.seq_len {config.data.seq_len} exceeds the parent model's max_seq_len {model.config.max_seq_len}"
+        )
+    data_dir = run.path / "data"
+    if (data_dir / "corpus.npz").is_file():
+        log(f"using cached corpus in {data_dir}")
+        corpus = PackedCorpus.load(data_dir)
+    else:
+        rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log)
+        corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective=config.objective,
+                                     rendered=rendered, log=log)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        corpus.save(data_dir)
+        np.save(data_dir / "prompt_hashes.npy", hashes)
+        write_stats(data_dir, {**stats, "objective": config.objective, "init_from": str(parent)})
+        log(f"corpus ({config.objective}): {stats['documents']} problems, {stats['rows']} rows")
+    model.train()
+    torch.manual_seed(config.seed)
+    ledger = read_compute(parent)
+    result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run,
+                        label=f"midtrain-{config.objective}", ledger=ledger, on_step=on_step,
+                        extra_state={"init_from": str(parent)}, log=log)
+    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)

@@ -1,0 +1,142 @@
+"""``reasonlab pretrain CONFIG``: next-token pre-training of a from-scratch decoder on a task mixture.
+
+A run: build the corpus from the mixture (:mod:`reasonlab.train.data`), build the tokenizer from it,
+make the model from a size preset with the tokenizer's vocabulary, train with the shared loop
+(:mod:`reasonlab.train.loop`), save ``runs/<name>/model`` and optionally run a quick greedy accuracy
+check by bucket (:mod:`reasonlab.train.quick_eval`). A second start of the same config resumes from
+the newest checkpoint, reusing the cached corpus and tokenizer in ``runs/<name>/data``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+from reasonlab.rundir import RunDir
+from reasonlab.train.data import (
+    DataConfig,
+    PackedCorpus,
+    build_corpus,
+    generate_documents,
+    tokenizer_texts,
+    write_stats,
+)
+from reasonlab.train.loop import OptimConfig, RuntimeConfig, TrainResult, train_loop
+from reasonlab.train.quick_eval import QuickEvalConfig, run_quick_eval
+
+__all__ = ["ModelSpec", "PretrainConfig", "build_model", "pretrain"]
+
+
+class ModelSpec(StrictModel):
+    """Model shape: a size preset (see ``reasonlab.model.PRESETS``) plus field overrides."""
+
+    preset: str = Field("tiny", description="Size preset name (tiny ~1M, small ~5M, medium, qwen2-100m).")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="ModelConfig fields replacing the preset's (hidden_size, num_layers...)."
+    )
+
+
+class PretrainConfig(StrictModel):
+    """A pre-training run (all fields documented; see configs/*.yaml for examples)."""
+
+    name: str = Field(description="Run name: the run directory is out_dir/name.")
+    out_dir: str = Field("runs", description="Parent directory of run directories.")
+    seed: int = Field(0, ge=0, description="Drives data generation, initialisation and batch order.")
+    data: DataConfig
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    eval: QuickEvalConfig | None = Field(None, description="Greedy accuracy by bucket after training.")
+
+
+def build_model(spec: ModelSpec, vocab_size: int, seq_len: int, seed: int) -> Any:
+    """A freshly initialised Decoder (seeded) from the spec; ``max_seq_len`` is at least ``seq_len``."""
+    from reasonlab.model import Decoder, ModelConfig
+
+    overrides = dict(spec.overrides)
+    overrides["vocab_size"] = vocab_size
+    from reasonlab.model import PRESETS
+
+    if spec.preset not in PRESETS:
+        raise ReasonlabError(f"model.preset: unknown preset {spec.preset!r} (allowed: {', '.join(PRESETS)})")
+    base_len = overrides.get("max_seq_len", PRESETS[spec.preset]["max_seq_len"])
+    overrides["max_seq_len"] = max(int(base_len), seq_len)
+    config = ModelConfig.from_preset(spec.preset, **overrides)
+    torch.manual_seed(seed)
+    return Decoder(config)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def prepare_pretrain_data(
+    config: PretrainConfig, run: RunDir, log: Callable[[str], None] = _log
+) -> tuple[Any, PackedCorpus]:
+    """Tokenizer and packed corpus of a run: loaded from ``run/data`` when cached, else built and cached."""
+    from reasonlab.model import TaskTokenizer
+
+    data_dir = run.path / "data"
+    if (data_dir / "corpus.npz").is_file() and (data_dir / "tokenizer.json").is_file():
+        log(f"using cached corpus in {data_dir}")
+        return TaskTokenizer.load(data_dir), PackedCorpus.load(data_dir)
+    rendered, _, hashes = generate_documents(config.data, config.seed, "pretrain", log=log)
+    texts = tokenizer_texts(config.data, config.seed, rendered)
+    tokenizer = TaskTokenizer.build(texts, config.data.tokenizer_vocab_size)
+    log(f"tokenizer: {tokenizer.vocab_size} ids")
+    corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective="ntp", rendered=rendered, log=log)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(data_dir)
+    np.save(data_dir / "prompt_hashes.npy", hashes)
+    corpus.save(data_dir)
+    write_stats(data_dir, stats)
+    log(
+        f"corpus: {stats['documents']} problems, {stats['rows']} rows of {stats['row_len']} tokens, "
+        f"{stats['mean_tokens_per_problem']:.1f} tokens/problem, packing {stats['packing_efficiency']:.1%}"
+    )
+    return tokenizer, corpus
+
+
+def pretrain(
+    config: PretrainConfig,
+    *,
+    overwrite: bool = False,
+    on_step: Callable[[int, dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] = _log,
+) -> dict[str, Any]:
+    """Run (or resume) a pre-training run; returns a summary dict (also in ``run/summary.json``)."""
+    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite)
+    if config.runtime.num_threads:
+        torch.set_num_threads(config.runtime.num_threads)
+    tokenizer, corpus = prepare_pretrain_data(config, run, log)
+    model = build_model(config.model, tokenizer.vocab_size, config.data.seq_len, config.seed)
+    log(f"model: {model.num_params():,} parameters ({config.model.preset})")
+    torch.manual_seed(config.seed)
+    result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run, label="pretrain",
+                        on_step=on_step, log=log)
+    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)
+
+
+def finish_run(run: RunDir, model: Any, tokenizer: Any, result: TrainResult, eval_cfg: Any, seed: int,
+               log: Callable[[str], None]) -> dict[str, Any]:
+    """Write ``summary.json`` (and the quick evaluation when configured); return the summary."""
+    import json
+    from dataclasses import asdict
+
+    from reasonlab.io import atomic_write_text
+
+    summary: dict[str, Any] = {"run": str(run.path), "model": str(run.model_dir), **asdict(result),
+                               "num_params": sum(p.numel() for p in model.parameters())}
+    if eval_cfg is not None:
+        model.eval()
+        summary["quick_eval"] = run_quick_eval(eval_cfg, model.to("cpu"), tokenizer, out_dir=run.path, log=log)
+    atomic_write_text(run.path / "summary.json", json.dumps(summary, indent=1))
+    log(f"done: {result.steps} steps, final loss {result.final_loss:.4f}, model in {run.model_dir}")
+    return summary

@@ -1,0 +1,126 @@
+"""Greedy accuracy by bucket (e.g. by op count): the quick check a training run ends with.
+
+This is not the evaluation harness (``reasonlab eval`` does seeds x samples, pass@k and error bars);
+it answers one question cheaply: does greedy decoding solve the problems, bucket by bucket. Problems
+come from seeds below the training seed space, and when the run cached its training prompt hashes the
+report counts how many evaluation prompts also occur verbatim in the training corpus (``overlap``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator
+
+from reasonlab.config import StrictModel
+from reasonlab.train.data import TRAIN_SEED_BASE
+
+__all__ = ["QuickEvalConfig", "greedy_generate", "prompt_hash", "run_quick_eval"]
+
+
+class QuickEvalConfig(StrictModel):
+    """Buckets of problems decoded greedily after training."""
+
+    task: str = Field("arith", description="Task family.")
+    knobs: dict[str, Any] = Field(default_factory=dict, description="Knobs shared by every bucket.")
+    bucket_knob: str = Field("ops", description="The knob that varies across buckets.")
+    buckets: list[Any] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7, 8], description="Values of bucket_knob.")
+    n_per_bucket: int = Field(100, ge=1, description="Problems per bucket.")
+    seed: int = Field(0, ge=0, description=f"Problem seed (must be < {TRAIN_SEED_BASE}, the training space).")
+    max_new_tokens: int = Field(320, ge=1)
+    batch_size: int = Field(64, ge=1)
+    style: str = Field("plain")
+
+    @field_validator("seed")
+    @classmethod
+    def _eval_space(cls, v: int) -> int:
+        if v >= TRAIN_SEED_BASE:
+            raise ValueError(f"must be below {TRAIN_SEED_BASE} (seeds at or above it generate training data)")
+        return v
+
+
+def prompt_hash(prompt: str) -> int:
+    """64-bit hash of a prompt (SHA-1 prefix) used to detect train/eval overlap."""
+    return int.from_bytes(hashlib.sha1(prompt.encode()).digest()[:8], "little", signed=True)
+
+
+@torch.no_grad()
+def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int,
+                    batch_size: int = 64) -> list[str]:
+    """Greedy completions (text after the prompt, up to ``<eos>``) with a KV cache, left-padded batches."""
+    out: list[str] = []
+    device = next(model.parameters()).device
+    max_len = model.config.max_seq_len
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        enc = [[tokenizer.bos_id, *ids] for ids in tokenizer.encode_batch(list(chunk))]
+        plen = max(len(e) for e in enc)
+        budget = max(0, min(max_new_tokens, max_len - plen))
+        ids = torch.full((len(enc), plen), tokenizer.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(enc), plen), dtype=torch.long)
+        for i, e in enumerate(enc):
+            ids[i, plen - len(e) :] = torch.tensor(e)
+            mask[i, plen - len(e) :] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        cache = model.new_cache(len(enc), plen + budget)
+        logits = model(ids, attention_mask=mask, kv_cache=cache)[:, -1]
+        generated = torch.empty((len(enc), 0), dtype=torch.long, device=device)
+        done = torch.zeros(len(enc), dtype=torch.bool, device=device)
+        for _ in range(budget):
+            nxt = logits.argmax(-1)
+            nxt = torch.where(done, torch.full_like(nxt, tokenizer.pad_id), nxt)
+            generated = torch.cat([generated, nxt[:, None]], dim=1)
+            done |= nxt == tokenizer.eos_id
+            if bool(done.all()) or cache.length + 1 > cache.max_len:
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            logits = model(nxt[:, None], attention_mask=mask, kv_cache=cache)[:, -1]
+        for row in generated.tolist():
+            if tokenizer.eos_id in row:
+                row = row[: row.index(tokenizer.eos_id)]
+            out.append(tokenizer.decode(row, skip_special=True))
+    return out
+
+
+def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir: str | os.PathLike[str] | None = None,
+                   train_hashes: np.ndarray | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Greedy accuracy per bucket: ``{bucket: {n, correct, accuracy, overlap}}``.
+
+    With ``out_dir`` the result is also written to ``out_dir/quick_eval.json``, and training prompt
+    hashes are read from ``out_dir/data/prompt_hashes.npy`` when ``train_hashes`` is not given.
+    """
+    from reasonlab.io import atomic_write_text
+    from reasonlab.tasks import get_task
+
+    task = get_task(cfg.task)
+    if train_hashes is None and out_dir is not None:
+        path = Path(out_dir) / "data" / "prompt_hashes.npy"
+        if path.is_file():
+            train_hashes = np.load(path)
+    seen = set(train_hashes.tolist()) if train_hashes is not None else None
+    model.eval()
+    result: dict[str, Any] = {}
+    for bucket in cfg.buckets:
+        params = task.params(**{**cfg.knobs, cfg.bucket_knob: bucket})
+        problems = list(task.generate(params, cfg.n_per_bucket, cfg.seed))
+        rendered = [task.render(p, cfg.style) for p in problems]
+        texts = greedy_generate(model, tokenizer, [r[0] for r in rendered], cfg.max_new_tokens, cfg.batch_size)
+        correct = sum(bool(task.verify(p, t).correct) for p, t in zip(problems, texts, strict=True))
+        row: dict[str, Any] = {"n": len(problems), "correct": correct, "accuracy": correct / max(len(problems), 1)}
+        if seen is not None:
+            row["overlap"] = sum(prompt_hash(p.prompt) in seen for p in problems)
+        result[str(bucket)] = row
+        if log:
+            extra = f" (overlap with training {row['overlap']})" if "overlap" in row else ""
+            log(f"quick eval {cfg.bucket_knob}={bucket}: {correct}/{len(problems)} = {row['accuracy']:.1%}{extra}")
+    if out_dir is not None:
+        atomic_write_text(Path(out_dir) / "quick_eval.json", json.dumps({"config": cfg.model_dump(mode="json"),
+                                                                         "buckets": result}, indent=1))
+    return result
