@@ -1,0 +1,804 @@
+"""The RL trainer behind ``reasonlab rl CONFIG``.
+
+One step:
+
+1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum),
+   sample ``group_size`` completions each with the native KV-cache sampler (per-row seeds derived from
+   the config seed, the step and the row, so a resumed run draws the same samples);
+2. **reward**: ``task.score(problem, completion, reward, **reward_kwargs)``, plus the DAPO overlong
+   penalty when configured; DAPO dynamic sampling drops groups whose rewards are all equal and draws
+   new prompts until the batch is full (or ``max_refill_rounds`` is reached);
+3. **old / reference / value passes** (no grad): the policy's log-probs before the update (needed for
+   PPO ratios and KL-in-reward; skipped when one on-policy update makes them equal to the update's own
+   detached log-probs), the frozen reference model's log-probs when KL is on, the value head's values
+   for PPO;
+4. **advantages** with the estimator named in ``algorithm.name`` (looked up, never branched on);
+5. **update**: ``ppo_epochs`` passes over ``mini_batches`` shuffled mini-batches: clipped surrogate +
+   ``kl_coef * KL`` (KL in the loss) - ``entropy_coef * entropy`` + ``vf_coef * value loss``.
+
+Metrics use the engines' names (``critic/score/mean``, ``actor/pg_clipfrac``, ``timing_s/gen``, ...);
+compute is counted with :mod:`reasonlab.compute` per phase. Checkpoints go through
+:class:`reasonlab.rundir.RunDir`; a killed run resumes from its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, model_validator
+from torch import nn
+
+from reasonlab.config import StrictModel, load_config
+from reasonlab.errors import ReasonlabError
+from reasonlab.io import write_records
+from reasonlab.tasks import Problem, get_task
+from reasonlab.tasks.base import stable_seed
+from reasonlab.train.rl import algorithms as alg
+from reasonlab.train.rl.curriculum import CurriculumConfig, build_curriculum
+
+# ----------------------------------------------------------------------------- config
+
+
+class TaskSpec(StrictModel):
+    """Which task the prompts come from, its base knobs, the prompt style and the reward scheme."""
+
+    name: str = Field("arith", description="registered task family (see `reasonlab tasks`)")
+    knobs: dict[str, Any] = Field(default_factory=dict, description="task knobs, e.g. {ops: '7-8', num_mode: mod}")
+    style: str = Field("plain", description="prompt style passed to task.render")
+    reward: str = Field("outcome", description="reward scheme (outcome, process, strict, logic_rl, partial, ...)")
+    reward_kwargs: dict[str, float] = Field(default_factory=dict, description="reward scheme arguments, e.g. w_a")
+
+
+class RolloutConfig(StrictModel):
+    """Sampling settings for rollouts."""
+
+    batch_size: int = Field(64, gt=0, description="rollouts per step (prompts per step x group_size)")
+    group_size: int = Field(8, gt=0, description="completions per prompt (GRPO's n)")
+    temperature: float = Field(1.0, ge=0.0, description="sampling temperature (1.0 as in the CMU lab)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, description="0 = off")
+    max_new_tokens: int = Field(256, gt=0, description="response length limit (L_max)")
+
+
+class KLConfig(StrictModel):
+    """KL regularisation against the frozen reference model."""
+
+    placement: Literal["none", "reward", "loss"] = Field(
+        "none", description="'reward': r_t -= beta*KL_t (PPO/REINFORCE++ style); 'loss': loss += coef*KL (GRPO)"
+    )
+    estimator: Literal["k1", "k2", "k3"] = Field("k3", description="k1 for in-reward, k3 (low_var_kl) in-loss")
+    coef: float = Field(0.001, ge=0.0, description="beta (in reward) or KL loss coefficient (in loss)")
+    adaptive: bool = Field(False, description="adaptive beta controller (in-reward only)")
+    target: float = Field(6.0, gt=0.0, description="adaptive: target sequence KL")
+    horizon: int = Field(10000, gt=0, description="adaptive: horizon in samples")
+
+
+class AlgorithmConfig(StrictModel):
+    """Advantage estimator, policy/value loss and DAPO knobs."""
+
+    name: str = Field("grpo", description="advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, ...")
+    std_scaling: Literal["group", "batch", "none"] = Field("group", description="GRPO std scaling")
+    eps: float = Field(1e-6, gt=0.0, description="GRPO denominator epsilon (verl 1e-6, TRL 1e-4)")
+    gamma: float = Field(1.0, ge=0.0, le=1.0)
+    lam: float = Field(1.0, ge=0.0, le=1.0, description="GAE lambda (verl 1.0, TRL 0.95)")
+    clip_eps_low: float = Field(0.2, ge=0.0)
+    clip_eps_high: float = Field(0.2, ge=0.0, description="0.28 = DAPO clip-higher")
+    dual_clip: float | None = Field(None, description="dual-clip constant c (> 1, typically 3) or null")
+    loss_agg: str = Field(
+        "token-mean", description="token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm"
+    )
+    entropy_coef: float = Field(0.0, ge=0.0, description="entropy bonus coefficient")
+    kl: KLConfig = Field(default_factory=KLConfig)
+    vf_coef: float = Field(0.5, ge=0.0, description="value loss weight (critic estimators)")
+    value_clip: float | None = Field(0.2, description="value clipping range or null")
+    ppo_epochs: int = Field(1, gt=0)
+    mini_batches: int = Field(1, gt=0, description="mini-batches per epoch (batch_size must divide)")
+    dynamic_sampling: bool = Field(False, description="DAPO: drop zero-variance groups and refill the batch")
+    max_refill_rounds: int = Field(4, ge=0, description="dynamic sampling: extra generation rounds at most")
+    overlong_buffer: int | None = Field(None, description="DAPO overlong shaping buffer (tokens) or null")
+    overlong_factor: float = Field(1.0, ge=0.0)
+
+
+class OptimConfig(StrictModel):
+    """AdamW with linear warmup then constant learning rate."""
+
+    lr: float = Field(1e-4, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = Field(1.0, gt=0.0)
+    warmup_steps: int = Field(0, ge=0)
+
+
+class BudgetConfig(StrictModel):
+    """Stop when any limit is reached (RL phase only; null = no limit)."""
+
+    prompts: int | None = None
+    rollouts: int | None = None
+    generated_tokens: int | None = None
+    flops: float | None = None
+
+
+class EvalHook(StrictModel):
+    """Periodic evaluation through the harness (``reasonlab.eval.protocol.run_eval``)."""
+
+    every: int = Field(0, ge=0, description="evaluate every N steps (0 = never); also at the end when > 0")
+    config: dict[str, Any] = Field(default_factory=dict, description="an EvalConfig mapping (model is filled in)")
+
+
+class RLConfig(StrictModel):
+    """Everything ``reasonlab rl`` needs. Unknown fields are errors."""
+
+    name: str = Field("rl", description="run name: the directory under out_dir")
+    out_dir: str = Field("runs", description="parent directory of the run")
+    init_from: str = Field(description="checkpoint (native dir or HF dir) the policy starts from")
+    reference: Literal["init", "none"] = Field(
+        "init", description="frozen reference model for KL: the initial policy, or none"
+    )
+    seed: int = 0
+    device: str = Field("auto", description="auto | cpu | cuda")
+    threads: int = Field(2, gt=0, description="torch CPU threads")
+    steps: int = Field(100, gt=0, description="RL steps (a budget may stop earlier)")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    task: TaskSpec = Field(default_factory=TaskSpec)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    eval: EvalHook = Field(default_factory=EvalHook)
+    log_every: int = Field(1, gt=0)
+    sample_every: int = Field(10, ge=0, description="log sample completions every N steps (0 = never)")
+    samples_logged: int = Field(4, ge=0, description="how many completions to log each time")
+    save_every: int = Field(0, ge=0, description="checkpoint every N steps (0 = only at the end)")
+    keep_checkpoints: int = Field(2, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RLConfig:
+        r, a = self.rollout, self.algorithm
+        if r.batch_size % r.group_size:
+            raise ValueError(
+                f"rollout.batch_size {r.batch_size} is not divisible into groups of group_size {r.group_size}"
+            )
+        if r.batch_size % a.mini_batches:
+            raise ValueError(f"rollout.batch_size {r.batch_size} is not divisible into {a.mini_batches} mini_batches")
+        if a.name not in alg.ADV_ESTIMATORS:
+            raise ValueError(f"unknown algorithm {a.name!r}; allowed: {', '.join(sorted(alg.ADV_ESTIMATORS))}")
+        if a.loss_agg not in alg.LOSS_AGG:
+            raise ValueError(f"unknown loss_agg {a.loss_agg!r}; allowed: {', '.join(alg.LOSS_AGG)}")
+        if a.kl.placement != "none" and self.reference == "none":
+            raise ValueError(f"algorithm.kl.placement {a.kl.placement!r} needs a reference model (set reference: init)")
+        if a.kl.adaptive and a.kl.placement != "reward":
+            raise ValueError("algorithm.kl.adaptive needs kl.placement 'reward'")
+        if a.dual_clip is not None and a.dual_clip <= 1.0:
+            raise ValueError(f"algorithm.dual_clip must be > 1 (typically 3), got {a.dual_clip}")
+        if a.overlong_buffer is not None and not 0 < a.overlong_buffer <= r.max_new_tokens:
+            raise ValueError(f"algorithm.overlong_buffer must be in 1..max_new_tokens ({r.max_new_tokens})")
+        return self
+
+
+def load_rl_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RLConfig:
+    """Load and validate an RL config file (``overrides`` are merged at the top level)."""
+    from reasonlab.config import load_yaml, validate
+
+    if not overrides:
+        return load_config(path, RLConfig)
+    data = load_yaml(path)
+    data.update(overrides)
+    return validate(RLConfig, data, source=str(path))
+
+
+# ----------------------------------------------------------------------------- batch building
+
+
+class ValueHead(nn.Module):
+    """PPO critic: one linear layer on the decoder's final hidden states (shared trunk)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.proj(hidden.float()).squeeze(-1)
+
+
+def pack_sequences(
+    prompt_ids: list[list[int]], response_ids: list[list[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ``prompt + response`` rows and the response view of them.
+
+    Returns ``input_ids [B, L]``, ``responses [B, T]`` (pad-filled), ``mask [B, T]`` (1 on response
+    tokens) and ``positions [B, T]``: the index in ``input_ids`` of the logit that predicts response
+    token ``t`` (``len(prompt) - 1 + t``; clamped for padding).
+    """
+    B = len(prompt_ids)
+    T = max(1, max(len(r) for r in response_ids))
+    L = max(len(p) + len(r) for p, r in zip(prompt_ids, response_ids, strict=True))
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
+    responses = torch.full((B, T), pad_id, dtype=torch.long)
+    mask = torch.zeros(B, T)
+    positions = torch.zeros(B, T, dtype=torch.long)
+    for b, (p, r) in enumerate(zip(prompt_ids, response_ids, strict=True)):
+        seq = list(p) + list(r)
+        input_ids[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        if r:
+            responses[b, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[b, : len(r)] = 1.0
+        positions[b] = (torch.arange(T) + len(p) - 1).clamp(max=L - 1)
+    return input_ids, responses, mask, positions
+
+
+def policy_forward(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    positions: torch.Tensor,
+    responses: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    value_head: nn.Module | None = None,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Per-token log-probs of ``responses`` (logits divided by the sampling temperature), entropy, values.
+
+    Only the hidden states at response positions are projected to the vocabulary, so the logits cost
+    ``B * T * V`` instead of ``B * L * V``.
+    """
+    hidden = model.hidden_states(input_ids)
+    H = hidden.shape[-1]
+    h = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, H))
+    logits = model.logits(h).float()
+    if temperature > 0 and temperature != 1.0:
+        logits = logits / temperature
+    logp = alg.token_logprobs(logits, responses)
+    entropy = alg.entropy_from_logits(logits) if with_entropy else None
+    values = value_head(h) if value_head is not None else None
+    return logp, entropy, values
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ReasonlabError(f"device {name!r}: use auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ReasonlabError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+class Rollouts:
+    """One step's scored rollouts (lists aligned by row)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.prompt_ids: list[list[int]] = []
+        self.response_ids: list[list[int]] = []
+        self.texts: list[str] = []
+        self.finish: list[str] = []
+        self.scores: list[float] = []
+        self.task_scores: list[float] = []
+        self.correct: list[bool] = []
+        self.group: list[int] = []
+
+    def extend(self, other: Rollouts, rows: list[int]) -> None:
+        for name in vars(self):
+            getattr(self, name).extend(getattr(other, name)[i] for i in rows)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class RLTrainer:
+    """Owns the policy, reference model, value head, optimizer, curriculum and run directory."""
+
+    def __init__(self, config: RLConfig, *, log: Any = None) -> None:
+        from reasonlab.compute import ComputeLedger, attention_shape
+        from reasonlab.model import load_model
+        from reasonlab.rundir import RunDir
+
+        self.config = config
+        self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr, flush=True))
+        torch.set_num_threads(config.threads)
+        self.device = _device(config.device)
+        self.task = get_task(config.task.name)
+        self.task.params(**config.task.knobs)  # validate the base knobs early (one-line error)
+        self.estimator = alg.get_estimator(config.algorithm.name)
+        self.run = RunDir.create(config.out_dir, config.name, config)
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+
+        self.model, self.tokenizer = load_model(config.init_from, device=str(self.device))
+        self.model.train()
+        self.ref_model = None
+        if config.algorithm.kl.placement != "none":
+            self.ref_model, _ = load_model(config.init_from, device=str(self.device))
+            self.ref_model.eval().requires_grad_(False)
+        self.value_head = (
+            ValueHead(self.model.config.hidden_size).to(self.device) if self.estimator.needs_critic else None
+        )
+        params = list(self.model.parameters()) + (list(self.value_head.parameters()) if self.value_head else [])
+        o = config.optim
+        self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        kl = config.algorithm.kl
+        self.kl_ctl: alg.FixedKLController | alg.AdaptiveKLController = (
+            alg.AdaptiveKLController(kl.coef, kl.target, kl.horizon) if kl.adaptive else alg.FixedKLController(kl.coef)
+        )
+        self.curriculum = build_curriculum(config.curriculum)
+        self.n_params = self.model.num_params()
+        self.attn = attention_shape(self.model.config)
+        self.ledger = ComputeLedger()
+        self.totals = {"prompts": 0, "rollouts": 0, "generated_tokens": 0}
+        self.flops_by_phase = {"rollout": 0.0, "old": 0.0, "ref": 0.0, "update": 0.0}
+        self.step = 0
+        self._resume()
+
+    # ------------------------------------------------------------------ resume
+    def _resume(self) -> None:
+        from reasonlab.model import load_model
+        from reasonlab.rundir import load_checkpoint_state, restore_rng_state
+
+        ckpt = self.run.latest_checkpoint()
+        if ckpt is None:
+            return
+        state = load_checkpoint_state(ckpt)
+        model, _ = load_model(ckpt, device=str(self.device))
+        self.model.load_state_dict(model.state_dict())
+        if self.value_head is not None and "value_head" in state:
+            self.value_head.load_state_dict({k: torch.tensor(v) for k, v in state["value_head"].items()})
+        opt_path = ckpt / "optimizer.pt"
+        if opt_path.is_file():
+            self.optimizer.load_state_dict(torch.load(opt_path, map_location=self.device, weights_only=False))
+        rng_path = ckpt / "rng.pt"
+        if rng_path.is_file():
+            restore_rng_state(torch.load(rng_path, weights_only=False))
+        self.step = int(state["step"])
+        self.ledger.load_state_dict(state["ledger"])
+        self.totals = {k: int(v) for k, v in state["totals"].items()}
+        self.flops_by_phase = {k: float(v) for k, v in state["flops_by_phase"].items()}
+        self.kl_ctl.value = float(state["kl_coef"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        self.run.truncate_metrics(self.step)
+        self.log(f"[rl] resumed from {ckpt} at step {self.step}")
+
+    def _save(self) -> None:
+        state = {
+            "ledger": self.ledger.state_dict(),
+            "totals": self.totals,
+            "flops_by_phase": self.flops_by_phase,
+            "kl_coef": self.kl_ctl.value,
+            "curriculum": self.curriculum.state_dict(),
+        }
+        if self.value_head is not None:
+            state["value_head"] = {k: v.detach().cpu().tolist() for k, v in self.value_head.state_dict().items()}
+        self.run.save_checkpoint(
+            self.step,
+            self.model,
+            self.tokenizer,
+            optimizer=self.optimizer,
+            trainer_state=state,
+            keep_last=self.config.keep_checkpoints,
+        )
+
+    # ------------------------------------------------------------------ budget
+    def budget_reached(self) -> str | None:
+        """Name of the first exhausted budget, or None."""
+        b = self.config.budget
+        for key in ("prompts", "rollouts", "generated_tokens"):
+            limit = getattr(b, key)
+            if limit is not None and self.totals[key] >= limit:
+                return key
+        if b.flops is not None and self.ledger.flops_total >= b.flops:
+            return "flops"
+        return None
+
+    # ------------------------------------------------------------------ rollout
+    def _sample_round(self, step: int, round_: int, n_prompts: int, group_offset: int) -> tuple[Rollouts, float]:
+        from reasonlab.sampling import SamplingParams, generate
+
+        cfg, r = self.config, self.config.rollout
+        knobs = {**cfg.task.knobs, **self.curriculum.knobs(step)}
+        params = self.task.params(**knobs)
+        # A seed space of its own (prefix "rl-train") so evaluation problems never coincide by seed.
+        seed = stable_seed("rl-train", cfg.seed, step, round_) % (2**31)
+        problems = list(self.task.generate(params, n_prompts, seed))
+        prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
+        rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
+        seeds = [stable_seed("rl-rollout", cfg.seed, step, round_, i) % (2**31) for i in range(len(rows_prompts))]
+        sp = SamplingParams(
+            max_new_tokens=r.max_new_tokens,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            top_k=r.top_k,
+            stop=[],
+            stop_token_ids=[self.tokenizer.eos_id],
+        )
+        self.model.eval()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds)
+        gen_time = time.perf_counter() - t0
+        self.model.train()
+        out = Rollouts()
+        for i, g in enumerate(gens):
+            out.problems.append(problems[i // r.group_size])
+            out.prompt_ids.append(list(g.prompt_ids))
+            out.response_ids.append(list(g.token_ids))
+            out.texts.append(g.text)
+            out.finish.append(g.finish_reason)
+            out.group.append(group_offset + i // r.group_size)
+        return out, gen_time
+
+    def _score(self, ro: Rollouts) -> None:
+        cfg = self.config
+        a = cfg.algorithm
+        for p, text, ids in zip(ro.problems, ro.texts, ro.response_ids, strict=True):
+            s = self.task.score(p, text, cfg.task.reward, **cfg.task.reward_kwargs)
+            ro.task_scores.append(float(s.reward))
+            ro.correct.append(bool(s.correct))
+            score = float(s.reward)
+            if a.overlong_buffer is not None:
+                score += float(
+                    alg.overlong_penalty(
+                        torch.tensor([len(ids)]), cfg.rollout.max_new_tokens, a.overlong_buffer, a.overlong_factor
+                    )[0]
+                )
+            ro.scores.append(score)
+
+    def collect(self, step: int) -> tuple[Rollouts, dict[str, float]]:
+        """Generate and score one batch (with DAPO refills when dynamic sampling is on)."""
+        cfg, r = self.config, self.config.rollout
+        need = r.batch_size // r.group_size
+        batch = Rollouts()
+        timing = {"gen": 0.0, "reward": 0.0}
+        stats = {"prompts": 0, "rollouts": 0, "generated_tokens": 0, "prompt_tokens": 0, "ctx_sum": 0.0}
+        zero_std_fracs: list[float] = []
+        for round_ in range(1 + (cfg.algorithm.max_refill_rounds if cfg.algorithm.dynamic_sampling else 0)):
+            n_groups_have = len(batch) // r.group_size
+            ro, gen_time = self._sample_round(step, round_, need - n_groups_have, round_ * 10**6)
+            timing["gen"] += gen_time
+            t0 = time.perf_counter()
+            self._score(ro)
+            timing["reward"] += time.perf_counter() - t0
+            stats["prompts"] += len(ro) // r.group_size
+            stats["rollouts"] += len(ro)
+            for p_ids, g_ids in zip(ro.prompt_ids, ro.response_ids, strict=True):
+                stats["generated_tokens"] += len(g_ids)
+                stats["prompt_tokens"] += len(p_ids)
+                stats["ctx_sum"] += (len(p_ids) + len(g_ids) + 1) / 2 * (len(p_ids) + len(g_ids))
+            scores, index = torch.tensor(ro.scores), torch.tensor(ro.group)
+            zero_std_fracs.append(alg.frac_reward_zero_std(scores, index))
+            if not cfg.algorithm.dynamic_sampling:
+                batch = ro
+                break
+            keep = alg.keep_groups_with_signal(scores, index).tolist()
+            rows = [i for i, k in enumerate(keep) if k]
+            kept_groups = list(dict.fromkeys(ro.group[i] for i in rows))[: need - n_groups_have]
+            kept = set(kept_groups)
+            batch.extend(ro, [i for i in rows if ro.group[i] in kept])
+            if len(batch) // r.group_size >= need:
+                break
+        metrics = {
+            "frac_reward_zero_std": zero_std_fracs[0],
+            "dynamic_sampling/rounds": float(len(zero_std_fracs)),
+            "dynamic_sampling/kept_groups": float(len(batch) // r.group_size),
+        }
+        self._account_rollout(stats)
+        metrics.update({f"timing_s/{k}": v for k, v in timing.items()})
+        metrics["perf/rollout_tokens_per_s"] = stats["generated_tokens"] / max(timing["gen"], 1e-9)
+        return batch, metrics
+
+    def _account_rollout(self, stats: dict[str, float]) -> None:
+        from reasonlab.compute import inference_flops
+
+        tokens = int(stats["prompt_tokens"] + stats["generated_tokens"])
+        mean_ctx = stats["ctx_sum"] / max(tokens, 1)
+        self._step_flops["rollout"] = inference_flops(self.n_params, tokens, attn=self.attn, mean_context=mean_ctx)
+        self._step_tokens += tokens
+        for k in ("prompts", "rollouts", "generated_tokens"):
+            self.totals[k] += int(stats[k])
+
+    def _account_step(self) -> dict[str, float]:
+        out = {}
+        for phase, flops in self._step_flops.items():
+            self.flops_by_phase[phase] = self.flops_by_phase.get(phase, 0.0) + flops
+            out[f"perf/flops_{phase}"] = flops
+        out.update(self.ledger.add(self._step_tokens, sum(self._step_flops.values())))
+        out.update({f"compute/{k}_total": float(v) for k, v in self.totals.items()})
+        return out
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self) -> dict[str, float]:
+        """Roll out, score, compute advantages and update; returns the step's metrics."""
+        from reasonlab.compute import inference_flops, train_flops
+
+        cfg, a = self.config, self.config.algorithm
+        step = self.step
+        self._step_flops: dict[str, float] = {}
+        self._step_tokens = 0
+        t_step = time.perf_counter()
+        ro, metrics = self.collect(step)
+        metrics["curriculum/level"] = float(self.curriculum.level(step))
+        if len(ro) == 0:  # dynamic sampling found no group with a learning signal: no update this step
+            metrics.update(self._account_step())
+            self.curriculum.update(0.0)
+            self.step += 1
+            metrics["timing_s/step"] = time.perf_counter() - t_step
+            return metrics
+
+        input_ids, responses, mask, positions = pack_sequences(ro.prompt_ids, ro.response_ids, self.tokenizer.pad_id)
+        input_ids, responses, mask, positions = (t.to(self.device) for t in (input_ids, responses, mask, positions))
+        B = responses.shape[0]
+        n_tok = int(input_ids.numel())
+        ctx = (input_ids.shape[1] + 1) / 2
+        scores = torch.tensor(ro.scores, dtype=torch.float32)
+        index = torch.tensor(ro.group)
+        temp = cfg.rollout.temperature if cfg.rollout.temperature > 0 else 1.0
+        need_old = a.ppo_epochs > 1 or a.mini_batches > 1 or a.kl.placement == "reward" or self.value_head is not None
+
+        # ---- old policy / values (no grad)
+        old_logp = values = None
+        t0 = time.perf_counter()
+        if need_old:
+            with torch.no_grad():
+                old_logp, _, values = policy_forward(
+                    self.model, input_ids, positions, responses, temperature=temp, value_head=self.value_head
+                )
+            self._step_flops["old"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
+            self._step_tokens += n_tok
+        metrics["timing_s/old_log_prob"] = time.perf_counter() - t0
+        # ---- reference
+        ref_logp = None
+        t0 = time.perf_counter()
+        if self.ref_model is not None:
+            with torch.no_grad():
+                ref_logp, _, _ = policy_forward(self.ref_model, input_ids, positions, responses, temperature=temp)
+            self._step_flops["ref"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
+            self._step_tokens += n_tok
+        metrics["timing_s/ref"] = time.perf_counter() - t0
+
+        # ---- advantages
+        t0 = time.perf_counter()
+        token_rewards = alg.last_token_scores(scores, mask.cpu()).to(self.device)
+        if a.kl.placement == "reward":
+            assert old_logp is not None and ref_logp is not None
+            token_rewards, seq_kl = alg.kl_in_reward(
+                token_rewards, old_logp, ref_logp, mask, self.kl_ctl.value, a.kl.estimator
+            )
+            metrics["actor/reward_kl_penalty"] = float(seq_kl)
+            metrics["actor/reward_kl_penalty_coeff"] = self.kl_ctl.value
+            self.kl_ctl.update(float(seq_kl), B)
+        adv, returns = self.estimator.fn(
+            alg.AdvantageInputs(token_rewards, mask, index.to(self.device), values),
+            alg.AdvantageParams(gamma=a.gamma, lam=a.lam, eps=a.eps, std_scaling=a.std_scaling),
+        )
+        metrics["timing_s/adv"] = time.perf_counter() - t0
+
+        # ---- update
+        t0 = time.perf_counter()
+        upd = self._update(input_ids, positions, responses, mask, adv, returns, old_logp, ref_logp, values, temp)
+        metrics["timing_s/update"] = time.perf_counter() - t0
+        self._step_flops["update"] = train_flops(
+            self.n_params, n_tok * a.ppo_epochs, attn=self.attn, seq_len=input_ids.shape[1]
+        )
+        self._step_tokens += n_tok * a.ppo_epochs
+        metrics.update(upd)
+
+        # ---- metrics
+        lengths = mask.sum(-1).cpu()
+        acc = sum(ro.correct) / len(ro)
+        metrics.update(
+            {
+                "critic/score/mean": float(scores.mean()),
+                "critic/score/max": float(scores.max()),
+                "critic/score/min": float(scores.min()),
+                "critic/rewards/mean": float(token_rewards.sum(-1).mean()),
+                "critic/advantages/mean": float(alg.masked_mean(adv, mask)),
+                "critic/advantages/max": float(adv[mask > 0].max()) if mask.any() else 0.0,
+                "critic/advantages/min": float(adv[mask > 0].min()) if mask.any() else 0.0,
+                "critic/returns/mean": float(alg.masked_mean(returns, mask)),
+                "acc/mean": acc,
+                "response_length/mean": float(lengths.mean()),
+                "response_length/max": float(lengths.max()),
+                "response_length/min": float(lengths.min()),
+                "response_length/clip_ratio": sum(f == "length" for f in ro.finish) / len(ro),
+            }
+        )
+        if values is not None:
+            metrics["critic/values/mean"] = float(alg.masked_mean(values, mask))
+        metrics.update(self._account_step())
+        metrics["perf/throughput"] = metrics["perf/rollout_tokens_per_s"]
+        self.curriculum.update(acc)
+        self.step += 1
+        metrics["timing_s/step"] = time.perf_counter() - t_step
+        self._maybe_log_samples(step, ro)
+        return metrics
+
+    def _update(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor,
+        responses: torch.Tensor,
+        mask: torch.Tensor,
+        adv: torch.Tensor,
+        returns: torch.Tensor,
+        old_logp: torch.Tensor | None,
+        ref_logp: torch.Tensor | None,
+        old_values: torch.Tensor | None,
+        temp: float,
+    ) -> dict[str, float]:
+        cfg, a = self.config, self.config.algorithm
+        B = input_ids.shape[0]
+        lr = (
+            cfg.optim.lr * min(1.0, (self.step + 1) / cfg.optim.warmup_steps)
+            if cfg.optim.warmup_steps
+            else cfg.optim.lr
+        )
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        gen = torch.Generator().manual_seed(stable_seed("rl-minibatch", cfg.seed, self.step) % (2**31))
+        acc: dict[str, list[float]] = {}
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        norm_len = cfg.rollout.max_new_tokens
+        for _ in range(a.ppo_epochs):
+            perm = torch.randperm(B, generator=gen) if a.mini_batches > 1 else torch.arange(B)
+            for rows in perm.chunk(a.mini_batches):
+                rows = rows.to(self.device)
+                mb_mask = mask[rows]
+                logp, entropy, values = policy_forward(
+                    self.model,
+                    input_ids[rows],
+                    positions[rows],
+                    responses[rows],
+                    temperature=temp,
+                    value_head=self.value_head,
+                    with_entropy=True,
+                )
+                mb_old = old_logp[rows] if old_logp is not None else logp.detach()
+                pg = alg.ppo_clip_loss(
+                    logp, mb_old, adv[rows], mb_mask, a.clip_eps_low, a.clip_eps_high, a.dual_clip, a.loss_agg, norm_len
+                )
+                loss = pg.loss
+                assert entropy is not None
+                ent = alg.aggregate_loss(entropy, mb_mask, a.loss_agg, norm_len)
+                if a.entropy_coef > 0:
+                    loss = loss - a.entropy_coef * ent
+                stats = {
+                    "actor/pg_loss": pg.loss,
+                    "actor/pg_clipfrac": pg.clipfrac,
+                    "actor/ppo_kl": pg.approx_kl,
+                    "actor/pg_clipfrac_lower": pg.clipfrac_lower,
+                    "actor/entropy": alg.masked_mean(entropy, mb_mask),
+                }
+                if ref_logp is not None:
+                    kl_val = alg.kl_loss(logp, ref_logp[rows], mb_mask, a.kl.estimator, a.loss_agg, norm_len)
+                    stats["actor/kl_loss"] = kl_val
+                    if a.kl.placement == "loss":
+                        loss = loss + self.kl_ctl.value * kl_val
+                        stats["actor/kl_coef"] = torch.tensor(self.kl_ctl.value)
+                if values is not None and old_values is not None:
+                    vf, vf_clip = alg.value_loss(
+                        values, old_values[rows], returns[rows], mb_mask, a.value_clip, a.loss_agg, norm_len
+                    )
+                    loss = loss + a.vf_coef * vf
+                    stats["critic/vf_loss"] = vf
+                    stats["critic/vf_clipfrac"] = vf_clip
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+                if torch.isfinite(grad_norm):
+                    self.optimizer.step()
+                stats["actor/grad_norm"] = grad_norm
+                stats["actor/loss"] = loss
+                for k, v in stats.items():
+                    acc.setdefault(k, []).append(float(v.detach()) if isinstance(v, torch.Tensor) else float(v))
+        out = {k: sum(v) / len(v) for k, v in acc.items()}
+        out["actor/lr"] = lr
+        return out
+
+    # ------------------------------------------------------------------ logging
+    def _maybe_log_samples(self, step: int, ro: Rollouts) -> None:
+        cfg = self.config
+        if not cfg.sample_every or cfg.samples_logged == 0 or step % cfg.sample_every:
+            return
+        rows = [
+            {
+                "step": step,
+                "id": ro.problems[i].id,
+                "group": ro.group[i],
+                "prompt": self.task.render(ro.problems[i], cfg.task.style)[0],
+                "completion": ro.texts[i],
+                "score": ro.scores[i],
+                "correct": ro.correct[i],
+                "finish_reason": ro.finish[i],
+            }
+            for i in range(min(cfg.samples_logged, len(ro)))
+        ]
+        write_records(self.run.path / "samples" / f"step-{step}.jsonl", rows)
+        first = rows[0]
+        self.log(f"[rl] sample step {step} (score {first['score']:.2f}): {first['completion'][:160]!r}")
+
+    def _periodic_eval(self, final: bool) -> dict[str, float]:
+        hook = self.config.eval
+        if not hook.every or (not final and self.step % hook.every):
+            return {}
+        from reasonlab.config import validate
+        from reasonlab.eval.protocol import EvalConfig, run_eval
+
+        data = {**hook.config}
+        data.setdefault("model", str(self.config.init_from))
+        ecfg = validate(EvalConfig, data, source="rl config eval.config")
+        self.model.eval()
+        summary = run_eval(
+            ecfg, self.run.path / "eval" / f"step-{self.step}", model=self.model, tokenizer=self.tokenizer
+        )
+        self.model.train()
+        return {f"val-core/{k}": float(v) for k, v in flatten_numeric(summary).items()}
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        """Train until ``steps`` or a budget is reached; save the final model; return a summary."""
+        cfg = self.config
+        t_start = time.perf_counter()
+        done_here = 0
+        stop_reason = "steps"
+        while self.step < cfg.steps:
+            reached = self.budget_reached()
+            if reached:
+                stop_reason = f"budget:{reached}"
+                break
+            metrics = self.train_step()
+            done_here += 1
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                metrics.update(self._periodic_eval(final=False))
+                self.run.log_metrics(self.step, metrics)
+                elapsed = time.perf_counter() - t_start
+                eta = elapsed / done_here * (cfg.steps - self.step)
+                self.log(
+                    f"[rl] step {self.step}/{cfg.steps} score {metrics.get('critic/score/mean', 0):.3f} "
+                    f"acc {metrics.get('acc/mean', 0):.3f} len {metrics.get('response_length/mean', 0):.1f} "
+                    f"zero_std {metrics.get('frac_reward_zero_std', 0):.2f} "
+                    f"gen tok/s {metrics.get('perf/rollout_tokens_per_s', 0):,.0f} "
+                    f"step {metrics.get('timing_s/step', 0):.1f}s eta {eta:.0f}s"
+                )
+            if cfg.save_every and self.step % cfg.save_every == 0:
+                self._save()
+        self._save()
+        self.run.save_final_model(self.model, self.tokenizer)
+        summary = {
+            "steps": self.step,
+            "stop_reason": stop_reason,
+            "totals": self.totals,
+            "flops_by_phase": self.flops_by_phase,
+            "flops_total": self.ledger.flops_total,
+            "model": str(self.run.model_dir),
+            "seconds": time.perf_counter() - t_start,
+        }
+        from reasonlab.io import atomic_write_text
+
+        atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
+        return summary
+
+
+def flatten_numeric(obj: Any, prefix: str = "") -> dict[str, float]:
+    """``{"a": {"b": 1}}`` -> ``{"a/b": 1.0}``, keeping only finite numbers (bools excluded)."""
+    out: dict[str, float] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(flatten_numeric(v, f"{prefix}{k}/" if isinstance(v, dict) else f"{prefix}{k}"))
+    elif isinstance(obj, int | float) and not isinstance(obj, bool) and math.isfinite(obj):
+        out[prefix.rstrip("/")] = float(obj)
+    return out
+
+
+def train_rl(config: RLConfig, log: Any = None) -> dict[str, Any]:
+    """Run (or resume) RL training for ``config``; returns the run summary."""
+    return RLTrainer(config, log=log).fit()

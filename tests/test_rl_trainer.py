@@ -1,0 +1,251 @@
+"""The RL trainer end to end on a toy task with a tiny random model (seconds on one core)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from reasonlab.config import StrictModel, validate
+from reasonlab.errors import ReasonlabError
+from reasonlab.tasks import Problem, Task, Verification, register
+from reasonlab.train.rl.curriculum import (
+    AdaptiveCurriculum,
+    CurriculumConfig,
+    StagedCurriculum,
+    adaptive_move,
+    build_curriculum,
+)
+from reasonlab.train.rl.trainer import RLConfig, pack_sequences, train_rl
+
+ANSWER = re.compile(r"<answer>\s*(\S+)\s*</answer>")
+
+
+class EchoParams(StrictModel):
+    low: int = 0
+    high: int = 9
+
+
+@register
+class EchoTask(Task):
+    """Repeat the digit in the question inside answer tags (a toy with a dense learning signal)."""
+
+    name = "rltoy"
+    description = "echo a digit"
+    Params = EchoParams
+
+    def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        d = str(rng.randint(params.low, params.high))
+        return Problem("", self.name, f"<question> {d} </question>", d, f" <answer> {d} </answer>", {"digit": int(d)})
+
+    def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
+        return problem.prompt, problem.solution
+
+    def verify(self, problem: Problem, completion: str) -> Verification:
+        # "format" here = any digit in the completion: a signal a random policy hits often (for the learning test)
+        has_digit = any(ch.isdigit() for ch in completion)
+        found = ANSWER.findall(completion)
+        if not found:
+            return Verification(False, has_digit, None, "unparseable")
+        ok = found[-1] == problem.answer
+        return Verification(ok, has_digit, found[-1], "exact" if ok else "mismatch")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from reasonlab.model import Decoder, ModelConfig, TaskTokenizer, save_model
+
+    torch.manual_seed(0)
+    texts = [f"<question> {d} </question> <answer> {d} </answer>" for d in range(10)] * 20
+    tok = TaskTokenizer.build(texts, vocab_size=300)
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=64,
+        max_seq_len=64,
+    )
+    path = tmp_path_factory.mktemp("model") / "init"
+    save_model(path, Decoder(cfg), tok)
+    return path
+
+
+def make_config(tmp_path: Path, model: Path, **over: Any) -> RLConfig:
+    data: dict[str, Any] = {
+        "name": "toy",
+        "out_dir": str(tmp_path),
+        "init_from": str(model),
+        "steps": 2,
+        "threads": 1,
+        "task": {"name": "rltoy", "reward": "outcome"},
+        "rollout": {"batch_size": 8, "group_size": 4, "max_new_tokens": 6},
+        "optim": {"lr": 1e-3},
+        "sample_every": 1,
+        "samples_logged": 2,
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return validate(RLConfig, data, source="test")
+
+
+def read_metrics(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+ENGINE_METRICS = (
+    "critic/score/mean",
+    "response_length/mean",
+    "actor/entropy",
+    "actor/pg_clipfrac",
+    "actor/grad_norm",
+    "frac_reward_zero_std",
+    "timing_s/gen",
+    "timing_s/reward",
+    "timing_s/update",
+    "perf/rollout_tokens_per_s",
+    "perf/flops_rollout",
+    "perf/flops_update",
+    "compute/prompts_total",
+    "compute/generated_tokens_total",
+)
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        {"name": "grpo", "kl": {"placement": "loss", "coef": 0.01}},
+        {"name": "dr_grpo", "loss_agg": "seq-mean-token-sum-norm", "clip_eps_high": 0.28},
+        {"name": "rloo", "entropy_coef": 0.01},
+        {"name": "reinforce_pp", "kl": {"placement": "reward", "estimator": "k1", "coef": 0.01, "adaptive": True}},
+        {"name": "reinforce_pp_baseline", "dual_clip": 3.0, "mini_batches": 2},
+        {"name": "ppo", "ppo_epochs": 2, "mini_batches": 2, "gamma": 1.0, "lam": 0.95},
+    ],
+)
+def test_algorithms_run_and_log_engine_metrics(tmp_path: Path, tiny_model: Path, algorithm: dict[str, Any]) -> None:
+    cfg = make_config(tmp_path, tiny_model, algorithm=algorithm)
+    summary = train_rl(cfg, log=lambda _m: None)
+    run = tmp_path / "toy"
+    rows = read_metrics(run)
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ENGINE_METRICS:
+        assert key in rows[-1], key
+    assert all(torch.isfinite(torch.tensor(float(v))) for r in rows for v in r.values())
+    if algorithm.get("kl"):
+        assert "actor/kl_loss" in rows[-1]
+    if algorithm["name"] == "ppo":
+        assert "critic/vf_loss" in rows[-1] and "critic/values/mean" in rows[-1]
+    assert summary["totals"]["rollouts"] == 16 and summary["totals"]["prompts"] == 4
+    assert (run / "model" / "config.json").is_file()
+    assert (run / "samples" / "step-0.jsonl").is_file()
+
+
+def test_resume_after_kill_matches_uninterrupted(tmp_path: Path, tiny_model: Path) -> None:
+    from reasonlab.model import load_model
+
+    full = make_config(tmp_path / "a", tiny_model, steps=4, save_every=2)
+    train_rl(full, log=lambda _m: None)
+    # "killed" after step 2 (a checkpoint exists), then resumed to step 4
+    train_rl(make_config(tmp_path / "b", tiny_model, steps=2, save_every=2), log=lambda _m: None)
+    logs: list[str] = []
+    train_rl(make_config(tmp_path / "b", tiny_model, steps=4, save_every=2), log=logs.append)
+    assert any("resumed" in m for m in logs)
+    ma, _ = load_model(tmp_path / "a" / "toy" / "model")
+    mb, _ = load_model(tmp_path / "b" / "toy" / "model")
+    for (k, va), vb in zip(ma.state_dict().items(), mb.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+    assert [r["step"] for r in read_metrics(tmp_path / "b" / "toy")] == [1, 2, 3, 4]
+
+
+def test_rl_learns_the_toy_task(tmp_path: Path, tiny_model: Path) -> None:
+    # A random model almost never writes the answer tags, so learn the toy's dense "format" signal instead.
+    cfg = make_config(
+        tmp_path,
+        tiny_model,
+        steps=40,
+        sample_every=0,
+        task={"name": "rltoy", "reward": "format"},
+        rollout={"batch_size": 32, "group_size": 8, "max_new_tokens": 6},
+        optim={"lr": 3e-3},
+    )
+    train_rl(cfg, log=lambda _m: None)
+    rows = read_metrics(tmp_path / "toy")
+    first = sum(r["critic/score/mean"] for r in rows[:5]) / 5
+    last = sum(r["critic/score/mean"] for r in rows[-5:]) / 5
+    assert last > first + 0.1, (first, last)
+
+
+def test_dynamic_sampling_and_budget(tmp_path: Path, tiny_model: Path) -> None:
+    cfg = make_config(
+        tmp_path,
+        tiny_model,
+        steps=10,
+        algorithm={"dynamic_sampling": True, "max_refill_rounds": 2, "overlong_buffer": 2},
+        budget={"rollouts": 8},
+    )
+    summary = train_rl(cfg, log=lambda _m: None)
+    assert summary["stop_reason"] == "budget:rollouts"
+    rows = read_metrics(tmp_path / "toy")
+    assert rows[0]["dynamic_sampling/rounds"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"algorithm": {"name": "bogus"}}, r"unknown algorithm 'bogus'; allowed: .*grpo"),
+        ({"reference": "none", "algorithm": {"kl": {"placement": "loss"}}}, "needs a reference model"),
+        ({"rollout": {"batch_size": 10, "group_size": 4}}, "not divisible into groups"),
+        ({"algorithm": {"loss_agg": "mean"}}, "unknown loss_agg"),
+    ],
+)
+def test_bad_configs_are_one_line_errors(tmp_path: Path, tiny_model: Path, over: dict[str, Any], message: str) -> None:
+    with pytest.raises(ReasonlabError, match=message) as info:
+        make_config(tmp_path, tiny_model, **over)
+    assert "\n" not in str(info.value)
+
+
+def test_pack_sequences_positions() -> None:
+    ids, resp, mask, pos = pack_sequences([[1, 2, 3], [4]], [[5, 6], [7, 8, 9]], pad_id=0)
+    assert ids.tolist() == [[1, 2, 3, 5, 6], [4, 7, 8, 9, 0]]
+    assert resp.tolist() == [[5, 6, 0], [7, 8, 9]]
+    assert mask.tolist() == [[1, 1, 0], [1, 1, 1]]
+    # logit at position len(prompt) - 1 + t predicts response token t
+    assert pos.tolist() == [[2, 3, 4], [0, 1, 2]]
+
+
+def test_curricula() -> None:
+    staged = StagedCurriculum(
+        CurriculumConfig(
+            kind="staged", stages=[{"steps": 2, "knobs": {"high": 3}}, {"steps": 1, "knobs": {"high": 5}}]
+        ).stages
+    )
+    assert [staged.knobs(s)["high"] for s in range(5)] == [3, 3, 5, 5, 5]
+    cfg = CurriculumConfig(kind="adaptive", levels=[{"high": 1}, {"high": 2}, {"high": 3}], window=2)
+    ad = build_curriculum(cfg)
+    assert isinstance(ad, AdaptiveCurriculum)
+    ad.update(0.9)
+    assert ad.level(0) == 0  # window of 2 not full yet
+    ad.update(0.8)
+    assert ad.level(0) == 1  # mean 0.85 > 0.7: up
+    ad.update(0.1)
+    ad.update(0.2)
+    assert ad.level(0) == 0  # mean 0.15 < 0.3: down
+    ad.update(0.1)
+    ad.update(0.1)
+    assert ad.level(0) == 0  # already at the easiest level
+    state = ad.state_dict()
+    other = build_curriculum(cfg)
+    other.load_state_dict(state)
+    assert other.state_dict() == state
+    assert (adaptive_move(0.71, 0.7, 0.3), adaptive_move(0.5, 0.7, 0.3), adaptive_move(0.29, 0.7, 0.3)) == (1, 0, -1)
+    with pytest.raises(ReasonlabError, match="staged curriculum needs"):
+        validate(CurriculumConfig, {"kind": "staged"})
