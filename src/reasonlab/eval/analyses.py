@@ -1,0 +1,182 @@
+"""Analyses over per-sample evaluation records (``eval/samples.jsonl``).
+
+* :func:`length_vs_correctness` - histograms of correct and wrong responses per length bin, for all
+  responses and for complete (untruncated) ones only: longer responses being more often wrong even
+  when complete is one of the reference study's findings, and truncation must not explain it away.
+* :func:`reasoning_words` - how often reasoning words ("wait", "check", "contradiction", ...) appear in
+  correct vs wrong responses, and the accuracy of responses with and without each word.
+* :func:`seed_stability_curve` - the spread of mean pass@1 when averaging K = 1..S seed runs.
+* :func:`delta_at_k` - pass@k(model) - pass@k(base) per k, paired over problems: the diversity-collapse
+  check (collapse shows as delta@1 > 0 with delta@k < 0 for larger k).
+* :func:`limem_analysis` - LiMem (Acc x (1 - CR)) on perturbed sets, through the knights task's
+  :mod:`reasonlab.eval.limem`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from reasonlab.errors import ReasonlabError
+from reasonlab.eval import metrics as M
+
+#: Words whose frequency is compared between correct and wrong responses by default.
+REASONING_WORDS = (
+    "wait", "but", "so", "check", "verify", "again", "assume", "suppose", "contradiction", "therefore",
+    "because", "if", "then", "however", "recheck", "mistake",
+)
+
+
+def _length_edges(lengths: Sequence[int], n_bins: int) -> np.ndarray:
+    hi = max(int(max(lengths)), 1) if len(lengths) else 1
+    edges = np.unique(np.linspace(0, hi + 1, n_bins + 1).round().astype(int))
+    return edges if edges.size >= 2 else np.array([0, hi + 1])
+
+
+def length_vs_correctness(
+    records: Sequence[dict[str, Any]], n_bins: int = 12, edges: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Counts of correct and wrong responses per length bin (tokens), all and complete-only.
+
+    Bins are ``[edges[i], edges[i+1])``; by default ``n_bins`` equal-width integer bins over
+    ``[0, max length]``. Also returns per-bin accuracy (None for empty bins), the mean length of
+    correct and of wrong responses, and the truncation rate, reported separately as the protocol asks.
+    """
+    if not records:
+        raise ReasonlabError("length analysis needs at least one sample record")
+    lengths = np.array([int(r["length"]) for r in records])
+    correct = np.array([bool(r["correct"]) for r in records])
+    complete = ~np.array([bool(r["truncated"]) for r in records])
+    e = np.asarray(edges if edges is not None else _length_edges(lengths, n_bins))
+
+    def hist(mask: np.ndarray) -> dict[str, Any]:
+        c, _ = np.histogram(lengths[mask & correct], bins=e)
+        w, _ = np.histogram(lengths[mask & ~correct], bins=e)
+        acc = [None if (ci + wi) == 0 else float(ci / (ci + wi)) for ci, wi in zip(c, w, strict=True)]
+        return {"correct": c.tolist(), "wrong": w.tolist(), "accuracy": acc}
+
+    def mean_or_none(x: np.ndarray) -> float | None:
+        return float(x.mean()) if x.size else None
+
+    return {
+        "edges": [int(x) for x in e],
+        "all": hist(np.ones_like(correct)),
+        "complete": hist(complete),
+        "mean_length_correct": mean_or_none(lengths[correct]),
+        "mean_length_wrong": mean_or_none(lengths[~correct]),
+        "mean_length_correct_complete": mean_or_none(lengths[correct & complete]),
+        "mean_length_wrong_complete": mean_or_none(lengths[~correct & complete]),
+        "truncation_rate": float((~complete).mean()),
+    }
+
+
+_WORD_RE = re.compile(r"[a-z]+")
+
+
+def reasoning_words(
+    records: Sequence[dict[str, Any]], words: Sequence[str] = REASONING_WORDS
+) -> list[dict[str, Any]]:
+    """Per word: occurrences per correct and per wrong response, and accuracy with vs without it.
+
+    Words are matched case-insensitively as whole words. ``rate_correct`` = total occurrences in
+    correct responses / number of correct responses (likewise ``rate_wrong``); ``acc_with`` is the
+    accuracy of responses containing the word at least once, ``acc_without`` of the others (None when
+    a group is empty). Rows are sorted by ``rate_wrong - rate_correct``, words typical of wrong answers
+    first.
+    """
+    tokens = [_WORD_RE.findall(str(r["completion"]).lower()) for r in records]
+    correct = np.array([bool(r["correct"]) for r in records])
+    n_c, n_w = int(correct.sum()), int((~correct).sum())
+    rows = []
+    for w in words:
+        counts = np.array([t.count(w.lower()) for t in tokens])
+        has = counts > 0
+        rows.append(
+            {
+                "word": w,
+                "rate_correct": float(counts[correct].sum() / n_c) if n_c else None,
+                "rate_wrong": float(counts[~correct].sum() / n_w) if n_w else None,
+                "share_with": float(has.mean()) if has.size else 0.0,
+                "acc_with": float(correct[has].mean()) if has.any() else None,
+                "acc_without": float(correct[~has].mean()) if (~has).any() else None,
+            }
+        )
+    rows.sort(key=lambda r: -((r["rate_wrong"] or 0.0) - (r["rate_correct"] or 0.0)))
+    return rows
+
+
+def seed_stability_curve(
+    records: Sequence[dict[str, Any]], *, n_resamples: int = 2000, seed: int = 0
+) -> list[dict[str, float]]:
+    """Spread of mean pass@1 when averaging K = 1..S seed runs (:func:`metrics.seed_stability`)."""
+    from reasonlab.eval.protocol import per_seed_pass1
+
+    return M.seed_stability(per_seed_pass1(records), n_resamples=n_resamples, seed=seed)
+
+
+def delta_at_k(
+    model_records: Sequence[dict[str, Any]],
+    base_records: Sequence[dict[str, Any]],
+    k_list: Sequence[int],
+    *,
+    process: bool = False,
+    ci: float = 0.95,
+    n_perm: int = 10000,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """delta@k = pass@k(model) - pass@k(base) per k, paired over the problems both runs share.
+
+    Each entry is a :class:`metrics.PairedResult` as a dict plus both means; k values larger than
+    either run's samples per problem are skipped.
+    """
+    from reasonlab.eval.protocol import problem_scores
+
+    out: dict[str, dict[str, Any]] = {}
+    n_a = min(_samples_per_problem(model_records).values())
+    n_b = min(_samples_per_problem(base_records).values())
+    for k in k_list:
+        if k > min(n_a, n_b):
+            continue
+        a = problem_scores(model_records, k, process=process)
+        b = problem_scores(base_records, k, process=process)
+        ids = sorted(set(a) & set(b))
+        if not ids:
+            raise ReasonlabError("delta@k: the two runs share no problem ids")
+        res = M.paired_test([a[i] for i in ids], [b[i] for i in ids], ci=ci, n_perm=n_perm, seed=seed + k)
+        row = res.to_dict()
+        row["model"] = float(np.mean([a[i] for i in ids]))
+        row["base"] = float(np.mean([b[i] for i in ids]))
+        out[str(k)] = row
+    return out
+
+
+def _samples_per_problem(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r["id"]] = counts.get(r["id"], 0) + 1
+    if not counts:
+        raise ReasonlabError("no sample records")
+    return counts
+
+
+def collapse_flag(deltas: dict[str, dict[str, Any]]) -> bool:
+    """Diversity collapse: delta@1 > 0 while delta@k < 0 for the largest k evaluated."""
+    if "1" not in deltas or len(deltas) < 2:
+        return False
+    k_max = max(deltas, key=int)
+    return deltas["1"]["mean_diff"] > 0 and deltas[k_max]["mean_diff"] < 0
+
+
+def limem_analysis(*args: Any, **kwargs: Any) -> Any:
+    """LiMem (Acc x (1 - CR)) on original + perturbed score records, per perturbation and people count.
+
+    Delegates to :mod:`reasonlab.eval.limem` (owned by the knights task), so there is one definition.
+    """
+    try:
+        from reasonlab.eval import limem
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the knights task being installed
+        raise ReasonlabError("LiMem needs reasonlab.eval.limem (the knights task module)") from exc
+    return limem.limem_table(*args, **kwargs)

@@ -1,0 +1,147 @@
+"""Plots for evaluation runs (matplotlib, Agg backend; every file written atomically).
+
+Each function takes already-computed statistics (an eval summary or an analysis result), draws one
+figure and writes it as PNG; none of them computes statistics of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from reasonlab.io import atomic_path
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _bucket_x(labels: Sequence[str]) -> tuple[list[float], bool]:
+    try:
+        return [float(b) for b in labels], True
+    except ValueError:
+        return list(range(len(labels))), False
+
+
+def plot_pass_at_k_by_bucket(
+    summaries: Mapping[str, Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    ks: Sequence[int] | None = None,
+    metric: str = "pass@k",
+) -> None:
+    """pass@k (or maj@k) per bucket for several models on one chart, one panel per k.
+
+    Points are the mean over problems, error bars the bootstrap CI recorded in each summary.
+    ``summaries`` maps a model label to its ``eval/summary.json`` content.
+    """
+    if ks is None:
+        common = None
+        for s in summaries.values():
+            have = set(s["overall"]["outcome"][metric])
+            common = have if common is None else common & have
+        ks = sorted(int(k) for k in (common or {"1"}))
+        if len(ks) > 3:
+            ks = [ks[0], ks[len(ks) // 2], ks[-1]]
+    fig, axes = plt.subplots(1, len(ks), figsize=(4.6 * len(ks), 3.6), squeeze=False, sharey=True)
+    for ax, k in zip(axes[0], ks, strict=True):
+        for j, (label, s) in enumerate(summaries.items()):
+            buckets = [b for b in s["buckets"] if str(k) in s["buckets"][b]["outcome"][metric]]
+            x, numeric = _bucket_x(buckets)
+            offset = (j - (len(summaries) - 1) / 2) * (0.08 if numeric else 0.1)
+            ys, lo, hi = [], [], []
+            for b in buckets:
+                blk = s["buckets"][b]["outcome"][metric][str(k)]
+                ys.append(blk["mean"])
+                lo.append(max(blk["mean"] - blk["ci"][0], 0.0))
+                hi.append(max(blk["ci"][1] - blk["mean"], 0.0))
+            ax.errorbar([xi + offset for xi in x], ys, yerr=[lo, hi], marker="o", ms=3.5, capsize=2.5, lw=1.2,
+                        label=label)
+            if not numeric:
+                ax.set_xticks(x, buckets, rotation=30)
+        knob = next(iter(summaries.values()))["record"]["config"]["buckets"]["knob"]
+        ax.set_xlabel(knob)
+        ax.set_title(metric.replace("k", str(k)))
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("score (95% bootstrap CI)")
+    axes[0][-1].legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_seed_spread(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """pass@1 of every seed run per bucket (dots) with the across-seed mean +- std (ddof=1)."""
+    buckets = list(summary["buckets"])
+    x, numeric = _bucket_x(buckets)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for xi, b in zip(x, buckets, strict=True):
+        band = summary["buckets"][b]["outcome"]["pass@1_seeds"]
+        ax.scatter([xi] * len(band["per_seed"]), band["per_seed"], s=10, color="tab:gray", alpha=0.6)
+        ax.errorbar([xi], [band["mean"]], yerr=[[band["std"]], [band["std"]]], color="tab:blue", marker="_",
+                    ms=12, capsize=3)
+    if not numeric:
+        ax.set_xticks(x, buckets, rotation=30)
+    ax.set_xlabel(summary["record"]["config"]["buckets"]["knob"])
+    ax.set_ylabel("pass@1 per seed run")
+    ax.set_title("seed-to-seed spread (mean +- std, ddof=1)")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_length_vs_correctness(analysis: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Stacked histograms of correct and wrong responses per length bin: all, and complete only."""
+    edges = analysis["edges"]
+    width = [edges[i + 1] - edges[i] for i in range(len(edges) - 1)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, key, title in ((axes[0], "all", "all responses"), (axes[1], "complete", "complete (not truncated)")):
+        h = analysis[key]
+        ax.bar(edges[:-1], h["correct"], width=width, align="edge", color="tab:green", label="correct",
+               edgecolor="white")
+        ax.bar(edges[:-1], h["wrong"], width=width, align="edge", bottom=h["correct"], color="tab:red",
+               label="wrong", edgecolor="white")
+        ax.set_title(title)
+        ax.set_xlabel("response length (tokens)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("responses")
+    axes[0].legend()
+    fig.suptitle(f"length vs correctness (truncation rate {analysis['truncation_rate']:.1%})", fontsize=10)
+    _save(fig, path)
+
+
+def plot_seed_stability(curve: Sequence[Mapping[str, float]], path: str | os.PathLike[str]) -> None:
+    """Std of mean pass@1 when averaging K seed runs (resampled and analytic sd/sqrt(K))."""
+    ks = [row["k"] for row in curve]
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.plot(ks, [row["std_of_mean"] for row in curve], marker="o", ms=3.5, label="resampled")
+    ax.plot(ks, [row["analytic_std"] for row in curve], ls="--", label="sd / sqrt(K)")
+    ax.set_xlabel("seeds averaged (K)")
+    ax.set_ylabel("std of mean pass@1")
+    ax.set_title("seed-count stability")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_reasoning_words(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Occurrences per response of each reasoning word in correct vs wrong responses."""
+    rows = [r for r in rows if (r["rate_correct"] or 0) + (r["rate_wrong"] or 0) > 0] or list(rows)
+    words = [r["word"] for r in rows]
+    y = list(range(len(words)))
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(words) + 1.4))
+    ax.barh([v - 0.2 for v in y], [r["rate_correct"] or 0 for r in rows], height=0.4, color="tab:green",
+            label="correct")
+    ax.barh([v + 0.2 for v in y], [r["rate_wrong"] or 0 for r in rows], height=0.4, color="tab:red", label="wrong")
+    ax.set_yticks(y, words)
+    ax.invert_yaxis()
+    ax.set_xlabel("occurrences per response")
+    ax.set_title("reasoning words vs correctness")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="x")
+    _save(fig, path)
