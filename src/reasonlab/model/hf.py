@@ -93,10 +93,11 @@ def tokenizer_config(tokenizer: TaskTokenizer, max_len: int) -> dict[str, Any]:
     """``tokenizer_config.json`` naming the fast tokenizer and its special tokens."""
     extra = [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)]
     return {
-        "tokenizer_class": "PreTrainedTokenizerFast",
+        "tokenizer_class": "TokenizersBackend",
         "bos_token": BOS,
         "eos_token": EOS,
         "pad_token": PAD,
+        "unk_token": None,
         "additional_special_tokens": extra,
         "extra_special_tokens": extra,
         "add_bos_token": False,

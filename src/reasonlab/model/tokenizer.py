@@ -1,10 +1,13 @@
 """A byte-level BPE tokenizer trained on task texts (Hugging Face ``tokenizers``), saved as tokenizer.json.
 
 Design:
-- Byte-level pre-tokenization (GPT-2 style) with the full 256-byte alphabet, no normalizer and no
-  prefix space, so ``decode(encode(text)) == text`` for every string.
-- Digits are split one by one before BPE, so every number is a sequence of digit tokens and the model
-  sees the same symbols for a digit wherever it occurs.
+- Byte-level BPE with the full 256-byte alphabet, no normalizer and no prefix space, so
+  ``decode(encode(text)) == text`` for every string.
+- Pre-tokenization is Qwen2's regex (:data:`PRETOKENIZE_REGEX`), which isolates every digit, so every
+  number is a sequence of digit tokens and a digit is the same symbol wherever it occurs. Using Qwen2's
+  own split also means ``transformers``' ``AutoTokenizer`` (which rebuilds the Qwen2 pipeline for an
+  exported ``qwen2`` model) produces identical ids; it adds NFC normalisation, so only non-NFC Unicode
+  input can differ there.
 - The tag strings in :data:`SPECIAL_TOKENS` are added special tokens: each is one id, matched in the
   text before BPE, and never merged with neighbours.
 """
@@ -28,34 +31,60 @@ CONTROL_TOKENS: tuple[str, ...] = (BOS, EOS, PAD)
 TOKENIZER_FILE = "tokenizer.json"
 
 
+#: Qwen2's pre-tokenization: contractions, letter runs with one leading non-letter, single digits,
+#: punctuation runs, newlines, other whitespace.
+PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
 def _pipeline(tokenizer: object) -> None:
-    """Attach the pre-tokenizer and decoder shared by building and loading."""
-    from tokenizers import decoders, pre_tokenizers
+    """Attach the pre-tokenizer and decoder (the build step; a saved tokenizer.json carries them)."""
+    from tokenizers import Regex, decoders, pre_tokenizers
 
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([  # type: ignore[attr-defined]
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tokenizer.decoder = decoders.ByteLevel()  # type: ignore[attr-defined]
 
 
 class TaskTokenizer:
-    """Wraps a ``tokenizers.Tokenizer`` with the reasonlab special tokens."""
+    """Wraps a ``tokenizers.Tokenizer`` with the reasonlab special tokens.
 
-    def __init__(self, tokenizer: object) -> None:
+    A native tokenizer has every string of :data:`SPECIAL_TOKENS`. A tokenizer imported with a Hugging
+    Face model may lack them; it is accepted when ``control`` names its BOS/EOS/PAD strings (EOS
+    required; PAD falls back to EOS; ``bos_id`` is ``None`` when the model has no BOS, and ``add_bos``
+    is then a no-op).
+    """
+
+    def __init__(self, tokenizer: object, control: dict[str, str | None] | None = None) -> None:
         self._tok = tokenizer
-        ids = {}
-        for tok in SPECIAL_TOKENS:
-            tid = tokenizer.token_to_id(tok)  # type: ignore[attr-defined]
-            if tid is None:
-                need = ", ".join(SPECIAL_TOKENS)
-                raise ReasonlabError(f"tokenizer lacks special token {tok!r} (needs all of {need})")
-            ids[tok] = tid
+        lookup = tokenizer.token_to_id  # type: ignore[attr-defined]
+        ids = {t: lookup(t) for t in SPECIAL_TOKENS if lookup(t) is not None}
+        native = len(ids) == len(SPECIAL_TOKENS)
+        if not native and control is None:
+            missing = [t for t in SPECIAL_TOKENS if t not in ids]
+            raise ReasonlabError(f"tokenizer lacks special tokens {', '.join(missing)}")
+        names = {"bos": BOS, "eos": EOS, "pad": PAD} if native else dict(control or {})
+
+        def control_id(role: str) -> int | None:
+            name = names.get(role)
+            tid = lookup(name) if name else None
+            if name and tid is None:
+                raise ReasonlabError(f"tokenizer: {role} token {name!r} is not in the vocabulary")
+            return tid
+
+        eos = control_id("eos")
+        if eos is None:
+            raise ReasonlabError("tokenizer: no EOS token (set eos_token in tokenizer_config.json)")
         self.special_ids: dict[str, int] = ids
-        self.bos_id: int = ids[BOS]
-        self.eos_id: int = ids[EOS]
-        self.pad_id: int = ids[PAD]
-        self._control = {ids[t] for t in CONTROL_TOKENS}
+        self.eos_id: int = eos
+        self.bos_id: int | None = control_id("bos")
+        pad = control_id("pad")
+        self.pad_id: int = eos if pad is None else pad
+        self._control = {i for i in (self.bos_id, self.eos_id, self.pad_id) if i is not None}
 
     @classmethod
     def build(cls, texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> TaskTokenizer:
@@ -93,7 +122,7 @@ class TaskTokenizer:
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Token ids of ``text``; special-token strings in the text become their single ids."""
         ids = self._tok.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
-        if add_bos:
+        if add_bos and self.bos_id is not None:
             ids = [self.bos_id, *ids]
         if add_eos:
             ids.append(self.eos_id)
@@ -102,7 +131,7 @@ class TaskTokenizer:
     def encode_batch(self, texts: Sequence[str], add_bos: bool = False, add_eos: bool = False) -> list[list[int]]:
         """:meth:`encode` for many texts (parallel in the Rust backend)."""
         encs = self._tok.encode_batch(list(texts), add_special_tokens=False)  # type: ignore[attr-defined]
-        head = [self.bos_id] if add_bos else []
+        head = [self.bos_id] if add_bos and self.bos_id is not None else []
         tail = [self.eos_id] if add_eos else []
         return [head + e.ids + tail for e in encs]
 
@@ -126,8 +155,10 @@ class TaskTokenizer:
         for tok, tid in vocab.items():
             if tid in specials:
                 out[tid] = specials[tid].encode()
-            else:
+            elif all(ch in byte_of for ch in tok):
                 out[tid] = bytes(byte_of[ch] for ch in tok)
+            else:  # added tokens / non-byte-level vocabularies of imported tokenizers
+                out[tid] = self.decode([tid]).encode()
         self._token_bytes = out
         return list(out)
 
@@ -141,7 +172,11 @@ class TaskTokenizer:
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> TaskTokenizer:
-        """Read ``tokenizer.json`` from ``directory`` (or the file itself)."""
+        """Read ``tokenizer.json`` from ``directory`` (or the file itself).
+
+        When the vocabulary lacks the reasonlab special tokens (a Hugging Face model's tokenizer), the
+        BOS/EOS/PAD strings come from ``tokenizer_config.json`` beside it.
+        """
         from tokenizers import Tokenizer
 
         path = Path(directory)
@@ -154,7 +189,27 @@ class TaskTokenizer:
             tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # json and the Rust backend raise assorted types for corrupt files
             raise ReasonlabError(f"{path}: unreadable tokenizer ({type(exc).__name__})") from None
-        return cls(tok)
+        if all(tok.token_to_id(t) is not None for t in SPECIAL_TOKENS):
+            return cls(tok)
+        return cls(tok, control=_hf_control_tokens(path.parent / "tokenizer_config.json"))
+
+
+def _hf_control_tokens(path: Path) -> dict[str, str | None]:
+    """BOS/EOS/PAD token strings from a Hugging Face ``tokenizer_config.json`` (entries may be dicts)."""
+    if not path.is_file():
+        raise ReasonlabError(f"{path.parent}: tokenizer lacks reasonlab special tokens and tokenizer_config.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ReasonlabError(f"{path}: not valid JSON") from None
+
+    def name(key: str) -> str | None:
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get("content")
+        return value if isinstance(value, str) else None
+
+    return {"bos": name("bos_token"), "eos": name("eos_token"), "pad": name("pad_token")}
 
 
 def _bytelevel_decoder() -> dict[str, int]:
