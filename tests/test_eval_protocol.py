@@ -215,6 +215,28 @@ def test_run_eval_refuses_seed_clash(run_dirs: dict[str, Any], tmp_path: Path) -
         P.run_eval(cfg, tmp_path / "x", progress=False)
 
 
+def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+
+    from reasonlab.train.quick_eval import prompt_hash
+
+    run = tmp_path / "trainrun"
+    shutil.copytree(run_dirs["cfg"].model, run / "model")
+    (run / "config.yaml").write_text("seed: 0\n")
+    problems = read_records(run_dirs["tmp"] / "run1" / "eval" / "problems.jsonl")
+    (run / "data").mkdir()
+    np.save(run / "data" / "prompt_hashes.npy", np.array([prompt_hash(problems[0]["prompt"])], dtype=np.int64))
+    cfg = run_dirs["cfg"].model_copy(update={"model": str(run), "report": False})
+    s = P.run_eval(cfg, tmp_path / "x", progress=False)
+    hold = s["record"]["holdout"]
+    assert hold["dropped_overlapping"] == 1 and hold["training_prompts_checked"] == 1
+    assert hold["training_seeds"] == [0]
+    ids = {r["id"] for r in read_records(tmp_path / "x" / "eval" / "problems.jsonl")}
+    assert problems[0]["id"] not in ids and len(ids) == len(problems)
+
+
 def test_run_eval_errors() -> None:
     with pytest.raises(ReasonlabError, match="field 'model' is required"):
         P.run_eval(_cfg(), "/nonexistent/out", progress=False)

@@ -177,29 +177,53 @@ def _collect_seeds(obj: Any, out: set[int]) -> None:
             _collect_seeds(item, out)
 
 
+def _run_dir_of(model_path: str | None) -> Path | None:
+    """The run dir a checkpoint belongs to: the checkpoint itself or up to three parents with config.yaml."""
+    if model_path is None:
+        return None
+    p = Path(model_path).resolve()
+    for cand in [p, *list(p.parents)[:3]]:
+        if (cand / "config.yaml").is_file():
+            return cand
+    return None
+
+
 def training_seeds(model_path: str | None) -> tuple[str | None, list[int]]:
     """Seeds recorded by the training run that produced ``model_path`` (its run dir's config.yaml).
 
     Looks at the checkpoint dir and up to three parents (``runs/<name>/checkpoints/step-N``) for a
     ``config.yaml`` and returns ``(path, sorted seeds)``; ``(None, [])`` when there is none.
     """
-    if model_path is None:
+    run = _run_dir_of(model_path)
+    if run is None:
         return None, []
-    p = Path(model_path).resolve()
-    for cand in [p, *list(p.parents)[:3]]:
-        cfg = cand / "config.yaml"
-        if cfg.is_file():
-            seeds: set[int] = set()
-            try:
-                _collect_seeds(load_yaml(cfg), seeds)
-            except ReasonlabError:
-                return str(cfg), []
-            return str(cfg), sorted(seeds)
-    return None, []
+    cfg = run / "config.yaml"
+    seeds: set[int] = set()
+    try:
+        _collect_seeds(load_yaml(cfg), seeds)
+    except ReasonlabError:
+        return str(cfg), []
+    return str(cfg), sorted(seeds)
 
 
-def _prompt_key(prompt: str) -> str:
-    return hashlib.sha1(prompt.encode()).hexdigest()
+def training_prompt_hashes(model_path: str | None) -> tuple[str | None, set[int]]:
+    """Prompt hashes of the training corpus, when the training run cached them (``data/prompt_hashes.npy``)."""
+    run = _run_dir_of(model_path)
+    if run is None or not (run / "data" / "prompt_hashes.npy").is_file():
+        return None, set()
+    path = run / "data" / "prompt_hashes.npy"
+    try:
+        hashes = np.load(path)
+    except (OSError, ValueError):
+        raise ReasonlabError(f"{path}: unreadable training prompt hashes") from None
+    return str(path), {int(h) for h in hashes.tolist()}
+
+
+def _prompt_key(prompt: str) -> int:
+    """64-bit prompt hash, the same function training runs use for ``data/prompt_hashes.npy``."""
+    from reasonlab.train.quick_eval import prompt_hash
+
+    return prompt_hash(prompt)
 
 
 def task_params(task: Task, knobs: dict[str, Any]) -> Any:
@@ -215,14 +239,17 @@ def task_params(task: Task, knobs: dict[str, Any]) -> Any:
         return task.params(**as_text)
 
 
-def build_problems(config: EvalConfig, task: Task | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def build_problems(
+    config: EvalConfig, task: Task | None = None, banned_hashes: set[int] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Generate each bucket's held-out problems; returns ``(problem rows, holdout record)``.
 
     Rows are problem records plus ``bucket`` and ``cluster``. Problems whose prompt appears in a
-    ``holdout_files`` set are dropped and replaced by further draws (counted in the record).
+    ``holdout_files`` set or among ``banned_hashes`` (the training corpus' prompt hashes) are dropped
+    and replaced by further draws (counted in the record).
     """
     task = task or get_task(config.task)
-    banned: set[str] = set()
+    banned: set[int] = set(banned_hashes or ())
     for f in config.holdout_files:
         for row in read_records(f):
             if isinstance(row.get("prompt"), str):
@@ -708,11 +735,15 @@ def run_eval(
             model_path = config.model
             device = str(next(model.parameters()).device)
         train_cfg, train_seeds = training_seeds(model_path)
-        problems, holdout = build_problems(config, task)
+        hash_file, train_hashes = training_prompt_hashes(model_path)
+        problems, holdout = build_problems(config, task, train_hashes)
         clash = sorted(set(holdout["problem_seeds"].values()) & set(train_seeds))
         if clash:
             raise ReasonlabError(f"evaluation problem seed {clash[0]} also appears in the training config {train_cfg}")
-        holdout.update({"training_config": train_cfg, "training_seeds": train_seeds, "seed_overlap": False})
+        holdout.update({
+            "training_config": train_cfg, "training_seeds": train_seeds, "seed_overlap": False,
+            "training_prompt_hashes": hash_file, "training_prompts_checked": len(train_hashes),
+        })
         prompts = [task.render(Problem.from_dict({k: p[k] for k in ("id", "task", "prompt", "answer", "solution",
                                                                        "meta")}), config.prompt_style)[0]
                    for p in problems]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,8 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
         f"reward `{cfg['reward']}`",
         f"- held out: problem seeds in the `{rec['holdout']['namespace']}` namespace (>= 2^62); "
         f"training config checked: {rec['holdout'].get('training_config') or 'none found'}; "
-        f"prompts dropped as overlapping: {rec['holdout']['dropped_overlapping']}",
+        f"training prompts checked: {rec['holdout'].get('training_prompts_checked', 0):,}; "
+        f"evaluation prompts dropped as overlapping: {rec['holdout']['dropped_overlapping']}",
         f"- device: {rec['device'].get('gpu') or rec['device']['cpu']} ({rec['device']['device']}, "
         f"{rec['device']['torch_threads']} threads); torch {rec['versions'].get('torch')}, "
         f"reasonlab {rec['versions'].get('reasonlab')}, git {git.get('commit', 'n/a')[:10]}"
@@ -136,8 +137,11 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: str | os.PathLike[str]) -> Path:
-    """Compute the analyses of an evaluation run dir, draw its plots and write ``report.md``."""
+def write_report(run_dir: str | os.PathLike[str], others: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Compute the analyses of an evaluation run dir, draw its plots and write ``report.md``.
+
+    ``others`` are further evaluation run dirs drawn with this one on ``plots/pass_at_k_models.png``.
+    """
     from reasonlab.eval import analyses as A
     from reasonlab.eval.protocol import load_run
     from reasonlab.report import plots as P
@@ -157,6 +161,14 @@ def write_report(run_dir: str | os.PathLike[str]) -> Path:
     P.plot_seed_stability(res["stability"], plots_dir / "seed_stability.png")
     P.plot_reasoning_words(res["words"], plots_dir / "reasoning_words.png")
     names = ["pass_at_k_by_bucket", "seed_spread", "length_vs_correctness", "seed_stability", "reasoning_words"]
+    if others:
+        models = {summary.get("name", "model"): summary}
+        for o in others:
+            s_o, _ = load_run(o)
+            label = s_o.get("name", Path(o).name)
+            models[label if label not in models else f"{label} ({Path(o).name})"] = s_o
+        P.plot_pass_at_k_by_bucket(models, plots_dir / "pass_at_k_models.png")
+        names.insert(1, "pass_at_k_models")
     atomic_write_text(d / "eval" / "analyses.json", json.dumps(res, indent=2, allow_nan=False) + "\n")
     out = d / "report.md"
     atomic_write_text(out, render_report(summary, res, [f"plots/{n}.png" for n in names]))

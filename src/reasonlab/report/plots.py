@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from reasonlab.io import atomic_path
 
@@ -66,6 +67,8 @@ def plot_pass_at_k_by_bucket(
                         label=label)
             if not numeric:
                 ax.set_xticks(x, buckets, rotation=30)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         knob = next(iter(summaries.values()))["record"]["config"]["buckets"]["knob"]
         ax.set_xlabel(knob)
         ax.set_title(metric.replace("k", str(k)))
@@ -88,6 +91,8 @@ def plot_seed_spread(summary: Mapping[str, Any], path: str | os.PathLike[str]) -
                     ms=12, capsize=3)
     if not numeric:
         ax.set_xticks(x, buckets, rotation=30)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(summary["record"]["config"]["buckets"]["knob"])
     ax.set_ylabel("pass@1 per seed run")
     ax.set_title("seed-to-seed spread (mean +- std, ddof=1)")
@@ -121,6 +126,7 @@ def plot_seed_stability(curve: Sequence[Mapping[str, float]], path: str | os.Pat
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     ax.plot(ks, [row["std_of_mean"] for row in curve], marker="o", ms=3.5, label="resampled")
     ax.plot(ks, [row["analytic_std"] for row in curve], ls="--", label="sd / sqrt(K)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("seeds averaged (K)")
     ax.set_ylabel("std of mean pass@1")
     ax.set_title("seed-count stability")

@@ -1,0 +1,129 @@
+"""``reasonlab eval CONFIG``, ``reasonlab eval compare RUN_A RUN_B`` and ``reasonlab report RUN_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from reasonlab.cli.common import console
+
+
+class _EvalGroup(click.Group):
+    """A group whose first argument is a config file unless it names a subcommand.
+
+    ``reasonlab eval CONFIG`` runs an evaluation; ``reasonlab eval compare A B`` compares two runs.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("eval", cls=_EvalGroup)
+def eval_group() -> None:
+    """Evaluate a model on held-out buckets (S seeds x n samples), or compare two evaluation runs.
+
+    \b
+    reasonlab eval CONFIG [--out DIR] [--model PATH]
+    reasonlab eval compare RUN_A RUN_B [--out DIR]
+    """
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    cfg = summary["record"]["config"]
+    ks = list(summary["overall"]["outcome"]["pass@k"])
+    table = Table(title=f"{summary.get('name')}: {cfg['task']} by {cfg['buckets']['knob']}", title_justify="left")
+    for col in [cfg["buckets"]["knob"], "pass@1 [95% CI]", "seed mean +- std", f"pass@{ks[-1]}", f"maj@{ks[-1]}",
+                "truncated", "unparseable"]:
+        table.add_column(col, justify="right")
+    rows = [*summary["buckets"].items(), ("all", summary["overall"])]
+    for label, s in rows:
+        o = s["outcome"]
+        p1 = o["pass@k"]["1"]
+        band = o["pass@1_seeds"]
+        table.add_row(
+            label, f"{p1['mean']:.3f} [{p1['ci'][0]:.3f}, {p1['ci'][1]:.3f}]",
+            f"{band['mean']:.3f} +- {band['std']:.3f}",
+            f"{o['pass@k'][ks[-1]]['mean']:.3f}", f"{o['maj@k'][ks[-1]]['mean']:.3f}", f"{s['truncation_rate']:.1%}",
+            f"{s['unparseable_rate']:.1%}",
+        )
+    return table
+
+
+@eval_group.command("run", hidden=True)
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<name>).")
+@click.option("--model", "model_path", help="Override the config's model (checkpoint, run dir or HF dir).")
+@click.option("--threads", type=int, help="torch threads for this evaluation.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: int | None, quiet: bool) -> None:
+    """Run the evaluation described by CONFIG (YAML, see configs/eval_*.yaml)."""
+    from reasonlab.config import validate
+    from reasonlab.eval.protocol import EvalConfig, load_eval_config, run_eval
+
+    config = load_eval_config(config_path)
+    if model_path is not None or threads is not None:
+        data = config.model_dump()
+        if model_path is not None:
+            data["model"] = model_path
+        if threads is not None:
+            data["threads"] = threads
+        config = validate(EvalConfig, data, source=config_path)
+    out_dir = Path(out) if out else Path("runs") / config.name
+    summary = run_eval(config, out_dir, progress=not quiet)
+    console.print(_summary_table(summary))
+    console.print(f"wrote {out_dir}/eval/samples.jsonl, eval/summary.json" + (", report.md, plots/" if config.report
+                                                                                 else ""))
+
+
+@eval_group.command("compare")
+@click.argument("run_a", type=click.Path(file_okay=False))
+@click.argument("run_b", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Write compare.json, compare.md and plots/ here.")
+@click.option("--n-perm", type=int, default=10000, show_default=True, help="Sign-flip permutations.")
+def compare_cmd(run_a: str, run_b: str, out: str | None, n_perm: int) -> None:
+    """Paired comparison of RUN_B (candidate) against RUN_A (baseline) on their shared problems."""
+    from reasonlab.eval.compare import compare_runs
+
+    res = compare_runs(run_a, run_b, out, n_perm=n_perm)
+    table = Table(title=f"B - A: {res['candidate']['name']} vs {res['baseline']['name']}", title_justify="left")
+    for col in ("bucket", "A pass@1", "B pass@1", "B - A [95% CI]", "p", "A seed band", "inside band"):
+        table.add_column(col, justify="right")
+    for label, r in [*res["buckets"].items(), ("all", res["overall"])]:
+        p = r["paired"]
+        band = r["baseline_seed_band"]
+        inside = r["gain_inside_seed_band"]
+        table.add_row(
+            label, f"{r['baseline_pass@1']:.3f}", f"{r['candidate_pass@1']:.3f}",
+            f"{p['mean_diff']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]", f"{p['p_value']:.4f}",
+            f"{band['min']:.3f}-{band['max']:.3f}", "-" if inside is None else ("yes" if inside else "no"),
+        )
+    console.print(table)
+    deltas = ", ".join(f"delta@{k} {d['mean_diff']:+.3f} (p {d['p_value']:.3f})" for k, d in
+                       res["overall"]["delta@k"].items())
+    console.print(f"{deltas}; diversity collapse: {'yes' if res['overall']['diversity_collapse'] else 'no'}")
+    for w in res["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    if out:
+        console.print(f"wrote {out}/compare.json, compare.md, plots/pass_at_k_by_bucket.png")
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--with", "others", multiple=True, type=click.Path(file_okay=False),
+              help="Another evaluation run drawn on the same pass@k chart (repeatable).")
+def report_cmd(run_dir: str, others: tuple[str, ...]) -> None:
+    """(Re)write RUN_DIR/report.md and RUN_DIR/plots/*.png from its eval/ records."""
+    from reasonlab.report.markdown import write_report
+
+    path = write_report(run_dir, others)
+    console.print(f"wrote {path} and {Path(run_dir) / 'plots'}/")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(eval_group)
+    root.add_command(report_cmd)
