@@ -24,7 +24,8 @@ The answer is the last ``<answer> ... </answer>`` block. It is parseable when it
 ``NAME is a ROLE`` per person (word boundaries, case-insensitive, ``a``/``an``), and nothing else
 beyond numbering, punctuation and "and" (so reasoning inside the answer, several guesses or hedged
 answers are unparseable). ``answer_status`` is ``exact``/``mismatch``/``unparseable``;
-``units_correct/units_total`` count people with the right role (for the partial reward) and
+``units_correct/units_total`` count people with the right role (for the partial reward;
+``units_correct`` is None when unparseable, ``units_total`` 0 when the record itself is broken) and
 ``extra["person_accuracy"]`` is their ratio (0 when unparseable). ``correct`` means the extracted
 answer is exact, whatever the format; the ``logic_rl`` reward combines both.
 """
@@ -83,7 +84,7 @@ class KnightsParams(StrictModel):
 
     people: str = Field("3-7", description="people per puzzle: N or a range LO-HI (2..12), drawn uniformly")
     depth: int = Field(
-        2, ge=1, le=6, description="max statement tree depth (1 = single claims; K&K default 2)"
+        2, ge=2, le=6, description="max statement tree depth (K&K default 2; single claims are never unique)"
     )
     width: int = Field(2, ge=2, le=6, description="max operands of and/or (K&K default 2)")
     roles: str = Field(
@@ -291,7 +292,15 @@ class KnightsTask(Task):
 
     def _verify(self, problem: Problem, completion: str) -> Verification:
         if not isinstance(completion, str):
-            return Verification(False, False, None, "unparseable", error="completion is not text")
+            return Verification(
+                False,
+                False,
+                None,
+                "unparseable",
+                error="completion is not text",
+                units_total=0,
+                extra={"person_accuracy": 0.0},
+            )
         meta = problem.meta
         names = [str(x) for x in meta["names"]]
         roles = [str(x) for x in meta["roles"]]
@@ -307,6 +316,7 @@ class KnightsTask(Task):
                 None,
                 "unparseable",
                 error=format_error or "no <answer> block",
+                units_total=len(solution),
                 extra={"person_accuracy": 0.0},
             )
         found, parse_error = parse_answer(block, names, roles)
@@ -317,6 +327,7 @@ class KnightsTask(Task):
                 None,
                 "unparseable",
                 error=format_error or parse_error,
+                units_total=len(solution),
                 extra={"person_accuracy": 0.0},
             )
         right = sum(a == b for a, b in zip(found, solution, strict=True))

@@ -98,16 +98,17 @@ def join_names(names: Sequence[str]) -> str:
 
 
 def _needs_parens(node: Formula) -> bool:
+    """Whether a formula used as an operand must be bracketed: anything but a (negated) leaf."""
     op = node[0]
     if op in LEAF_KINDS:
         return False
     if op == "not":
-        return _needs_parens(node[1])
+        return node[1][0] not in LEAF_KINDS
     return True
 
 
 def clause(
-    node: Formula, names: Sequence[str], roles: Sequence[str], speaker: int | None = None, top: bool = True
+    node: Formula, names: Sequence[str], roles: Sequence[str], speaker: int | None = None
 ) -> str:
     """English text of a formula.
 
@@ -125,15 +126,13 @@ def clause(
         word = roles[0] if truthful else roles[1]
         return f"{subject} {verb} {'not ' if negated else ''}{article(word)} {word}"
     if op == "not":
-        inner = clause(node[1], names, roles, speaker, top=False)
-        return (
-            f"it is not the case that ({inner})"
-            if _needs_parens(node[1]) and node[1][0] != "not"
-            else (f"it is not the case that {inner}")
-        )
+        inner = clause(node[1], names, roles, speaker)
+        if node[1][0] not in LEAF_KINDS and node[1][0] != "not":
+            inner = f"({inner})"
+        return f"it is not the case that {inner}"
     parts = []
     for child in node[1:]:
-        text = clause(child, names, roles, speaker, top=False)
+        text = clause(child, names, roles, speaker)
         parts.append(f"({text})" if _needs_parens(child) else text)
     if op == "and":
         return " and ".join(parts)
