@@ -24,7 +24,6 @@ compute is counted with :mod:`reasonlab.compute` per phase. Checkpoints go throu
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 import time
@@ -734,14 +733,20 @@ class RLTrainer:
         from reasonlab.eval.protocol import EvalConfig, run_eval
 
         data = {**hook.config}
-        data.setdefault("model", str(self.config.init_from))
+        data.setdefault("model", str(self.run.path))  # its config.yaml names the training seeds (clash check)
+        data.setdefault("report", False)
         ecfg = validate(EvalConfig, data, source="rl config eval.config")
         self.model.eval()
         summary = run_eval(
-            ecfg, self.run.path / "eval" / f"step-{self.step}", model=self.model, tokenizer=self.tokenizer
+            ecfg,
+            self.run.path / "evals" / f"step-{self.step}",
+            model=self.model,
+            tokenizer=self.tokenizer,
+            progress=False,
+            log=lambda _m: None,
         )
         self.model.train()
-        return {f"val-core/{k}": float(v) for k, v in flatten_numeric(summary).items()}
+        return eval_metrics(summary, ecfg.task)
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
@@ -788,14 +793,14 @@ class RLTrainer:
         return summary
 
 
-def flatten_numeric(obj: Any, prefix: str = "") -> dict[str, float]:
-    """``{"a": {"b": 1}}`` -> ``{"a/b": 1.0}``, keeping only finite numbers (bools excluded)."""
+def eval_metrics(summary: dict[str, Any], task: str) -> dict[str, float]:
+    """verl-style validation metrics from an eval summary: ``val-core/{task}/{bucket}/pass@k`` and overall."""
     out: dict[str, float] = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(flatten_numeric(v, f"{prefix}{k}/" if isinstance(v, dict) else f"{prefix}{k}"))
-    elif isinstance(obj, int | float) and not isinstance(obj, bool) and math.isfinite(obj):
-        out[prefix.rstrip("/")] = float(obj)
+    for bucket, block in summary.get("buckets", {}).items():
+        for k, blk in block["outcome"]["pass@k"].items():
+            out[f"val-core/{task}/{bucket}/pass@{k}"] = float(blk["mean"])
+    for k, blk in summary.get("overall", {}).get("outcome", {}).get("pass@k", {}).items():
+        out[f"val-core/{task}/pass@{k}"] = float(blk["mean"])
     return out
 
 
