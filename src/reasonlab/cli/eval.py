@@ -30,6 +30,7 @@ def eval_group() -> None:
     \b
     reasonlab eval CONFIG [--out DIR] [--model PATH]
     reasonlab eval compare RUN_A RUN_B [--out DIR]
+    reasonlab eval limem ORIGINAL_RUN PERTURBED_RUN...
     """
 
 
@@ -110,6 +111,27 @@ def compare_cmd(run_a: str, run_b: str, out: str | None, n_perm: int) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
     if out:
         console.print(f"wrote {out}/compare.json, compare.md, plots/pass_at_k_by_bucket.png")
+
+
+@eval_group.command("limem")
+@click.argument("original_run", type=click.Path(file_okay=False))
+@click.argument("perturbed_runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the rows as .jsonl/.parquet.")
+def limem_cmd(original_run: str, perturbed_runs: tuple[str, ...], out: str | None) -> None:
+    """LiMem = Acc x (1 - CR) of ORIGINAL_RUN against evaluations of perturbed sets (ids '<id>:<kind>')."""
+    from reasonlab.eval.analyses import limem_analysis
+    from reasonlab.io import write_records
+
+    rows = limem_analysis(original_run, list(perturbed_runs))
+    table = Table(title="LiMem (memorisation score)", title_justify="left")
+    for col in ("kind", "people", "n", "acc", "acc perturbed", "CR", "LiMem"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r["kind"], "all" if r["people"] is None else str(r["people"]), str(r["n"]), f"{r['acc']:.3f}",
+                      f"{r['acc_perturbed']:.3f}", f"{r['cr']:.3f}", f"{r['limem']:.3f}")
+    console.print(table)
+    if out:
+        write_records(out, rows)
 
 
 @click.command("report")

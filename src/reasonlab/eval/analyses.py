@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,13 +172,24 @@ def collapse_flag(deltas: dict[str, dict[str, Any]]) -> bool:
     return deltas["1"]["mean_diff"] > 0 and deltas[k_max]["mean_diff"] < 0
 
 
-def limem_analysis(*args: Any, **kwargs: Any) -> Any:
-    """LiMem (Acc x (1 - CR)) on original + perturbed score records, per perturbation and people count.
+def limem_analysis(
+    original_run: str | os.PathLike[str], perturbed_runs: Sequence[str | os.PathLike[str]]
+) -> list[dict[str, Any]]:
+    """LiMem (Acc x (1 - CR)) from an evaluation of original problems and of their perturbed versions.
 
-    Delegates to :mod:`reasonlab.eval.limem` (owned by the knights task), so there is one definition.
+    Evaluate the originals and each perturbed set (``reasonlab data perturb`` output) with
+    ``problems: FILE`` in the eval config, then pass the run dirs here. Every sample record counts (the
+    per-item solve rate averages seeds x samples), rows per perturbation kind and people count. The
+    arithmetic lives in :mod:`reasonlab.eval.limem` (owned by the knights task), so there is one
+    definition of the score.
     """
-    try:
-        from reasonlab.eval import limem
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the knights task being installed
-        raise ReasonlabError("LiMem needs reasonlab.eval.limem (the knights task module)") from exc
-    return limem.limem_table(*args, **kwargs)
+    from reasonlab.eval.limem import limem_table, people_by_id
+    from reasonlab.eval.protocol import load_run
+    from reasonlab.io import read_records
+
+    _, orig = load_run(original_run)
+    people = people_by_id(read_records(Path(original_run) / "eval" / "problems.jsonl"))
+    pert: list[dict[str, Any]] = []
+    for run in perturbed_runs:
+        pert.extend(load_run(run)[1])
+    return [row.to_dict() for row in limem_table(orig, pert, people)]

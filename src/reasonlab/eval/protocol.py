@@ -89,7 +89,10 @@ class EvalConfig(StrictModel):
     task: str = Field(description="task family, e.g. arith or knights")
     buckets: BucketSpec
     fixed: dict[str, Any] = Field(default_factory=dict, description="task knobs held fixed in every bucket")
-    problems_per_bucket: int = Field(50, ge=1)
+    problems_per_bucket: int = Field(50, ge=1, description="problems per bucket (a cap when `problems` is given)")
+    problems: str | None = Field(
+        None, description="evaluate this problem file (.jsonl/.parquet, e.g. a perturbed set) instead of generating"
+    )
     seed: int = Field(0, ge=0, description="drives problem generation (in the eval namespace) and sampling")
     seeds: int = Field(4, ge=1, description="S: independent sampling seeds per problem")
     samples_per_seed: int = Field(1, ge=1, description="n: samples per problem and seed")
@@ -239,6 +242,49 @@ def task_params(task: Task, knobs: dict[str, Any]) -> Any:
         return task.params(**as_text)
 
 
+def _bucket_rows(config: EvalConfig, p: Problem, value: Any) -> dict[str, Any]:
+    row = p.to_dict()
+    row["bucket"] = value
+    cl = p.meta.get(config.cluster_by) if config.cluster_by else None
+    if config.cluster_by and cl is None:
+        raise ReasonlabError(
+            f"cluster_by {config.cluster_by!r}: problem {p.id} has no such meta key "
+            f"(meta keys: {', '.join(sorted(p.meta))})"
+        )
+    row["cluster"] = None if cl is None else json.dumps(cl, sort_keys=True)
+    return row
+
+
+def _problems_from_file(config: EvalConfig, task: Task, banned: set[int]) -> tuple[list[dict[str, Any]], dict]:
+    """Problems of ``config.problems`` grouped by ``meta[knob]``, the first ``problems_per_bucket`` of each."""
+    assert config.problems is not None
+    knob = config.buckets.knob
+    wanted = {str(v): v for v in config.buckets.values}
+    per: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    dropped = 0
+    for i, raw in enumerate(read_records(config.problems)):
+        p = Problem.from_dict(raw, source=f"{config.problems} record {i + 1}")
+        if p.task != task.name:
+            raise ReasonlabError(
+                f"{config.problems} record {i + 1}: task {p.task!r}, but the config says {task.name!r}"
+            )
+        if knob not in p.meta:
+            raise ReasonlabError(f"{config.problems} record {i + 1}: meta has no bucket knob {knob!r}")
+        key = str(p.meta[knob])
+        if key not in wanted or len(per[key]) >= config.problems_per_bucket:
+            continue
+        if _prompt_key(p.prompt) in banned:
+            dropped += 1
+            continue
+        per[key].append(_bucket_rows(config, p, wanted[key]))
+    missing = [k for k in wanted if not per[k]]
+    if missing:
+        raise ReasonlabError(f"{config.problems}: no problems with {knob}={missing[0]} (bucket values {list(wanted)})")
+    rows = [r for k in wanted for r in per[k]]
+    return rows, {"namespace": "file", "problems_file": config.problems, "problem_seeds": {},
+                  "holdout_files": list(config.holdout_files), "dropped_overlapping": dropped}
+
+
 def build_problems(
     config: EvalConfig, task: Task | None = None, banned_hashes: set[int] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -249,6 +295,8 @@ def build_problems(
     and replaced by further draws (counted in the record).
     """
     task = task or get_task(config.task)
+    if config.problems is not None:
+        return _problems_from_file(config, task, set(banned_hashes or ()))
     banned: set[int] = set(banned_hashes or ())
     for f in config.holdout_files:
         for row in read_records(f):
@@ -274,17 +322,7 @@ def build_problems(
                         f"bucket {config.buckets.knob}={value}: too many problems overlap the holdout files"
                     )
         dropped += sum(_prompt_key(p.prompt) in banned for p in batch[: batch.index(got[-1]) + 1])
-        for p in got:
-            row = p.to_dict()
-            row["bucket"] = value
-            cl = p.meta.get(config.cluster_by) if config.cluster_by else None
-            if config.cluster_by and cl is None:
-                raise ReasonlabError(
-                    f"cluster_by {config.cluster_by!r}: problem {p.id} has no such meta key "
-                    f"(meta keys: {', '.join(sorted(p.meta))})"
-                )
-            row["cluster"] = None if cl is None else json.dumps(cl, sort_keys=True)
-            rows.append(row)
+        rows.extend(_bucket_rows(config, p, value) for p in got)
     record = {
         "namespace": "reasonlab-eval",
         "problem_seeds": seeds,

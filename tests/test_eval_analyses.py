@@ -1,0 +1,118 @@
+"""Analyses over sample records: length vs correctness, reasoning words, delta@k, seed stability, LiMem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reasonlab.errors import ReasonlabError
+from reasonlab.eval import analyses as A
+from reasonlab.eval import protocol as P
+from reasonlab.io import write_records
+from reasonlab.tasks import get_task
+
+
+def _r(pid: str, correct: bool, seed: int = 0, sample: int = 0, **kw: Any) -> dict[str, Any]:
+    row = {"id": pid, "bucket": 1, "cluster": None, "seed": seed, "sample": sample, "completion": "", "pred": "1",
+           "correct": correct, "process_ok": None, "reward": float(correct), "length": 3, "truncated": False,
+           "unparseable": False, "format_ok": True}
+    row.update(kw)
+    return row
+
+
+def test_length_vs_correctness_hand_counts() -> None:
+    recs = [_r("a", True, length=2), _r("b", False, length=5), _r("c", False, length=9, truncated=True),
+            _r("d", True, length=9)]
+    out = A.length_vs_correctness(recs, edges=[0, 5, 10])
+    assert out["all"] == {"correct": [1, 1], "wrong": [0, 2], "accuracy": [1.0, 1 / 3]}
+    assert out["complete"] == {"correct": [1, 1], "wrong": [0, 1], "accuracy": [1.0, 0.5]}
+    assert out["mean_length_correct"] == 5.5
+    assert out["mean_length_wrong"] == 7.0
+    assert out["mean_length_wrong_complete"] == 5.0
+    assert out["truncation_rate"] == 0.25
+    default = A.length_vs_correctness(recs, n_bins=3)
+    assert sum(default["all"]["correct"]) + sum(default["all"]["wrong"]) == 4
+    with pytest.raises(ReasonlabError):
+        A.length_vs_correctness([])
+
+
+def test_reasoning_words_hand_values() -> None:
+    recs = [_r("a", True, completion="Wait, so... wait."), _r("b", False, completion="so it is"),
+            _r("c", False, completion="nothing")]
+    rows = {r["word"]: r for r in A.reasoning_words(recs, words=["wait", "so", "check"])}
+    assert rows["wait"]["rate_correct"] == 2.0 and rows["wait"]["rate_wrong"] == 0.0
+    assert rows["wait"]["acc_with"] == 1.0 and rows["wait"]["acc_without"] == 0.0
+    assert rows["so"]["rate_correct"] == 1.0 and rows["so"]["rate_wrong"] == 0.5
+    assert rows["so"]["share_with"] == pytest.approx(2 / 3)
+    assert rows["check"]["acc_with"] is None
+    # whole words only: "wait" inside "awaiting" does not count
+    assert A.reasoning_words([_r("x", True, completion="awaiting")], words=["wait"])[0]["rate_correct"] == 0.0
+
+
+def _four(pid: str, n_correct: int) -> list[dict[str, Any]]:
+    return [_r(pid, i < n_correct, seed=i % 2, sample=i // 2) for i in range(4)]
+
+
+def test_delta_at_k_and_collapse_flag() -> None:
+    base = [r for i in range(4) for r in _four(f"p{i}", 1)]
+    better = [r for i in range(4) for r in _four(f"p{i}", 2)]
+    d = A.delta_at_k(better, base, [1, 4], n_perm=200)
+    assert d["1"]["mean_diff"] == pytest.approx(0.25)
+    assert d["4"]["mean_diff"] == pytest.approx(0.0)
+    assert d["1"]["base"] == pytest.approx(0.25) and d["1"]["model"] == pytest.approx(0.5)
+    assert not A.collapse_flag(d)
+    # collapse: sharper on half the problems, never right on the rest
+    collapsed = [r for i in range(4) for r in _four(f"p{i}", 4 if i < 2 else 0)]
+    d2 = A.delta_at_k(collapsed, base, [1, 4], n_perm=200)
+    assert d2["1"]["mean_diff"] == pytest.approx(0.25)
+    assert d2["4"]["mean_diff"] == pytest.approx(-0.5)
+    assert A.collapse_flag(d2)
+    # k beyond the samples per problem is skipped
+    assert set(A.delta_at_k(better, base, [1, 8], n_perm=50)) == {"1"}
+
+
+def test_seed_stability_curve_from_records() -> None:
+    recs = [_r(f"p{i}", (i + s) % 3 == 0, seed=s) for i in range(6) for s in range(4)]
+    curve = A.seed_stability_curve(recs, n_resamples=200)
+    assert [c["k"] for c in curve] == [1, 2, 3, 4]
+    per_seed = P.per_seed_pass1(recs)
+    assert len(per_seed) == 4
+
+
+def test_limem_from_eval_runs(tmp_path: Path) -> None:
+    from reasonlab.tasks.knights_perturb import perturb_problems
+    from test_eval_protocol import _cfg, _tiny_model
+
+    task = get_task("knights")
+    originals = list(task.generate(task.params(people="2-3"), 6, seed=5))
+    orig_file = tmp_path / "orig.jsonl"
+    write_records(orig_file, [p.to_dict() for p in originals])
+    res = perturb_problems(originals, "flip_role", seed=0)
+    pert_file = tmp_path / "flip.jsonl"
+    write_records(pert_file, [p.to_dict() for p in res.problems])
+    model = _tiny_model(tmp_path, 0)
+    for name, f in (("orig", orig_file), ("flip", pert_file)):
+        cfg = _cfg(model=str(model), problems=str(f), problems_per_bucket=10, report=False, name=name)
+        P.run_eval(cfg, tmp_path / name, progress=False)
+    rows = A.limem_analysis(tmp_path / "orig", [tmp_path / "flip"])
+    overall = [r for r in rows if r["people"] is None]
+    assert len(overall) == 1 and overall[0]["kind"] == "flip_role"
+    assert overall[0]["n"] == len(res.problems)
+    assert 0.0 <= overall[0]["limem"] <= overall[0]["acc"] <= 1.0
+    assert {r["people"] for r in rows} == {None, 2, 3}
+
+
+def test_problems_file_errors(tmp_path: Path) -> None:
+    from test_eval_protocol import _cfg
+
+    task = get_task("knights")
+    f = tmp_path / "p.jsonl"
+    write_records(f, [p.to_dict() for p in task.generate(task.params(people="2"), 3, seed=1)])
+    rows, rec = P.build_problems(_cfg(problems=str(f), buckets={"knob": "people", "values": [2]}))
+    assert len(rows) == 3 and rec["namespace"] == "file"
+    with pytest.raises(ReasonlabError, match="no problems with people=3"):
+        P.build_problems(_cfg(problems=str(f)))
+    with pytest.raises(ReasonlabError, match="but the config says"):
+        P.build_problems(_cfg(problems=str(f), task="arith", buckets={"knob": "people", "values": [2]}))
