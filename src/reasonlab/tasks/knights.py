@@ -45,10 +45,10 @@ from reasonlab.tasks import register
 from reasonlab.tasks.base import Problem, Task, Verification
 from reasonlab.tasks.knights_logic import (
     Formula,
-    sample_statements,
+    sample_puzzle,
+    solution_of,
     to_json,
     to_tuple,
-    unique_solution,
 )
 from reasonlab.tasks.knights_render import (
     ROLE_PAIRS,
@@ -240,10 +240,10 @@ class KnightsTask(Task):
         p: KnightsParams = params
         lo, hi = p.people_range
         n = rng.randint(lo, hi)
-        statements = sample_statements(rng, n, p.depth, p.width)
-        solution = unique_solution(statements)
-        if solution is None:
+        draw = sample_puzzle(rng, n, p.depth, p.width)
+        if draw is None or draw[1].bit_count() != 1:
             return None
+        statements, solution = draw[0], solution_of(draw[1], n)
         if self._seen_statements is not None:
             if statements in self._seen_statements:
                 return None

@@ -16,7 +16,7 @@ operations instead of ``O(2**n * tree size)`` Python-level evaluations.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -182,13 +182,18 @@ def count_solutions(statements: Sequence[Formula]) -> int:
     return consistent_mask(statements).bit_count()
 
 
+def solution_of(acc: int, n: int) -> list[bool]:
+    """The assignment (True = knight) encoded by the single set bit of a consistent mask."""
+    a = acc.bit_length() - 1
+    return [bool((a >> i) & 1) for i in range(n)]
+
+
 def unique_solution(statements: Sequence[Formula]) -> list[bool] | None:
     """The single consistent assignment (True = knight), or None if there are zero or several."""
     acc = consistent_mask(statements)
     if acc.bit_count() != 1:
         return None
-    a = acc.bit_length() - 1
-    return [bool((a >> i) & 1) for i in range(len(statements))]
+    return solution_of(acc, len(statements))
 
 
 def eval3(node: Formula, assign: Sequence[bool | None]) -> bool | None:
@@ -219,43 +224,69 @@ def eval3(node: Formula, assign: Sequence[bool | None]) -> bool | None:
 # ----------------------------------------------------------------------------- sampling
 
 
-def sample_leaf(rng: random.Random, n: int, speaker: int) -> Formula:
-    """A random leaf about a random person; ``("lying", speaker)`` ("I am lying") is rejected."""
-    while True:
-        kind = LEAF_KINDS[rng.randrange(2)]
-        person = rng.randrange(n)
-        if not (kind == "lying" and person == speaker):
-            return (kind, person)
-
-
-def sample_formula(rng: random.Random, n: int, speaker: int, depth: int, width: int) -> Formula:
-    """One statement tree with the reference sampler.
+def _draw(
+    rand: Callable[[], float], n: int, speaker: int, depth: int, width: int, masks: Sequence[int], full: int
+) -> tuple[Formula, int]:
+    """Sample one formula with the reference sampler and return it with its truth mask (one pass).
 
     A die in 0..5 is drawn at each node: 0 (or depth budget 1) gives a leaf, 1 ``not``, 2/3
-    ``and``/``or`` with 2..``width`` children, 4/5 ``->``/``<=>`` with two. Children are pairwise
-    distinct; when too few distinct children exist (tiny puzzles with a large width) the node keeps
-    the distinct ones it found (always at least two).
+    ``and``/``or`` with 2..``width`` children, 4/5 ``->``/``<=>`` with two. A leaf is uniform over
+    the ``2n - 1`` leaves other than ``("lying", speaker)`` (the reference draws kind and person and
+    rejects "I am lying"; drawing directly from the admissible ones gives the same distribution).
+    Children are pairwise distinct; when too few distinct children exist (tiny puzzles with a large
+    width) the node keeps the distinct ones it found (always at least two).
     """
-    dice = rng.randrange(6)
+    dice = int(rand() * 6)
     if depth <= 1 or dice == 0:
-        return sample_leaf(rng, n, speaker)
+        r = int(rand() * (2 * n - 1))
+        if r < n:
+            return ("telling-truth", r), masks[r]
+        r -= n
+        if r >= speaker:
+            r += 1
+        return ("lying", r), full ^ masks[r]
     if dice == 1:
-        return ("not", sample_formula(rng, n, speaker, depth - 1, width))
-    if dice <= 3:
-        op, k = NARY_OPS[dice - 2], rng.randint(2, width)
-    else:
-        op, k = BINARY_OPS[dice - 4], 2
+        node, mask = _draw(rand, n, speaker, depth - 1, width, masks, full)
+        return ("not", node), full ^ mask
+    k = 2 + int(rand() * (width - 1)) if dice <= 3 else 2
     children: list[Formula] = []
+    child_masks: list[int] = []
     misses = 0
     while len(children) < k:
-        child = sample_formula(rng, n, speaker, depth - 1, width)
+        child, mask = _draw(rand, n, speaker, depth - 1, width, masks, full)
         if child in children:
             misses += 1
             if misses > 20 and len(children) >= 2:
                 break
             continue
         children.append(child)
-    return (op, *children)
+        child_masks.append(mask)
+    if dice == 2:
+        acc = full
+        for mask in child_masks:
+            acc &= mask
+        return ("and", *children), acc
+    if dice == 3:
+        acc = 0
+        for mask in child_masks:
+            acc |= mask
+        return ("or", *children), acc
+    a, b = child_masks
+    if dice == 4:
+        return ("->", *children), (full ^ a) | b
+    return ("<=>", *children), full ^ (a ^ b)
+
+
+def sample_leaf(rng: random.Random, n: int, speaker: int) -> Formula:
+    """A random leaf about a random person, never ``("lying", speaker)`` ("I am lying")."""
+    masks, full = person_masks(n)
+    return _draw(rng.random, n, speaker, 1, 2, masks, full)[0]
+
+
+def sample_formula(rng: random.Random, n: int, speaker: int, depth: int, width: int) -> Formula:
+    """One statement tree with the reference sampler (see :func:`_draw`)."""
+    masks, full = person_masks(n)
+    return _draw(rng.random, n, speaker, depth, width, masks, full)[0]
 
 
 def sample_statements(rng: random.Random, n: int, depth: int, width: int) -> tuple[Formula, ...]:
@@ -263,13 +294,34 @@ def sample_statements(rng: random.Random, n: int, depth: int, width: int) -> tup
     return tuple(sample_formula(rng, n, i, depth, width) for i in range(n))
 
 
+def sample_puzzle(
+    rng: random.Random, n: int, depth: int, width: int
+) -> tuple[tuple[Formula, ...], int] | None:
+    """One rejection-sampling draw: ``(statements, consistent mask)``, or None once no assignment is left.
+
+    Statements are drawn person by person and the consistent-assignment mask is narrowed as each is
+    drawn; when it empties the draw is rejected without sampling the rest (the complete draw would
+    have been rejected too, so accepted puzzles have exactly the reference distribution).
+    """
+    masks, full = person_masks(n)
+    rand = rng.random
+    acc = full
+    statements = []
+    for i in range(n):
+        node, mask = _draw(rand, n, i, depth, width, masks, full)
+        acc &= full ^ (masks[i] ^ mask)
+        if not acc:
+            return None
+        statements.append(node)
+    return tuple(statements), acc
+
+
 def sample_unique(
     rng: random.Random, n: int, depth: int, width: int, max_tries: int = 1000
 ) -> tuple[tuple[Formula, ...], list[bool]]:
     """Resample statement sets until exactly one assignment is consistent; raise after ``max_tries``."""
     for _ in range(max_tries):
-        statements = sample_statements(rng, n, depth, width)
-        solution = unique_solution(statements)
-        if solution is not None:
-            return statements, solution
+        draw = sample_puzzle(rng, n, depth, width)
+        if draw is not None and draw[1].bit_count() == 1:
+            return draw[0], solution_of(draw[1], n)
     raise RuntimeError(f"no uniquely solvable {n}-person puzzle in {max_tries} draws")
