@@ -54,39 +54,13 @@ def prompt_hash(prompt: str) -> int:
 @torch.no_grad()
 def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int,
                     batch_size: int = 64) -> list[str]:
-    """Greedy completions (text after the prompt, up to ``<eos>``) with a KV cache, left-padded batches."""
-    out: list[str] = []
-    device = next(model.parameters()).device
-    max_len = model.config.max_seq_len
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start : start + batch_size]
-        enc = [[tokenizer.bos_id, *ids] for ids in tokenizer.encode_batch(list(chunk))]
-        plen = max(len(e) for e in enc)
-        budget = max(0, min(max_new_tokens, max_len - plen))
-        ids = torch.full((len(enc), plen), tokenizer.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(enc), plen), dtype=torch.long)
-        for i, e in enumerate(enc):
-            ids[i, plen - len(e) :] = torch.tensor(e)
-            mask[i, plen - len(e) :] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        cache = model.new_cache(len(enc), plen + budget)
-        logits = model(ids, attention_mask=mask, kv_cache=cache)[:, -1]
-        generated = torch.empty((len(enc), 0), dtype=torch.long, device=device)
-        done = torch.zeros(len(enc), dtype=torch.bool, device=device)
-        for _ in range(budget):
-            nxt = logits.argmax(-1)
-            nxt = torch.where(done, torch.full_like(nxt, tokenizer.pad_id), nxt)
-            generated = torch.cat([generated, nxt[:, None]], dim=1)
-            done |= nxt == tokenizer.eos_id
-            if bool(done.all()) or cache.length + 1 > cache.max_len:
-                break
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            logits = model(nxt[:, None], attention_mask=mask, kv_cache=cache)[:, -1]
-        for row in generated.tolist():
-            if tokenizer.eos_id in row:
-                row = row[: row.index(tokenizer.eos_id)]
-            out.append(tokenizer.decode(row, skip_special=True))
-    return out
+    """Greedy completions (the text after each prompt, up to ``<eos>``) with the team sampler."""
+    from reasonlab.sampling import SamplingParams, generate
+
+    room = model.config.max_seq_len - max((len(tokenizer.encode(p)) + 1 for p in prompts), default=0)
+    params = SamplingParams(max_new_tokens=max(1, min(max_new_tokens, room)), temperature=0.0)
+    gens = generate(model, tokenizer, list(prompts), params, seeds=list(range(len(prompts))), batch_size=batch_size)
+    return [g.text for g in gens]
 
 
 def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir: str | os.PathLike[str] | None = None,
