@@ -448,5 +448,7 @@ def test_fuzzed_answers_around_gold_never_crash_or_overscore(puzzle, noise, wher
     completion = "".join(blocks)
     s = TASK.score(puzzle, completion, "logic_rl")
     assert s.reward in LOGIC_RL_TOTALS
-    if s.reward == 3.0:  # only harmless noise (whitespace, or text inside the reasoning) may keep full credit
-        assert where == 0 or not noise.strip()
+    if s.reward == 3.0 and where in (1, 2):  # inside the answer only numbering/punctuation is tolerated
+        assert not re.sub(r"\band\b|[\s\d.,;:*()\-]", "", noise, flags=re.IGNORECASE)
+    if s.reward == 3.0 and where == 3:  # after </answer> only whitespace and end-of-turn markers
+        assert not re.sub(r"<\|im_end\|>|<\|endoftext\|>|<eos>|</s>|\s", "", noise)

@@ -148,9 +148,9 @@ def statement_sentence(
 ) -> str:
     """One rendered statement: a template filled with the speaker and the formula text."""
     tpl = TEMPLATES[template % len(TEMPLATES)]
-    quoted = capitalize_first(clause(node, names, roles, speaker=speaker))
-    reported = clause(node, names, roles, speaker=None)
-    return tpl.format(name=names[speaker], S=quoted, s=reported)
+    if "{S}" in tpl:
+        return tpl.format(name=names[speaker], S=capitalize_first(clause(node, names, roles, speaker=speaker)))
+    return tpl.format(name=names[speaker], s=clause(node, names, roles))
 
 
 def puzzle_text(meta: dict[str, Any], statements: Sequence[Formula]) -> str:
