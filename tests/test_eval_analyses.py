@@ -81,6 +81,23 @@ def test_seed_stability_curve_from_records() -> None:
     assert len(per_seed) == 4
 
 
+def test_seed_variance_study_hand_values() -> None:
+    # 4 problems x 2 seeds; seed 0 solves p0, p1; seed 1 solves p0 only
+    recs = [_r(f"p{i}", ok, seed=s) for i in range(4) for s, ok in ((0, i < 2), (1, i == 0))]
+    rows = {r["problems"]: r for r in A.seed_variance_study(recs, [2, 4])}
+    small, full = rows[2], rows[4]
+    assert small["blocks"] == 2 and small["per_seed"] == [1.0, 0.5]
+    assert small["std"] == pytest.approx(0.35355339)  # sd of [1, 0.5] with ddof=1 = 0.5 / sqrt(2)
+    # block 2 (p2, p3): both seeds 0 -> std 0; mean seed std (0.35355 + 0) / 2
+    assert small["mean_seed_std"] == pytest.approx(0.35355339 / 2)
+    assert small["mean_seed_range"] == pytest.approx(0.25)
+    assert small["std_of_block_means"] == pytest.approx(0.53033009)  # sd of [0.75, 0]
+    assert full["per_seed"] == [0.5, 0.25] and full["std_of_block_means"] is None
+    assert full["question_weight"] == 0.25
+    with pytest.raises(ReasonlabError, match="block size"):
+        A.seed_variance_study(recs, [5])
+
+
 def test_limem_from_eval_runs(tmp_path: Path) -> None:
     from reasonlab.tasks.knights_perturb import perturb_problems
     from test_eval_protocol import _cfg, _tiny_model

@@ -53,6 +53,15 @@ def test_report_cli_with_other_models(runs: Path) -> None:
     assert "pass_at_k_models" in (runs / "r0" / "report.md").read_text()
 
 
+def test_seed_study_cli(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = runs / "study.json"
+    assert main(["eval", "seed-study", str(runs / "r0"), "--sizes", "4", "--sizes", "8", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["problems"] for r in rows] == [4, 8]
+    assert rows[0]["blocks"] == 2 and rows[0]["seeds"] == 2
+    assert main(["eval", "seed-study", str(runs / "r0"), "--sizes", "9"]) == 2
+
+
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path / "missing.yaml")]) == 2
     assert "no such config file" in capsys.readouterr().err

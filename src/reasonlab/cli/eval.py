@@ -31,6 +31,7 @@ def eval_group() -> None:
     reasonlab eval CONFIG [--out DIR] [--model PATH]
     reasonlab eval compare RUN_A RUN_B [--out DIR]
     reasonlab eval limem ORIGINAL_RUN PERTURBED_RUN...
+    reasonlab eval seed-study RUN_DIR --sizes 40 --sizes 400
     """
 
 
@@ -132,6 +133,35 @@ def limem_cmd(original_run: str, perturbed_runs: tuple[str, ...], out: str | Non
     console.print(table)
     if out:
         write_records(out, rows)
+
+
+@eval_group.command("seed-study")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--sizes", multiple=True, type=int, required=True, help="Benchmark sizes in problems (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the rows as JSON.")
+def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> None:
+    """Seed band width for benchmarks of each size, from one run with many seeds (see docs/results.md)."""
+    import json
+
+    from reasonlab.eval.analyses import seed_variance_study
+    from reasonlab.eval.protocol import load_run
+    from reasonlab.io import atomic_write_text
+
+    _, records = load_run(run_dir)
+    rows = seed_variance_study(records, list(sizes))
+    table = Table(title=f"seed band by benchmark size ({run_dir})", title_justify="left")
+    for col in ("problems", "seeds", "1 question", "pass@1 mean", "seed std", "seed min-max", "mean seed range",
+                "blocks", "std of block means"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["problems"]), str(r["seeds"]), f"{100 * r['question_weight']:.2f} pp", f"{r['mean']:.3f}",
+            f"{100 * r['std']:.2f} pp", f"{r['min']:.3f}-{r['max']:.3f}", f"{100 * r['mean_seed_range']:.1f} pp",
+            str(r["blocks"]), "-" if r["std_of_block_means"] is None else f"{100 * r['std_of_block_means']:.2f} pp",
+        )
+    console.print(table)
+    if out:
+        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
 
 
 @click.command("report")

@@ -119,6 +119,51 @@ def seed_stability_curve(
     return M.seed_stability(per_seed_pass1(records), n_resamples=n_resamples, seed=seed)
 
 
+def seed_variance_study(records: Sequence[dict[str, Any]], sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """How wide the seed band is for benchmarks of ``m`` problems, for each ``m`` in ``sizes``.
+
+    Problems are taken in their evaluation order and cut into disjoint blocks of ``m`` (as many as fit).
+    For each block, pass@1 of every seed run is the mean correctness of that seed's samples over the
+    block's problems; the row reports, for the first block, the per-seed values with their mean, std
+    (ddof=1), min and max, and over all blocks the mean seed std and mean seed range (max - min), plus
+    the std of block means (how much the choice of problems moves the score). One question is worth
+    ``1/m`` of pass@1.
+    """
+    from reasonlab.eval.protocol import per_seed_pass1
+
+    order = list(dict.fromkeys(r["id"] for r in records))
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_id.setdefault(r["id"], []).append(r)
+    rows = []
+    for m in sizes:
+        if m < 1 or m > len(order):
+            raise ReasonlabError(f"seed variance study: block size {m} must be in 1..{len(order)} problems")
+        blocks = [order[i: i + m] for i in range(0, len(order) - m + 1, m)]
+        stats = []
+        for ids in blocks:
+            per_seed = per_seed_pass1([r for pid in ids for r in by_id[pid]])
+            stats.append((per_seed, *M.mean_std(per_seed)))
+        first = stats[0][0]
+        rows.append(
+            {
+                "problems": m,
+                "blocks": len(blocks),
+                "seeds": len(first),
+                "question_weight": 1 / m,
+                "per_seed": first,
+                "mean": float(np.mean(first)),
+                "std": M.mean_std(first)[1],
+                "min": float(np.min(first)),
+                "max": float(np.max(first)),
+                "mean_seed_std": float(np.mean([s[2] for s in stats])),
+                "mean_seed_range": float(np.mean([max(s[0]) - min(s[0]) for s in stats])),
+                "std_of_block_means": M.mean_std([s[1] for s in stats])[1] if len(stats) > 1 else None,
+            }
+        )
+    return rows
+
+
 def delta_at_k(
     model_records: Sequence[dict[str, Any]],
     base_records: Sequence[dict[str, Any]],
