@@ -318,6 +318,13 @@ def test_answer_extraction_is_case_insensitive_with_word_boundaries(puzzle):
     ]
 
 
+def test_possessive_reasoning_counts_as_reasoning(puzzle):
+    _, answer = parts(puzzle)
+    name = puzzle.meta["names"][1]
+    completion = f"\n{name}'s claim cannot hold together with the rest.\n</think>\n<answer>\n{answer}\n</answer>"
+    assert logic_rl(puzzle, completion) == 3.0
+
+
 def test_published_tag_rule():
     assert check_tags("<think> a </think><answer> b </answer>") is None
     assert check_tags("<think> a </think><answer> b </answer></answer>")

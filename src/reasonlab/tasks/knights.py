@@ -35,6 +35,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -124,7 +125,8 @@ class KnightsParams(StrictModel):
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<eos>", "</s>")
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
 
 def _normalise(text: str) -> str:
@@ -164,13 +166,12 @@ def check_format(text: str, prompt: str, names: list[str]) -> str | None:
     if not think.strip():
         return "format: empty <think> block"
     prompt_norm = _normalise(prompt)
-    own = [
-        seg
-        for seg in re.split(r"(?<=[.!?:;])\s+|\n+", think)
-        if _normalise(seg) and _normalise(seg) not in prompt_norm
-    ]
-    mention = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b", re.IGNORECASE)
-    if not any(mention.search(seg) for seg in own):
+    lowered = {name.lower() for name in names}
+    for seg in _SENTENCE_END.split(think):
+        norm = _normalise(seg)
+        if norm and norm not in prompt_norm and not lowered.isdisjoint(norm.split()):
+            break
+    else:
         return "format: <think> holds no reasoning about the people (empty, filler or a copy of the question)"
     return None
 
@@ -186,25 +187,40 @@ def last_answer_block(text: str) -> str | None:
     return text[open_ + len("<answer>") : close]
 
 
+@lru_cache(maxsize=64)
+def _role_patterns(roles: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Compiled (role word, ``WORD is a ROLE``) patterns for one role pair; names are looked up after matching."""
+    truth, liar = (re.escape(r) for r in roles)
+    role_word = re.compile(rf"\b(?:{truth}|{liar})(?:s|es)?\b", re.IGNORECASE)
+    statement = re.compile(rf"\b(\w+)\s+is\s+an?\s+({truth}|{liar})\b", re.IGNORECASE)
+    return role_word, statement
+
+
+_SEPARATORS = re.compile(r"\(\s*\d+\s*\)|\b\d+\s*[.):]|\band\b|[\s.,;:*\-]", re.IGNORECASE)
+
+
 def parse_answer(block: str, names: list[str], roles: list[str]) -> tuple[list[bool] | None, str | None]:
     """Roles stated in an answer block (True = truth-teller), or ``(None, reason)`` if unparseable."""
-    truth, liar = (re.escape(r) for r in roles)
-    role_words = re.findall(rf"\b(?:{truth}|{liar})(?:s|es)?\b", block, re.IGNORECASE)
-    if len(role_words) != len(names):
-        return None, f"answer names {len(role_words)} roles for {len(names)} people"
-    found: list[bool] = []
-    rest = block
-    for name in names:
-        pattern = re.compile(rf"\b{re.escape(name)}\s+is\s+an?\s+({truth}|{liar})\b", re.IGNORECASE)
-        match = pattern.search(block)
-        if match is None:
-            return None, f"answer has no '{name} is a ROLE'"
-        found.append(match.group(1).lower() == roles[0].lower())
-        rest = pattern.sub(" ", rest, count=1)
-    leftover = re.sub(r"\(\s*\d+\s*\)|\b\d+\s*[.):]|\band\b|[\s.,;:*\-]", "", rest, flags=re.IGNORECASE)
-    if leftover:
+    role_word, statement = _role_patterns(tuple(roles))
+    count = len(role_word.findall(block))
+    if count != len(names):
+        return None, f"answer names {count} roles for {len(names)} people"
+    index = {name.lower(): i for i, name in enumerate(names)}
+    found: list[bool | None] = [None] * len(names)
+    pieces, last = [], 0
+    for match in statement.finditer(block):
+        i = index.get(match.group(1).lower())
+        if i is not None and found[i] is None:
+            found[i] = match.group(2).lower() == roles[0].lower()
+            pieces.append(block[last : match.start()])
+            last = match.end()
+    missing = [names[i] for i, v in enumerate(found) if v is None]
+    if missing:
+        return None, f"answer has no '{missing[0]} is a ROLE'"
+    pieces.append(block[last:])
+    if _SEPARATORS.sub("", " ".join(pieces)):
         return None, "answer block holds text besides one role statement per person"
-    return found, None
+    return [bool(v) for v in found], None
 
 
 def _statements(meta: dict[str, Any]) -> tuple[Formula, ...]:
