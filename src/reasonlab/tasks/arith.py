@@ -318,26 +318,39 @@ def node_form(node: dict[str, Any]) -> tuple[int, int]:
     return (aff[0], aff[1]) if aff is not None else (0, node["value"])
 
 
-def gold_steps(meta: dict[str, Any]) -> list[str]:
-    """One ``Define ...`` sentence per gold node, from the structured graph in ``meta``."""
+def step_text(name: str, letter: str, expr: str | None, numbers: str = "", value: str = "") -> str:
+    """``Define <name> as V; so V = <expr> = <numbers> = <value>.`` (repeated terms collapsed).
+
+    ``expr=None`` gives the unknown's step of reverse mode, ``Define <name> as x.``
+    """
+    if expr is None:
+        return f"Define {name} as {letter}."
+    parts = [letter]
+    for p in (expr, numbers, value):
+        if p and p != parts[-1]:
+            parts.append(p)
+    return f"Define {name} as {letter}; so {' = '.join(parts)}."
+
+
+def gold_step_parts(meta: dict[str, Any]) -> list[tuple[str, str, str | None, str, str]]:
+    """``(name, letter, expr, numbers, value)`` of every gold step (``expr`` None for the unknown)."""
     nodes = meta["graph"]["nodes"]
     letters = [n["letter"] for n in nodes]
     forms = [node_form(n) for n in nodes]
     hidden = meta["graph"].get("hidden")
-    steps = []
+    out: list[tuple[str, str, str | None, str, str]] = []
     for i, n in enumerate(nodes):
-        L = n["letter"]
         if i == hidden:
-            steps.append(f"Define {n['name']} as {L}.")
-            continue
-        expr, _ = expression(n, letters)
-        parts = [L, expr, substituted(n, forms), fmt_affine(*forms[i])]
-        dedup = [parts[0]]
-        for p in parts[1:]:
-            if p != dedup[-1]:
-                dedup.append(p)
-        steps.append(f"Define {n['name']} as {L}; so {' = '.join(dedup)}.")
-    return steps
+            out.append((n["name"], n["letter"], None, "", ""))
+        else:
+            expr, _ = expression(n, letters)
+            out.append((n["name"], n["letter"], expr, substituted(n, forms), fmt_affine(*forms[i])))
+    return out
+
+
+def gold_steps(meta: dict[str, Any]) -> list[str]:
+    """One ``Define ...`` sentence per gold node, from the structured graph in ``meta``."""
+    return [step_text(*parts) for parts in gold_step_parts(meta)]
 
 
 def solve_sentence(meta: dict[str, Any]) -> str:
