@@ -249,3 +249,17 @@ def test_curricula() -> None:
     assert (adaptive_move(0.71, 0.7, 0.3), adaptive_move(0.5, 0.7, 0.3), adaptive_move(0.29, 0.7, 0.3)) == (1, 0, -1)
     with pytest.raises(ReasonlabError, match="staged curriculum needs"):
         validate(CurriculumConfig, {"kind": "staged"})
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("configs/rl_*.yaml")))
+def test_shipped_rl_configs_validate(path: Path) -> None:
+    from reasonlab.tasks import get_task
+    from reasonlab.train.rl.trainer import load_rl_config
+
+    cfg = load_rl_config(path)
+    task = get_task(cfg.task.name)
+    task.params(**cfg.task.knobs)
+    for stage in cfg.curriculum.stages:
+        task.params(**{**cfg.task.knobs, **stage.knobs})
+    for level in cfg.curriculum.levels:
+        task.params(**{**cfg.task.knobs, **level})
