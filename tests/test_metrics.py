@@ -104,6 +104,21 @@ def test_maj_at_k_subsampling_is_seeded_and_close_to_exact() -> None:
     assert est1 == pytest.approx(exact, abs=0.06)
 
 
+def test_maj_at_k_matches_per_subset_reference() -> None:
+    rng = np.random.default_rng(4)
+    for trial in range(40):
+        n = int(rng.integers(1, 8))
+        k = int(rng.integers(1, n + 1))
+        answers = [None if rng.random() < 0.2 else str(rng.integers(0, 3)) for _ in range(n)]
+        correct = [float(a == "0") if trial % 2 else float(rng.random() < 0.5) for a in answers]
+        for rule in M.TIE_RULES:
+            subsets = list(itertools.combinations(range(n), k))
+            ref = sum(
+                M.majority_credit([answers[i] for i in sub], [correct[i] for i in sub], rule) for sub in subsets
+            ) / len(subsets)
+            assert M.maj_at_k(answers, correct, k, tie_rule=rule) == pytest.approx(ref, abs=1e-12)
+
+
 def test_maj_at_k_errors() -> None:
     with pytest.raises(ReasonlabError, match="tie rule"):
         M.majority_credit(["1"], [1], "coin")

@@ -98,22 +98,38 @@ def maj_at_k(
 
     ``maj@k = E_{S subset of [n], |S| = k} [credit(vote over S)]``. Computed exactly by enumerating
     all ``C(n, k)`` subsets when there are at most ``n_subsamples`` of them, otherwise estimated as the
-    mean over ``n_subsamples`` subsets drawn without replacement with ``default_rng(seed)``.
+    mean over ``n_subsamples`` subsets drawn without replacement with ``default_rng(seed)``. The votes
+    of all subsets are counted at once with numpy; :func:`majority_credit` is the one-subset reference.
     """
     n = len(answers)
     if len(correct) != n:
         raise ReasonlabError(f"maj@k: {n} answers but {len(correct)} correctness values")
     if not (1 <= k <= n):
         raise ReasonlabError(f"maj@k needs 1 <= k <= n, got k={k} with n={n} samples")
+    if tie_rule not in TIE_RULES:
+        raise ReasonlabError(f"unknown maj@k tie rule {tie_rule!r}; choose from {', '.join(TIE_RULES)}")
     if math.comb(n, k) <= n_subsamples:
-        subsets: list[Sequence[int]] = list(itertools.combinations(range(n), k))
+        subsets = np.array(list(itertools.combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
     else:
         rng = np.random.default_rng(seed)
-        subsets = [rng.choice(n, size=k, replace=False) for _ in range(n_subsamples)]
-    total = 0.0
-    for s in subsets:
-        total += majority_credit([answers[i] for i in s], [correct[i] for i in s], tie_rule)
-    return total / len(subsets)
+        subsets = np.argsort(rng.random((n_subsamples, n)), axis=1)[:, :k]
+    distinct = list(dict.fromkeys(a for a in answers if a is not None))
+    if not distinct:
+        return 0.0
+    code = {a: i for i, a in enumerate(distinct)}
+    codes = np.array([-1 if a is None else code[a] for a in answers])
+    corr = np.asarray(correct, dtype=float)
+    onehot = codes[subsets][..., None] == np.arange(len(distinct))  # [B, k, A]
+    counts = onehot.sum(axis=1)  # votes per answer in each subset
+    sums = (onehot * corr[subsets][..., None]).sum(axis=1)  # correctness mass per answer
+    top = counts.max(axis=1, keepdims=True)
+    winners = (counts == top) & (top > 0)
+    credit = np.where(winners, sums / np.maximum(counts, 1), 0.0).sum(axis=1)
+    n_win = winners.sum(axis=1)
+    per_subset = np.where(n_win > 0, credit / np.maximum(n_win, 1), 0.0)
+    if tie_rule == "wrong":
+        per_subset = np.where(n_win > 1, 0.0, per_subset)
+    return float(per_subset.mean())
 
 
 # ----------------------------------------------------------------------------- spread and standard errors
