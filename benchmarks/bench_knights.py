@@ -12,7 +12,8 @@ counts for
 - ``full``: ``KnightsTask.generate`` end to end (uniqueness, de-duplication, names, rendering and
   the gold chain of thought);
 
-and the verifier's throughput on gold completions. Ratios are naive / reasonlab.
+the verifier's throughput on gold completions, and how often the math-level perturbations
+(``leaf``, ``statement``) find a changed unique solution. Ratios are naive / reasonlab.
 
     .venv/bin/python benchmarks/bench_knights.py [--people 3 5 8 10] [--seconds 2]
 """
@@ -27,6 +28,7 @@ import time
 
 from reasonlab.tasks import get_task
 from reasonlab.tasks.knights_logic import sample_unique
+from reasonlab.tasks.knights_perturb import MATH_LEVEL, perturb_problems
 
 # ----------------------------------------------------------------------------- published algorithm, naively
 
@@ -143,6 +145,14 @@ def main() -> None:
         task.score(p, p.solution, "logic_rl")
     dt = time.perf_counter() - start
     print(f"verifier: {len(problems) / dt:.0f} gold completions/s (people 3-7, logic_rl)")
+    print("math-level perturbation success (200 puzzles each):")
+    for n in (2, 3, 5, 8):
+        base = list(task.generate(task.params(people=n, depth=args.depth, width=args.width), 200, seed=0))
+        rates = []
+        for kind in MATH_LEVEL:
+            result = perturb_problems(base, kind, seed=0)
+            rates.append(f"{kind} {len(result.problems) / len(base):.0%}")
+        print(f"  {n} people: " + ", ".join(rates))
 
 
 if __name__ == "__main__":
