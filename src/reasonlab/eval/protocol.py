@@ -507,7 +507,8 @@ def sample_and_score(
     for start in range(0, len(jobs), config.batch_size):
         batch = jobs[start: start + config.batch_size]
         t0 = time.perf_counter()
-        gens = generate(model, tokenizer, [prompts[b[0]] for b in batch], params, [b[3] for b in batch])
+        gens = generate(model, tokenizer, [prompts[b[0]] for b in batch], params, [b[3] for b in batch],
+                        batch_size=config.batch_size)
         t1 = time.perf_counter()
         toks = 0
         for (pi, s, j, sseed), g in zip(batch, gens, strict=True):
