@@ -295,13 +295,13 @@ def build_problems(
     and replaced by further draws (counted in the record).
     """
     task = task or get_task(config.task)
-    if config.problems is not None:
-        return _problems_from_file(config, task, set(banned_hashes or ()))
     banned: set[int] = set(banned_hashes or ())
     for f in config.holdout_files:
         for row in read_records(f):
             if isinstance(row.get("prompt"), str):
                 banned.add(_prompt_key(row["prompt"]))
+    if config.problems is not None:
+        return _problems_from_file(config, task, banned)
     rows: list[dict[str, Any]] = []
     dropped = 0
     seeds = {}
@@ -309,19 +309,21 @@ def build_problems(
         params = task_params(task, {**config.fixed, config.buckets.knob: value})
         seed = eval_problem_seed(config.seed, task.name, config.buckets.knob, value)
         seeds[str(value)] = seed
-        want = config.problems_per_bucket
-        got: list[Problem] = []
-        extra = 0
-        while len(got) < want:
-            batch = list(task.generate(params, want + extra, seed))
-            got = [p for p in batch if _prompt_key(p.prompt) not in banned][:want]
-            if len(got) < want:
-                extra = 2 * (want + extra - len(got)) + 1
-                if extra > 20 * want:
-                    raise ReasonlabError(
-                        f"bucket {config.buckets.knob}={value}: too many problems overlap the holdout files"
-                    )
-        dropped += sum(_prompt_key(p.prompt) in banned for p in batch[: batch.index(got[-1]) + 1])
+        want = n_draw = config.problems_per_bucket
+        while True:
+            # generation is prefix-stable, so drawing more only appends problems
+            batch = list(task.generate(params, n_draw, seed))
+            keep = [_prompt_key(p.prompt) not in banned for p in batch]
+            if sum(keep) >= want:
+                break
+            n_draw += 2 * (want - sum(keep)) + 1
+            if n_draw > 20 * want:
+                raise ReasonlabError(
+                    f"bucket {config.buckets.knob}={value}: too many problems overlap the training/holdout prompts"
+                )
+        kept = [i for i, k in enumerate(keep) if k][:want]
+        got = [batch[i] for i in kept]
+        dropped += sum(not k for k in keep[: kept[-1] + 1])
         rows.extend(_bucket_rows(config, p, value) for p in got)
     record = {
         "namespace": "reasonlab-eval",
