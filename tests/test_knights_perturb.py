@@ -147,6 +147,10 @@ def test_perturbation_is_deterministic_and_failures_are_reported():
     assert a.failures, "2-person leaf edits often cannot change the solution; these must be reported"
     assert len(a.problems) + len(a.failures) == len(small)
     assert all("leaf edit" in why for _, why in a.failures)
+    broken = Problem("x", "knights", "", "", "", {"names": ["Ann"], "roles": ["knight", "knave"]})
+    bad = perturb_problems([broken, small[0]], "reorder_statement")
+    assert [pid for pid, _ in bad.failures] == ["x"] and len(bad.problems) == 1
+    assert perturb_problems([Problem("y", "knights", "", "", "", {})], "leaf").failures[0][0] == "y"
 
 
 # ----------------------------------------------------------------------------- LiMem

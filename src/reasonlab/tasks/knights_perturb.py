@@ -114,6 +114,8 @@ def perturb_meta(meta: dict[str, Any], kind: str, rng: random.Random, tries: int
         raise PerturbError(f"unknown perturbation {kind!r}; allowed: {', '.join(PERTURBATIONS)}")
     new = copy.deepcopy(meta)
     n = len(new["names"])
+    if n < 2:
+        raise PerturbError(f"a puzzle needs at least 2 people to perturb, got {n}")
     if kind in MATH_LEVEL:
         statements = tuple(to_tuple(s) for s in new["statements"])
         solution = [bool(v) for v in new["solution"]]
