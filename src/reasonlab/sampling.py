@@ -36,7 +36,8 @@ class SamplingParams:
     ``temperature=0`` is greedy decoding. ``top_k=0`` and ``top_p=1`` disable those filters. Generation
     of a row ends at EOS (always), at any id in ``stop_token_ids``, when the generated text contains any
     string in ``stop`` (the text is cut right after it; the stop string is kept, since verifiers read
-    closing tags such as ``</answer>``), or after ``max_new_tokens``.
+    closing tags such as ``</answer>``), or after ``max_new_tokens``. ``ignore_eos=True`` (benchmarks
+    only) lets rows run past EOS.
     """
 
     max_new_tokens: int = 256
@@ -45,6 +46,7 @@ class SamplingParams:
     top_k: int = 0
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
@@ -140,7 +142,7 @@ class _StopMatcher:
         self.longest = max((len(s) for s in self.stops), default=0)
         self.table = tokenizer.token_bytes() if self.stops else []
         for tid in (tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id):
-            if tid < len(self.table):
+            if tid is not None and tid < len(self.table):
                 self.table[tid] = b""
 
     def hit(self, buf: bytearray, token: int) -> bool:
@@ -202,7 +204,7 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
     width = max(lens)
     budgets = [min(params.max_new_tokens, model.config.max_seq_len - n_i) for n_i in lens]
     steps = max(budgets)
-    stop_ids = {tokenizer.eos_id, *params.stop_token_ids}
+    stop_ids = set(params.stop_token_ids) if params.ignore_eos else {tokenizer.eos_id, *params.stop_token_ids}
 
     ids = torch.full((n, width), tokenizer.pad_id, dtype=torch.long)
     mask = torch.ones((n, width + steps), dtype=torch.bool)

@@ -1,0 +1,150 @@
+"""``reasonlab bench ...``: speed measurements against Hugging Face ``transformers`` in the same run.
+
+``bench sample`` times :func:`reasonlab.sampling.generate_ids` and ``transformers``' ``generate`` on the
+identical model (ours exported to Hugging Face format and loaded back), batch, prompt length and number
+of new tokens, and prints one JSON object. Other ``bench`` subcommands register themselves on
+:data:`bench_group`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from typing import Any
+
+import click
+import torch
+
+from reasonlab.errors import ReasonlabError
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure speed (tokens/s) against Hugging Face transformers on identical configurations."""
+
+
+def _bench_tokenizer() -> Any:
+    from reasonlab.model import TaskTokenizer
+
+    texts = [f"<question>x{i} = {i * 37 % 1000} + {i % 97}. y = x{i} * {i % 13}.</question>" for i in range(400)]
+    return TaskTokenizer.build(texts, 600)
+
+
+def _best_time(fn: Any, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, new_tokens: int = 128,
+                 threads: int = 2, repeats: int = 2, device: str = "cpu", top_k: int = 50,
+                 include_hf: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Tokens/s of our sampler and of ``transformers.generate`` on the same model and shapes.
+
+    Both sample with temperature 1 and top-k ``top_k`` and never stop early (EOS ignored), so both produce
+    exactly ``batch * new_tokens`` tokens; the figure is generated tokens per second including prefill,
+    best of ``repeats`` timed runs after one warm-up. Runs with ``torch.set_num_threads(threads)``.
+    """
+    from reasonlab.model import Decoder, ModelConfig
+    from reasonlab.model.hf import export_hf
+    from reasonlab.sampling import SamplingParams, generate_ids
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    config = ModelConfig.from_preset(preset)
+    if prompt_len + new_tokens > config.max_seq_len:
+        raise ReasonlabError(
+            f"--prompt-len + --new-tokens = {prompt_len + new_tokens} exceeds preset {preset!r} max_seq_len "
+            f"{config.max_seq_len}"
+        )
+    tokenizer = _bench_tokenizer()
+    model = Decoder(config).eval()
+    prompts = torch.randint(len(tokenizer.special_ids), tokenizer.vocab_size, (batch, prompt_len))
+    prompt_lists = [row.tolist() for row in prompts]
+    seeds = list(range(batch))
+    params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, top_k=top_k, ignore_eos=True)
+    model.to(device)
+
+    def ours() -> int:
+        gens = generate_ids(model, tokenizer, prompt_lists, params, seeds, batch_size=batch)
+        return sum(len(g.token_ids) for g in gens)
+
+    produced = ours()  # warm-up, and check every row ran to full length
+    if produced != batch * new_tokens:
+        raise RuntimeError(f"sampler produced {produced} tokens, expected {batch * new_tokens}")
+    t_ours = _best_time(ours, repeats)
+    result: dict[str, Any] = {
+        "bench": "sample",
+        "preset": preset,
+        "params": model.num_params(),
+        "batch": batch,
+        "prompt_len": prompt_len,
+        "new_tokens": new_tokens,
+        "top_k": top_k,
+        "threads": threads,
+        "device": device,
+        "ours_seconds": round(t_ours, 4),
+        "ours_tokens_per_s": round(batch * new_tokens / t_ours, 1),
+    }
+    if include_hf:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import transformers
+
+        with tempfile.TemporaryDirectory() as tmp:
+            export_hf(model.cpu(), tokenizer, tmp)
+            model.to(device)
+            hf = transformers.AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).to(device).eval()
+        hf.generation_config.eos_token_id = None
+        hf.generation_config.pad_token_id = tokenizer.pad_id
+        ids = prompts.to(device)
+        mask = torch.ones_like(ids)
+
+        def theirs() -> int:
+            with torch.inference_mode():
+                out = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=0,
+                                  do_sample=True, temperature=1.0, top_k=top_k, top_p=1.0)
+            return (out.shape[1] - prompt_len) * batch
+
+        produced = theirs()
+        if produced != batch * new_tokens:
+            raise RuntimeError(f"transformers produced {produced} tokens, expected {batch * new_tokens}")
+        t_hf = _best_time(theirs, repeats)
+        result.update({
+            "hf_seconds": round(t_hf, 4),
+            "hf_tokens_per_s": round(batch * new_tokens / t_hf, 1),
+            "speedup": round(t_hf / t_ours, 2),
+            "transformers": transformers.__version__,
+            "hf_attn": getattr(hf.config, "_attn_implementation", None),
+        })
+    result.update({"torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count()})
+    if device.startswith("cuda"):
+        result["gpu"] = torch.cuda.get_device_name()
+    return result
+
+
+@bench_group.command("sample")
+@click.option("--preset", default="small", show_default=True, help="Model size preset (see PRESETS).")
+@click.option("--batch", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--prompt-len", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--new-tokens", default=128, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
+@click.option("--repeats", default=2, show_default=True, type=click.IntRange(min=1), help="Timed runs (best).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--no-hf", is_flag=True, help="Skip the transformers baseline.")
+def sample_cmd(preset: str, batch: int, prompt_len: int, new_tokens: int, threads: int, repeats: int,
+               device: str, no_hf: bool) -> None:
+    """Sampler tokens/s vs transformers generate on the identical model, batch and lengths (JSON)."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ReasonlabError("--device cuda: no CUDA device available")
+    click.echo(json.dumps(bench_sample(preset, batch, prompt_len, new_tokens, threads, repeats, device,
+                                       include_hf=not no_hf)))
+
+
+def register(root: click.Group) -> None:
+    root.add_command(bench_group)
