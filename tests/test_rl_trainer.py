@@ -263,3 +263,23 @@ def test_shipped_rl_configs_validate(path: Path) -> None:
         task.params(**{**cfg.task.knobs, **stage.knobs})
     for level in cfg.curriculum.levels:
         task.params(**{**cfg.task.knobs, **level})
+
+
+def test_periodic_eval_through_the_harness(tmp_path: Path, tiny_model: Path) -> None:
+    eval_cfg = {
+        "task": "rltoy",
+        "buckets": {"knob": "high", "values": [9]},
+        "problems_per_bucket": 3,
+        "seeds": 1,
+        "samples_per_seed": 2,
+        "k": [1, 2],
+        "decoding": {"max_new_tokens": 4},
+        "bootstrap": 100,
+        "threads": 1,
+    }
+    cfg = make_config(tmp_path, tiny_model, steps=3, log_every=5, eval={"every": 2, "config": eval_cfg})
+    train_rl(cfg, log=lambda _m: None)
+    rows = read_metrics(tmp_path / "toy")
+    assert [r["step"] for r in rows] == [2, 3]  # logged because of the evaluations (step 2 and the last step)
+    assert "val-core/rltoy/9/pass@1" in rows[0] and "val-core/rltoy/pass@2" in rows[1]
+    assert (tmp_path / "toy" / "evals" / "step-2" / "eval" / "summary.json").is_file()

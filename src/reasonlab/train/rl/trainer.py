@@ -762,8 +762,9 @@ class RLTrainer:
                 break
             metrics = self.train_step()
             done_here += 1
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                metrics.update(self._periodic_eval(final=False))
+            val = self._periodic_eval(final=self.step == cfg.steps)
+            metrics.update(val)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps or val:
                 self.run.log_metrics(self.step, metrics)
                 elapsed = time.perf_counter() - t_start
                 eta = elapsed / done_here * (cfg.steps - self.step)
