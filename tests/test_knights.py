@@ -321,7 +321,9 @@ def test_answer_extraction_is_case_insensitive_with_word_boundaries(puzzle):
 def test_possessive_reasoning_counts_as_reasoning(puzzle):
     _, answer = parts(puzzle)
     name = puzzle.meta["names"][1]
-    completion = f"\n{name}'s claim cannot hold together with the rest.\n</think>\n<answer>\n{answer}\n</answer>"
+    completion = (
+        f"\n{name}'s claim cannot hold together with the rest.\n</think>\n<answer>\n{answer}\n</answer>"
+    )
     assert logic_rl(puzzle, completion) == 3.0
 
 
@@ -413,6 +415,9 @@ def test_verifier_survives_malformed_meta(puzzle):
     broken = Problem(puzzle.id, "knights", puzzle.prompt, puzzle.answer, puzzle.solution, {"names": 3})
     v = TASK.verify(broken, puzzle.solution)
     assert not v.correct and v.answer_status == "unparseable" and v.error
+    for scheme, value in (("logic_rl", -3.0), ("partial", 0.0), ("outcome", 0.0)):
+        s = TASK.score(broken, puzzle.solution, scheme)
+        assert s.reward == value and s.extra["person_accuracy"] == 0.0
     assert TASK.verify(puzzle, None).answer_status == "unparseable"  # type: ignore[arg-type]
 
 

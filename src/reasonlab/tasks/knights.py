@@ -303,7 +303,13 @@ class KnightsTask(Task):
             return self._verify(problem, completion)
         except Exception as exc:  # malformed meta or input must never crash a scorer
             return Verification(
-                False, False, None, "unparseable", error=f"verifier error: {type(exc).__name__}"
+                False,
+                False,
+                None,
+                "unparseable",
+                error=f"verifier error: {type(exc).__name__}",
+                units_total=0,
+                extra={"person_accuracy": 0.0},
             )
 
     def _verify(self, problem: Problem, completion: str) -> Verification:
