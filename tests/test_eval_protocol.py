@@ -60,6 +60,23 @@ def test_training_seeds_found_in_run_dir(tmp_path: Path) -> None:
     assert P.training_seeds(None) == (None, [])
 
 
+def test_training_lineage_follows_init_from(tmp_path: Path) -> None:
+    import numpy as np
+
+    pre = tmp_path / "pre"
+    (pre / "model").mkdir(parents=True)
+    (pre / "data").mkdir()
+    (pre / "config.yaml").write_text("seed: 1\n")
+    np.save(pre / "data" / "prompt_hashes.npy", np.array([11, 12], dtype=np.int64))
+    rl = tmp_path / "rl"
+    (rl / "model").mkdir(parents=True)
+    (rl / "config.yaml").write_text(f"seed: 2\ninit_from: {pre / 'model'}\n")
+    assert P.training_lineage(str(rl / "model")) == [rl.resolve(), pre.resolve()]
+    assert P.training_seeds(str(rl / "model"))[1] == [1, 2]
+    files, hashes = P.training_prompt_hashes(str(rl / "model"))
+    assert hashes == {11, 12} and len(files) == 1
+
+
 def test_build_problems_buckets_and_holdout_file(tmp_path: Path) -> None:
     cfg = _cfg()
     rows, rec = P.build_problems(cfg)

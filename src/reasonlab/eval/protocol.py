@@ -191,35 +191,66 @@ def _run_dir_of(model_path: str | None) -> Path | None:
     return None
 
 
-def training_seeds(model_path: str | None) -> tuple[str | None, list[int]]:
-    """Seeds recorded by the training run that produced ``model_path`` (its run dir's config.yaml).
+#: Config keys that name the checkpoint a training phase started from (midtrain, RL).
+LINEAGE_KEYS = ("init_from", "base_model")
 
-    Looks at the checkpoint dir and up to three parents (``runs/<name>/checkpoints/step-N``) for a
-    ``config.yaml`` and returns ``(path, sorted seeds)``; ``(None, [])`` when there is none.
+
+def training_lineage(model_path: str | None, max_depth: int = 4) -> list[Path]:
+    """Run dirs that trained ``model_path``: its own, then those its config's ``init_from`` points at.
+
+    So an RL model's check covers the RL run, the mid-training run and the pre-training corpus.
     """
-    run = _run_dir_of(model_path)
-    if run is None:
+    runs: list[Path] = []
+    current = _run_dir_of(model_path)
+    while current is not None and current not in runs and len(runs) < max_depth:
+        runs.append(current)
+        try:
+            cfg = load_yaml(current / "config.yaml")
+        except ReasonlabError:
+            break
+        nxt = None
+        for key in LINEAGE_KEYS:
+            value = cfg.get(key)
+            if isinstance(value, str) and Path(value).exists():
+                nxt = _run_dir_of(value)
+                break
+        current = nxt
+    return runs
+
+
+def training_seeds(model_path: str | None) -> tuple[str | None, list[int]]:
+    """Seeds recorded by the training runs that produced ``model_path`` (their config.yaml files).
+
+    Returns ``(path of the model's own run config, sorted seeds over its whole lineage)``, or
+    ``(None, [])`` when the model has no run dir (see :func:`training_lineage`).
+    """
+    runs = training_lineage(model_path)
+    if not runs:
         return None, []
-    cfg = run / "config.yaml"
     seeds: set[int] = set()
-    try:
-        _collect_seeds(load_yaml(cfg), seeds)
-    except ReasonlabError:
-        return str(cfg), []
-    return str(cfg), sorted(seeds)
+    for run in runs:
+        try:
+            _collect_seeds(load_yaml(run / "config.yaml"), seeds)
+        except ReasonlabError:
+            continue
+    return str(runs[0] / "config.yaml"), sorted(seeds)
 
 
-def training_prompt_hashes(model_path: str | None) -> tuple[str | None, set[int]]:
-    """Prompt hashes of the training corpus, when the training run cached them (``data/prompt_hashes.npy``)."""
-    run = _run_dir_of(model_path)
-    if run is None or not (run / "data" / "prompt_hashes.npy").is_file():
-        return None, set()
-    path = run / "data" / "prompt_hashes.npy"
-    try:
-        hashes = np.load(path)
-    except (OSError, ValueError):
-        raise ReasonlabError(f"{path}: unreadable training prompt hashes") from None
-    return str(path), {int(h) for h in hashes.tolist()}
+def training_prompt_hashes(model_path: str | None) -> tuple[list[str], set[int]]:
+    """Prompt hashes of the training corpora (``data/prompt_hashes.npy``) over the model's lineage."""
+    files: list[str] = []
+    hashes: set[int] = set()
+    for run in training_lineage(model_path):
+        path = run / "data" / "prompt_hashes.npy"
+        if not path.is_file():
+            continue
+        try:
+            arr = np.load(path)
+        except (OSError, ValueError):
+            raise ReasonlabError(f"{path}: unreadable training prompt hashes") from None
+        files.append(str(path))
+        hashes.update(int(h) for h in arr.tolist())
+    return files, hashes
 
 
 def _prompt_key(prompt: str) -> int:
@@ -783,6 +814,7 @@ def run_eval(
             raise ReasonlabError(f"evaluation problem seed {clash[0]} also appears in the training config {train_cfg}")
         holdout.update({
             "training_config": train_cfg, "training_seeds": train_seeds, "seed_overlap": False,
+            "training_runs": [str(r) for r in training_lineage(model_path)],
             "training_prompt_hashes": hash_file, "training_prompts_checked": len(train_hashes),
         })
         prompts = [task.render(Problem.from_dict({k: p[k] for k in ("id", "task", "prompt", "answer", "solution",
