@@ -1,0 +1,97 @@
+"""``reasonlab pretrain CONFIG``, ``reasonlab midtrain CONFIG`` and ``reasonlab bench train``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import yaml
+
+from reasonlab.config import load_yaml, validate
+from reasonlab.errors import ReasonlabError
+
+
+def apply_overrides(data: dict[str, Any], assignments: tuple[str, ...]) -> dict[str, Any]:
+    """Apply ``--set a.b.c=value`` assignments (values parsed as YAML) to a config mapping."""
+    for item in assignments:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise ReasonlabError(f"--set {item!r}: use --set field.sub=value")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ReasonlabError(f"--set {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+_set_option = click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+                           help="Override a config field, e.g. --set optim.max_steps=200 (repeatable).")
+_overwrite_option = click.option("--overwrite", is_flag=True,
+                                 help="Delete an existing run directory of this name instead of resuming it.")
+
+
+@click.command("pretrain")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@_set_option
+@_overwrite_option
+def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
+    """Pre-train a from-scratch decoder on a task mixture (resumes runs/<name> if it exists)."""
+    from reasonlab.train.pretrain import PretrainConfig, pretrain
+
+    cfg = validate(PretrainConfig, apply_overrides(load_yaml(config_path), assignments), source=config_path)
+    summary = pretrain(cfg, overwrite=overwrite)
+    click.echo(json.dumps({k: summary[k] for k in ("run", "model", "steps", "final_loss", "val_loss",
+                                                   "tokens_total", "flops_total", "seconds")}))
+
+
+@click.command("midtrain")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@_set_option
+@_overwrite_option
+def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
+    """Mid-train a checkpoint: SFT on gold completions or continued next-token training."""
+    from reasonlab.train.midtrain import MidtrainConfig, midtrain
+
+    cfg = validate(MidtrainConfig, apply_overrides(load_yaml(config_path), assignments), source=config_path)
+    summary = midtrain(cfg, overwrite=overwrite)
+    click.echo(json.dumps({k: summary[k] for k in ("run", "model", "steps", "final_loss", "val_loss",
+                                                   "tokens_total", "flops_total", "seconds")}))
+
+
+@click.command("train")
+@click.option("--preset", default="small", show_default=True, help="Model size preset.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--seq-len", default=256, show_default=True)
+@click.option("--vocab-size", default=1024, show_default=True)
+@click.option("--steps", default=8, show_default=True, help="Timed steps (median reported).")
+@click.option("--warmup", default=3, show_default=True, help="Untimed warm-up steps.")
+@click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default).")
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile our model.")
+@click.option("--no-transformers", is_flag=True, help="Skip the transformers comparison.")
+def bench_train_cmd(preset: str, batch_size: int, seq_len: int, vocab_size: int, steps: int, warmup: int,
+                    threads: int, use_compile: bool, no_transformers: bool) -> None:
+    """Training tokens/s: native vs transformers Qwen2 (same config), and MFU vs measured matmul peak."""
+    from reasonlab.model import PRESETS
+    from reasonlab.train.bench import bench_train
+
+    if preset not in PRESETS:
+        raise ReasonlabError(f"--preset {preset!r}: unknown (allowed: {', '.join(PRESETS)})")
+    report = bench_train(preset, batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size, steps=steps,
+                         warmup=warmup, threads=threads, compile=use_compile,
+                         compare_transformers=not no_transformers)
+    click.echo(json.dumps(report, indent=1))
+
+
+def register(root: click.Group) -> None:
+    from reasonlab.cli.bench import bench_group
+
+    root.add_command(pretrain_cmd)
+    root.add_command(midtrain_cmd)
+    bench_group.add_command(bench_train_cmd)
