@@ -416,7 +416,10 @@ def question_text(prompt: str) -> str:
 
 # ============================================================================ verification
 
-_STEP_RE = re.compile(r"Define ([^;.]{1,160}?) as ([A-Za-z])(?:; so ([^.]{0,600}))?\.")
+#: One step without its final period: ``Define <name> as V`` optionally followed by ``; so <body>``.
+_STEP_RE = re.compile(r"Define ([^;]{1,160}?) as ([A-Za-z])(?:; so (.*))?", re.DOTALL)
+#: Longest step (from ``Define`` to its period) the parser looks at; bounds the work on junk input.
+MAX_STEP_CHARS = 800
 _ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,100})</answer>")
 _ANSWER_RE = re.compile(r"Answer:\s*(-?\d{1,12})")
 _INT_RE = re.compile(r"\s*(-?\d{1,12})\s*")
@@ -474,7 +477,17 @@ def parse_steps(completion: str) -> list[Step]:
     letters come from the first expression after ``V =``; the value is the last ``=`` term.
     """
     steps = []
-    for m in _STEP_RE.finditer(completion):
+    find = completion.find
+    fullmatch = _STEP_RE.fullmatch
+    pos = find("Define ")
+    while pos >= 0:
+        start, pos = pos, find("Define ", pos + 7)
+        end = find(".", start, start + MAX_STEP_CHARS)
+        if end < 0 or 0 <= pos < end:  # no period in reach, or the next step starts first: malformed
+            continue
+        m = fullmatch(completion, start, end)
+        if m is None:
+            continue
         name, var, body = m.group(1), m.group(2), m.group(3)
         if body is None:
             steps.append(Step(name, var, frozenset(), (1, 0) if var == "x" else None))
