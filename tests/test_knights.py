@@ -464,3 +464,21 @@ def test_fuzzed_answers_around_gold_never_crash_or_overscore(puzzle, noise, wher
         assert not re.sub(r"\band\b|[\s\d.,;:*()\-]", "", noise, flags=re.IGNORECASE)
     if s.reward == 3.0 and where == 3:  # after </answer> only whitespace and end-of-turn markers
         assert not re.sub(r"<\|im_end\|>|<\|endoftext\|>|<eos>|</s>|\s", "", noise)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 12),
+    st.integers(2, 4),
+    st.integers(2, 4),
+    st.sampled_from(["random", "knight/knave", "angel/devil"]),
+    st.sampled_from(["common", "uncommon", "mixed"]),
+    st.integers(0, 10**6),
+)
+def test_any_knobs_give_unique_verifiable_puzzles(people, depth, width, roles, names, seed):
+    params = TASK.params(people=people, depth=depth, width=width, roles=roles, names=names)
+    for p in TASK.generate(params, 2, seed=seed):
+        assert p.meta["people"] == people
+        if people <= 8:
+            assert brute_solutions(p.meta["statements"]) == [p.meta["solution"]]
+        assert TASK.score(p, p.solution, "logic_rl").reward == 3.0
