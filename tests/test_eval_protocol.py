@@ -149,7 +149,7 @@ def test_summarize_process_and_clusters() -> None:
 # ----------------------------------------------------------------------------- end to end on a random model
 
 
-def _tiny_model(tmp_path: Path, seed: int = 0) -> Path:
+def _tiny_model(tmp_path: Path, seed: int = 0, max_seq_len: int = 512) -> Path:
     from reasonlab.model import Decoder, ModelConfig, TaskTokenizer, save_model
 
     task = get_task("knights")
@@ -160,8 +160,8 @@ def _tiny_model(tmp_path: Path, seed: int = 0) -> Path:
     tok = TaskTokenizer.build(texts, vocab_size=400)
     torch.manual_seed(seed)
     cfg = ModelConfig(vocab_size=tok.vocab_size, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                      intermediate_size=64, max_seq_len=512)
-    out = tmp_path / f"model{seed}"
+                      intermediate_size=64, max_seq_len=max_seq_len)
+    out = tmp_path / f"model{seed}-{max_seq_len}"
     save_model(out, Decoder(cfg), tok)
     return out
 
@@ -252,6 +252,16 @@ def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Pat
     assert hold["training_seeds"] == [0]
     ids = {r["id"] for r in read_records(tmp_path / "x" / "eval" / "problems.jsonl")}
     assert problems[0]["id"] not in ids and len(ids) == len(problems)
+
+
+def test_prompts_longer_than_context_are_empty_truncated_samples(tmp_path: Path) -> None:
+    model = _tiny_model(tmp_path, 0, max_seq_len=48)
+    s = P.run_eval(_cfg(model=str(model), report=False), tmp_path / "short", progress=False)
+    recs = read_records(tmp_path / "short" / "eval" / "samples.jsonl")
+    assert s["timing"]["prompts_over_context"] == 6
+    assert all(r["truncated"] and r["length"] == 0 and r["completion"] == "" and r["prompt_tokens"] >= 48
+               for r in recs)
+    assert s["overall"]["truncation_rate"] == 1.0
 
 
 def test_run_eval_errors() -> None:

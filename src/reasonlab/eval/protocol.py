@@ -47,7 +47,7 @@ from reasonlab.tasks.base import stable_seed
 #: Fields of every per-sample record in ``eval/samples.jsonl``.
 SAMPLE_FIELDS = (
     "id", "bucket", "cluster", "seed", "sample", "sample_seed", "completion", "pred", "correct", "format_ok",
-    "process_ok", "reward", "length", "truncated", "unparseable",
+    "process_ok", "reward", "prompt_tokens", "length", "truncated", "unparseable",
 )
 SUMMARY_SCHEMA = "reasonlab.eval.summary/1"
 #: Evaluation problem seeds live in [2^62, 2^63): training seeds are small integers, so the two seed
@@ -509,7 +509,7 @@ def sample_and_score(
     ``batch_size`` or on the order the sampler sees the prompts in.
     """
     from reasonlab.rewards import compute_reward
-    from reasonlab.sampling import SamplingParams, generate
+    from reasonlab.sampling import Generation, SamplingParams, generate_ids
 
     d = config.decoding
     params = SamplingParams(
@@ -522,14 +522,16 @@ def sample_and_score(
     )
     objs = [Problem.from_dict({k: row[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")})
             for row in problems]
-    prompts = [task.render(p, config.prompt_style)[0] for p in objs]
+    # encoded once per problem, as the sampler would (<bos> + prompt), shared by its S*n samples
+    prompt_ids = tokenizer.encode_batch([task.render(p, config.prompt_style)[0] for p in objs], add_bos=True)
+    limit = int(getattr(getattr(model, "config", None), "max_seq_len", 1 << 30))
     jobs = []
     for pi, row in enumerate(problems):
         for s in range(config.seeds):
             for j in range(config.samples_per_seed):
                 jobs.append((pi, s, j, sample_seed(config.seed, row["id"], s, j)))
     # long prompts together: less padding per batch (results do not depend on the order)
-    jobs.sort(key=lambda job: (len(prompts[job[0]]), job[0], job[1], job[2]))
+    jobs.sort(key=lambda job: (len(prompt_ids[job[0]]), job[0], job[1], job[2]))
     bar = _Progress(len(jobs), progress)
     records: list[dict[str, Any] | None] = [None] * len(jobs)
     order = {(pi, s, j): i for i, (pi, s, j) in enumerate(
@@ -539,12 +541,16 @@ def sample_and_score(
     n_tokens = 0
     for start in range(0, len(jobs), config.batch_size):
         batch = jobs[start: start + config.batch_size]
+        fits = [b for b in batch if len(prompt_ids[b[0]]) < limit]
         t0 = time.perf_counter()
-        gens = generate(model, tokenizer, [prompts[b[0]] for b in batch], params, [b[3] for b in batch],
-                        batch_size=config.batch_size)
+        gens = generate_ids(model, tokenizer, [prompt_ids[b[0]] for b in fits], params, [b[3] for b in fits],
+                            batch_size=config.batch_size) if fits else []
+        by_job = dict(zip([(b[0], b[1], b[2]) for b in fits], gens, strict=True))
         t1 = time.perf_counter()
         toks = 0
-        for (pi, s, j, sseed), g in zip(batch, gens, strict=True):
+        for pi, s, j, sseed in batch:
+            # a prompt that fills the model's context leaves no room to answer: an empty, truncated sample
+            g = by_job.get((pi, s, j)) or Generation(prompt_ids[pi], [], "", "length")
             problem, row = objs[pi], problems[pi]
             v = task.verify(problem, g.text)
             reward = compute_reward(config.reward, v, **config.reward_args)
@@ -562,6 +568,7 @@ def sample_and_score(
                 "format_ok": bool(v.format_ok),
                 "process_ok": None if v.process is None else bool(v.process.ok),
                 "reward": reward,
+                "prompt_tokens": len(prompt_ids[pi]),
                 "length": len(g.token_ids),
                 "truncated": g.finish_reason == "length",
                 "unparseable": v.answer_status == "unparseable",
@@ -575,7 +582,9 @@ def sample_and_score(
         "generate_s": gen_time,
         "score_s": score_time,
         "generated_tokens": n_tokens,
+        "prompt_tokens": sum(len(prompt_ids[b[0]]) for b in jobs),
         "samples": len(jobs),
+        "prompts_over_context": sum(len(ids) >= limit for ids in prompt_ids),
         "tokens_per_s": n_tokens / gen_time if gen_time > 0 else 0.0,
         "samples_per_s": len(jobs) / (gen_time + score_time) if gen_time + score_time > 0 else 0.0,
     }

@@ -61,7 +61,9 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
         f"{' (dirty)' if git.get('dirty') else ''}",
         f"- time: {tm['wall_s']:.1f} s ({tm['generate_s']:.1f} s sampling, {tm['score_s']:.1f} s verifying); "
         f"{tm['generated_tokens']:,} tokens generated, {tm['tokens_per_s']:.0f} tokens/s, "
-        f"{tm['samples_per_s']:.1f} samples/s",
+        f"{tm['samples_per_s']:.1f} samples/s"
+        + (f"; {tm['prompts_over_context']} prompts do not fit the model's context (scored as empty, truncated)"
+           if tm.get("prompts_over_context") else ""),
         "",
         "## Overall",
         "",
