@@ -163,3 +163,11 @@ def test_param_validation() -> None:
     for bad in (dict(temperature=-1), dict(top_p=0), dict(top_k=-1), dict(max_new_tokens=0), dict(stop=[""])):
         with pytest.raises(ReasonlabError, match="sampling"):
             SamplingParams(**bad)
+
+
+def test_shared_prompt_prefill_gives_same_samples(model: Decoder, tok: TaskTokenizer) -> None:
+    params = SamplingParams(max_new_tokens=10, temperature=1.0)
+    group = generate(model, tok, ["a = 12", "the cat", "a = 12", "a = 12"], params, [1, 2, 3, 4])
+    alone = [generate(model, tok, [p], params, [s])[0] for p, s in (("a = 12", 1), ("a = 12", 3), ("a = 12", 4))]
+    assert [g.token_ids for g in (group[0], group[2], group[3])] == [g.token_ids for g in alone]
+    assert len({tuple(g.token_ids) for g in alone}) > 1

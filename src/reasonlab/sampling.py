@@ -5,6 +5,8 @@ How it works:
   over the padding and per-row position ids, so a row's numbers do not depend on its neighbours.
 - One prefill forward fills a :class:`~reasonlab.model.decoder.KVCache` preallocated for the whole
   generation; each decoding step then feeds one token per row and writes into the cache in place.
+  A prompt that occurs several times in a batch (an RL group, eval samples) is prefilled once and its
+  cache rows copied.
 - Rows that finish (EOS, a stop token, a stop string, or their length budget) are dropped from the
   batch once enough of them accumulate, so finished rows stop costing compute.
 - Randomness is counter-based: the uniform number used for row ``r``'s ``t``-th token is a hash of
@@ -181,7 +183,8 @@ def generate_ids(
             raise ReasonlabError(f"generate: prompt {i} has {len(ids)} tokens; the model's max_seq_len is {limit}")
     was_training = model.training
     model.eval()
-    order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
+    # longest first (less padding per batch); identical prompts adjacent so their prefill is shared
+    order = sorted(range(len(prompt_ids)), key=lambda i: (-len(prompt_ids[i]), tuple(prompt_ids[i])))
     results: list[Generation | None] = [None] * len(prompt_ids)
     matcher = _StopMatcher(params.stop, tokenizer)
     try:
@@ -206,15 +209,32 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
     steps = max(budgets)
     stop_ids = set(params.stop_token_ids) if params.ignore_eos else {tokenizer.eos_id, *params.stop_token_ids}
 
-    ids = torch.full((n, width), tokenizer.pad_id, dtype=torch.long)
-    mask = torch.ones((n, width + steps), dtype=torch.bool)
+    # Prefill each distinct prompt once (RL groups and eval samples repeat prompts), then copy its cache.
+    first: dict[tuple[int, ...], int] = {}
+    unique_rows: list[int] = []  # first row of each distinct prompt
+    source: list[int] = []  # row -> its distinct prompt
     for r, p in enumerate(prompts):
+        if tuple(p) not in first:
+            first[tuple(p)] = len(unique_rows)
+            unique_rows.append(r)
+        source.append(first[tuple(p)])
+    unique = [prompts[r] for r in unique_rows]
+    ids = torch.full((len(unique), width), tokenizer.pad_id, dtype=torch.long)
+    mask = torch.ones((n, width + steps), dtype=torch.bool)
+    for r, p in enumerate(unique):
         ids[r, width - len(p):] = torch.tensor(p)
+    for r, p in enumerate(prompts):
         mask[r, : width - len(p)] = False
     ids, mask = ids.to(device), mask.to(device)
-    cache = model.new_cache(n, width + steps)
-    hidden = model.hidden_states(ids, attention_mask=mask[:, :width], kv_cache=cache)
+    padded = min(lens) < width  # without padding, attention needs no mask (faster causal kernels)
+    cache = model.new_cache(len(unique), width + steps)
+    unique_mask = mask[unique_rows, :width] if padded else None
+    hidden = model.hidden_states(ids, attention_mask=unique_mask, kv_cache=cache)
     logits = model.logits(hidden[:, -1]).float()
+    if len(unique) < n:
+        index = torch.tensor(source, dtype=torch.long, device=device)
+        cache.select_rows(index)
+        logits = logits[index]
 
     keys = row_keys(seeds)
     tokens: list[list[int]] = [[] for _ in range(n)]
@@ -254,7 +274,7 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
             mask, positions, chosen = mask[index], positions[index], chosen[index]
             alive = [alive[s] for s in keep]
         hidden = model.hidden_states(chosen[:, None], position_ids=(positions + t)[:, None],
-                                     attention_mask=mask[:, : cache.length + 1], kv_cache=cache)
+                                     attention_mask=mask[:, : cache.length + 1] if padded else None, kv_cache=cache)
         logits = model.logits(hidden[:, -1]).float()
 
     out = []

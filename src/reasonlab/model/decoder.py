@@ -146,7 +146,8 @@ class KVCache:
         return self.k.shape[1]
 
     def select_rows(self, rows: torch.Tensor) -> None:
-        """Keep only ``rows`` (a 1-D index tensor), e.g. to drop finished sequences from a batch."""
+        """Keep ``rows`` (a 1-D index tensor, repeats allowed) in that order: drops finished sequences
+        from a batch, or copies a shared prompt's prefill to every row that uses it."""
         n = self.length
         self.k = self.k[:, rows, :, :].contiguous() if n == self.max_len else self._gather(self.k, rows, n)
         self.v = self.v[:, rows, :, :].contiguous() if n == self.max_len else self._gather(self.v, rows, n)
