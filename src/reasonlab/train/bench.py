@@ -42,7 +42,8 @@ def _time_steps(step: Callable[[], None], steps: int, warmup: int) -> float:
 
 
 def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, hf: bool) -> Callable[[], None]:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    # Same optimizer for both (torch's fused AdamW kernel, as train_loop uses).
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
 
     def step() -> None:
         logits = model(input_ids=x).logits if hf else model(x)

@@ -86,11 +86,16 @@ def resolve_device(runtime: RuntimeConfig) -> tuple[torch.device, torch.dtype | 
 
 
 def make_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on >= 2-D parameters (matrices, embeddings), none on norms and biases."""
+    """AdamW with weight decay on >= 2-D parameters (matrices, embeddings), none on norms and biases.
+
+    Uses torch's fused kernel (one pass over each parameter instead of ~10 elementwise ops), which
+    is ~10% of a CPU training step for the tiny presets.
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    fused = all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused or None)
 
 
 def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
