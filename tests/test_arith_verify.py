@@ -46,6 +46,7 @@ def rewards(problem, completion: str) -> dict[str, float]:
         ("<answer> five </answer>", None, "answer tag does not hold an integer"),
         ("Answer: 1. Answer: 2.", "2", None),
         ("Answer: 007.", "7", None),
+        ("**Answer:** 12", "12", None),  # markdown from chat models
         ("no answer here", None, "no answer found"),
         ("", None, "no answer found"),
         ("<answer> 9", None, "no answer found"),  # unclosed tag

@@ -421,7 +421,7 @@ _STEP_RE = re.compile(r"Define ([^;]{1,160}?) as ([A-Za-z])(?:; so (.*))?", re.D
 #: Longest step (from ``Define`` to its period) the parser looks at; bounds the work on junk input.
 MAX_STEP_CHARS = 800
 _ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,100})</answer>")
-_ANSWER_RE = re.compile(r"Answer:\s*(-?\d{1,12})")
+_ANSWER_RE = re.compile(r"Answer:\**\s*\**\s*(-?\d{1,12})")
 _INT_RE = re.compile(r"\s*(-?\d{1,12})\s*")
 _AFFINE_RE = re.compile(r"\s*(-?\d{0,12})x(?:\s*([+-])\s*(\d{1,12}))?\s*")
 _LETTER_RE = re.compile(r"[A-Za-z]")
