@@ -176,3 +176,17 @@ def test_cli_export(tok: TaskTokenizer, tmp_path, capsys) -> None:
         assert torch.allclose(model(ids), hf(ids).logits, atol=1e-4)
     assert main(["export", "hf", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
     assert "no such checkpoint directory" in capsys.readouterr().err
+
+
+def test_cli_bench_sample_reports_both_engines(capsys) -> None:
+    from reasonlab.cli import main
+
+    args = ["bench", "sample", "--preset", "tiny", "--batch", "4", "--group", "2", "--prompt-len", "5",
+            "--new-tokens", "3", "--threads", "1", "--repeats", "1"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batch"] == 4 and report["group"] == 2 and report["new_tokens"] == 3
+    assert report["ours_tokens_per_s"] > 0 and report["hf_tokens_per_s"] > 0
+    assert report["speedup"] == pytest.approx(report["hf_seconds"] / report["ours_seconds"], rel=0.02)
+    assert main([*args[:4], "--batch", "3", "--group", "2"]) == 2
+    assert "multiple of --group" in capsys.readouterr().err

@@ -44,12 +44,14 @@ def _best_time(fn: Any, repeats: int) -> float:
 
 def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, new_tokens: int = 128,
                  threads: int = 2, repeats: int = 2, device: str = "cpu", top_k: int = 50,
-                 include_hf: bool = True, seed: int = 0) -> dict[str, Any]:
+                 include_hf: bool = True, seed: int = 0, group: int = 1) -> dict[str, Any]:
     """Tokens/s of our sampler and of ``transformers.generate`` on the same model and shapes.
 
     Both sample with temperature 1 and top-k ``top_k`` and never stop early (EOS ignored), so both produce
     exactly ``batch * new_tokens`` tokens; the figure is generated tokens per second including prefill,
     best of ``repeats`` timed runs after one warm-up. Runs with ``torch.set_num_threads(threads)``.
+    ``group > 1`` makes every ``group`` consecutive rows share one prompt (different seeds), as in RL
+    group sampling and multi-sample evaluation.
     """
     from reasonlab.model import Decoder, ModelConfig
     from reasonlab.model.hf import export_hf
@@ -65,7 +67,10 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
         )
     tokenizer = _bench_tokenizer()
     model = Decoder(config).eval()
-    prompts = torch.randint(len(tokenizer.special_ids), tokenizer.vocab_size, (batch, prompt_len))
+    if batch % group:
+        raise ReasonlabError(f"--batch {batch} is not a multiple of --group {group}")
+    distinct = torch.randint(len(tokenizer.special_ids), tokenizer.vocab_size, (batch // group, prompt_len))
+    prompts = distinct.repeat_interleave(group, dim=0)
     prompt_lists = [row.tolist() for row in prompts]
     seeds = list(range(batch))
     params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, top_k=top_k, ignore_eos=True)
@@ -84,6 +89,7 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
         "preset": preset,
         "params": model.num_params(),
         "batch": batch,
+        "group": group,
         "prompt_len": prompt_len,
         "new_tokens": new_tokens,
         "top_k": top_k,
@@ -135,15 +141,17 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
 @click.option("--new-tokens", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--repeats", default=2, show_default=True, type=click.IntRange(min=1), help="Timed runs (best).")
+@click.option("--group", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Rows per distinct prompt (RL group size / samples per problem).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--no-hf", is_flag=True, help="Skip the transformers baseline.")
 def sample_cmd(preset: str, batch: int, prompt_len: int, new_tokens: int, threads: int, repeats: int,
-               device: str, no_hf: bool) -> None:
+               group: int, device: str, no_hf: bool) -> None:
     """Sampler tokens/s vs transformers generate on the identical model, batch and lengths (JSON)."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ReasonlabError("--device cuda: no CUDA device available")
     click.echo(json.dumps(bench_sample(preset, batch, prompt_len, new_tokens, threads, repeats, device,
-                                       include_hf=not no_hf)))
+                                       include_hf=not no_hf, group=group)))
 
 
 def register(root: click.Group) -> None:
