@@ -15,15 +15,8 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 def _load_builtin() -> None:
-    # Imported for their @register side effect; kept lazy so `import reasonlab` stays cheap.
-    import importlib
-
-    for module in ("arith", "knights"):
-        try:
-            importlib.import_module(f"reasonlab.tasks.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"reasonlab.tasks.{module}":
-                raise
+    """Import the built-in task modules for their ``@register`` side effect (lazily: keeps imports cheap)."""
+    from reasonlab.tasks import arith, knights  # noqa: F401
 
 
 def task_names() -> list[str]:
