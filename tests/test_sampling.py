@@ -171,3 +171,23 @@ def test_shared_prompt_prefill_gives_same_samples(model: Decoder, tok: TaskToken
     alone = [generate(model, tok, [p], params, [s])[0] for p, s in (("a = 12", 1), ("a = 12", 3), ("a = 12", 4))]
     assert [g.token_ids for g in (group[0], group[2], group[3])] == [g.token_ids for g in alone]
     assert len({tuple(g.token_ids) for g in alone}) > 1
+
+
+def test_filtered_distribution_matches_renormalised_probabilities() -> None:
+    probs = torch.tensor([0.05, 0.25, 0.1, 0.4, 0.2])
+    logits = probs.log().unsqueeze(0)
+    n = 2000
+    grid = (torch.arange(n, dtype=torch.float64) + 0.5) / n  # evenly spaced u: exact frequencies
+
+    def freqs(p: SamplingParams) -> torch.Tensor:
+        picks = sample_tokens(logits.expand(n, -1), grid, p)
+        return torch.bincount(picks, minlength=5).double() / n
+
+    expected_k3 = torch.tensor([0.0, 0.25, 0.0, 0.4, 0.2], dtype=torch.float64) / 0.85
+    assert torch.allclose(freqs(SamplingParams(temperature=1.0, top_k=3)), expected_k3, atol=1e-3)
+    # top_p=0.6: 0.4 < 0.6, 0.65 >= 0.6 -> keep {3, 1}
+    expected_p = torch.tensor([0.0, 0.25, 0.0, 0.4, 0.0], dtype=torch.float64) / 0.65
+    assert torch.allclose(freqs(SamplingParams(temperature=1.0, top_p=0.6)), expected_p, atol=1e-3)
+    # temperature 0.5 squares and renormalises the probabilities
+    sq = probs.double() ** 2
+    assert torch.allclose(freqs(SamplingParams(temperature=0.5)), sq / sq.sum(), atol=1e-3)

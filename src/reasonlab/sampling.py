@@ -105,34 +105,50 @@ def uniforms(keys: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
+def _kth_largest(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th largest value of each row of ``x[B, V]`` (shape ``[B, 1]``).
+
+    On CPU this uses ``numpy.partition`` (linear time), several times faster than ``torch.topk`` on a
+    batch of rows; on accelerators ``topk``.
+    """
+    if x.device.type == "cpu":
+        v = x.shape[-1]
+        part = np.partition(x.detach().numpy(), v - k, axis=-1)[:, v - k : v - k + 1]
+        return torch.from_numpy(np.ascontiguousarray(part))
+    return x.topk(k, dim=-1).values[:, -1:]
+
+
+def _sorted_desc(x: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` sorted in descending order (numpy's sort is much faster than torch's on CPU)."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.ascontiguousarray(np.sort(x.detach().numpy(), axis=-1)[:, ::-1]))
+    return x.sort(dim=-1, descending=True).values
+
+
 def sample_tokens(logits: torch.Tensor, u: torch.Tensor, params: SamplingParams) -> torch.Tensor:
     """Pick one token per row of ``logits[B, V]`` using ``u[B]`` in [0, 1) (inverse-CDF sampling).
 
-    With ``temperature > 0``: scale logits by ``1/temperature``; keep the ``top_k`` largest; sort and keep
-    the smallest prefix whose probability mass reaches ``top_p`` (the top token always survives); then
-    return the first token whose cumulative (renormalised) probability exceeds ``u``.
+    ``temperature == 0``: the argmax. Otherwise, with ``p = softmax(logits / temperature)``:
+    top-k keeps tokens whose logit is >= the k-th largest; top-p keeps tokens whose probability is >=
+    that of the last token of the smallest descending-probability prefix with mass >= ``top_p`` (the
+    top token always survives; ties at either threshold are kept); the kept probabilities are
+    renormalised and the token returned is the first, in vocabulary order, whose cumulative
+    probability exceeds ``u`` times the kept mass.
     """
     if params.temperature == 0:
         return logits.argmax(dim=-1)
     scaled = logits.float() / params.temperature
-    vocab = scaled.shape[-1]
-    index: torch.Tensor | None = None
-    if 0 < params.top_k < vocab:
-        scaled, index = scaled.topk(params.top_k, dim=-1)
+    if 0 < params.top_k < scaled.shape[-1]:
+        scaled = scaled.masked_fill(scaled < _kth_largest(scaled, params.top_k).to(scaled.device), float("-inf"))
+    probs = scaled.softmax(dim=-1)
     if params.top_p < 1.0:
-        if index is None:
-            scaled, index = scaled.sort(dim=-1, descending=True)
-        probs = scaled.softmax(dim=-1)
-        cum = probs.cumsum(dim=-1)
-        probs = probs.masked_fill(cum - probs >= params.top_p, 0.0)
-    else:
-        probs = scaled.softmax(dim=-1)
+        desc = _sorted_desc(probs).to(probs.device)
+        keep = ((desc.cumsum(dim=-1) - desc) < params.top_p).sum(dim=-1, keepdim=True)  # >= 1
+        threshold = desc.gather(-1, keep - 1)
+        probs = probs.masked_fill(probs < threshold, 0.0)
     cdf = probs.double().cumsum(dim=-1)
     target = u.to(cdf.device, torch.float64).unsqueeze(-1) * cdf[:, -1:]
-    choice = torch.searchsorted(cdf, target, right=True).clamp_(max=cdf.shape[-1] - 1)
-    if index is not None:
-        choice = index.gather(-1, choice)
-    return choice.squeeze(-1)
+    return torch.searchsorted(cdf, target, right=True).clamp_(max=cdf.shape[-1] - 1).squeeze(-1)
 
 
 class _StopMatcher:

@@ -168,19 +168,16 @@ class Attention(nn.Module):
         self.head_dim = config.head_dim
         q_dim = config.num_heads * config.head_dim
         kv_dim = config.num_kv_heads * config.head_dim
-        self.split = (q_dim, kv_dim, kv_dim)
         self.qkv_proj = nn.Linear(config.hidden_size, q_dim + 2 * kv_dim, bias=config.qkv_bias)
         self.o_proj = nn.Linear(q_dim, config.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
                 is_causal: bool, cache: KVCache | None, layer: int) -> torch.Tensor:
         bsz, seq, _ = x.shape
-        q, k, v = self.qkv_proj(x).split(self.split, dim=-1)
-        q = q.view(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = k.view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
+        nq, nkv = self.num_heads, self.num_kv_heads
+        qkv = self.qkv_proj(x).view(bsz, seq, nq + 2 * nkv, self.head_dim).transpose(1, 2)
+        qk = apply_rope(qkv[:, : nq + nkv], cos, sin)  # queries and keys rotated in one go
+        q, k, v = qk[:, :nq], qk[:, nq:], qkv[:, nq + nkv :]
         if cache is not None:
             start = cache.length
             cache.k[layer, :, :, start:start + seq] = k
