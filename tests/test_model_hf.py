@@ -185,7 +185,7 @@ def test_cli_bench_sample_reports_both_engines(capsys) -> None:
             "--new-tokens", "3", "--threads", "1", "--repeats", "1"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["batch"] == 4 and report["group"] == 2 and report["new_tokens"] == 3
+    assert report["batch"] == 4 and report["group"] == 2 and report["max_new_tokens"] == 3
     assert report["ours_tokens_per_s"] > 0 and report["hf_tokens_per_s"] > 0
     assert report["speedup"] == pytest.approx(report["hf_seconds"] / report["ours_seconds"], rel=0.02)
     assert main([*args[:4], "--batch", "3", "--group", "2"]) == 2

@@ -33,102 +33,137 @@ def _bench_tokenizer() -> Any:
     return TaskTokenizer.build(texts, 600)
 
 
-def _timed(fn: Any) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
+def _timed(fn: Any) -> tuple[float, float, int]:
+    """(wall seconds, process CPU seconds, tokens generated) of one call of ``fn`` (which returns tokens)."""
     w0, c0 = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - w0, time.process_time() - c0
+    tokens = fn()
+    return time.perf_counter() - w0, time.process_time() - c0, tokens
+
+
+def _hf_copy(model: Any, tokenizer: Any, device: str) -> Any:
+    """Our model exported to Hugging Face format and loaded back with transformers (offline)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import transformers
+
+    from reasonlab.model.hf import export_hf
+
+    transformers.utils.logging.disable_progress_bar()
+    with tempfile.TemporaryDirectory() as tmp:
+        export_hf(model, tokenizer, tmp)
+        return transformers.AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).to(device).eval()
+
+
+def _task_prompts(tokenizer: Any, task: str, knobs: dict[str, str], n: int, seed: int) -> list[list[int]]:
+    from reasonlab.tasks import get_task
+
+    t = get_task(task)
+    problems = t.generate(t.params(**knobs), n, seed)
+    return tokenizer.encode_batch([t.render(p, "plain")[0] for p in problems], add_bos=True)
 
 
 def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, new_tokens: int = 128,
                  threads: int = 2, repeats: int = 3, device: str = "cpu", top_k: int = 50,
-                 include_hf: bool = True, seed: int = 0, group: int = 1) -> dict[str, Any]:
-    """Tokens/s of our sampler and of ``transformers.generate`` on the same model and shapes.
+                 include_hf: bool = True, seed: int = 0, group: int = 1, checkpoint: str | None = None,
+                 task: str | None = None, knobs: dict[str, str] | None = None,
+                 temperature: float = 1.0) -> dict[str, Any]:
+    """Tokens/s of our sampler and of ``transformers.generate`` on the same model, prompts and settings.
 
-    Both sample with temperature 1 and top-k ``top_k`` and never stop early (EOS ignored), so both produce
-    exactly ``batch * new_tokens`` tokens; the figure is generated tokens per second including prefill.
-    After one warm-up each, the two engines are timed alternately ``repeats`` times and the best wall
-    time of each is kept (alternating and taking the best is what makes a ratio meaningful on a shared,
-    busy machine); process CPU seconds are reported too. Runs with ``torch.set_num_threads(threads)``.
-    ``group > 1`` makes every ``group`` consecutive rows share one prompt (different seeds), as in RL
-    group sampling and multi-sample evaluation.
+    Synthetic workload (default): a randomly initialised ``preset`` model, ``batch`` random prompts of
+    ``prompt_len`` tokens, EOS ignored, so both engines produce exactly ``batch * new_tokens`` tokens.
+    Task workload (``checkpoint`` and ``task`` given): a trained model on ``batch / group`` rendered
+    problems of ``task`` (ragged prompt lengths, left-padded for transformers), EOS honoured, so rows
+    finish at different lengths as in RL rollouts and evaluation; tokens/s counts each engine's
+    generated tokens up to and including EOS.
+
+    Both sample with ``temperature`` and top-k ``top_k``. ``group > 1`` makes every ``group``
+    consecutive rows share one prompt (RL groups, several samples per problem). After one warm-up
+    each, the engines are timed alternately ``repeats`` times and the best wall time of each is kept
+    (alternating and taking the best keeps the ratio meaningful on a busy shared machine); process
+    CPU seconds are reported too. Runs under ``torch.set_num_threads(threads)``.
     """
-    from reasonlab.model import Decoder, ModelConfig
-    from reasonlab.model.hf import export_hf
+    from reasonlab.model import Decoder, ModelConfig, load_model
     from reasonlab.sampling import SamplingParams, generate_ids
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    config = ModelConfig.from_preset(preset)
-    if prompt_len + new_tokens > config.max_seq_len:
-        raise ReasonlabError(
-            f"--prompt-len + --new-tokens = {prompt_len + new_tokens} exceeds preset {preset!r} max_seq_len "
-            f"{config.max_seq_len}"
-        )
     if batch % group:
         raise ReasonlabError(f"--batch {batch} is not a multiple of --group {group}")
-    tokenizer = _bench_tokenizer()
-    model = Decoder(config).eval().to(device)
-    distinct = torch.randint(len(tokenizer.special_ids), tokenizer.vocab_size, (batch // group, prompt_len))
-    prompts = distinct.repeat_interleave(group, dim=0)
-    prompt_lists = [row.tolist() for row in prompts]
+    if (checkpoint is None) != (task is None):
+        raise ReasonlabError("--checkpoint and --task go together (a trained model on real task prompts)")
+    if checkpoint is not None and task is not None:
+        model, tokenizer = load_model(checkpoint, device=device)
+        distinct = _task_prompts(tokenizer, task, knobs or {}, batch // group, seed)
+        workload = {"workload": "task", "checkpoint": str(checkpoint), "task": task, "knobs": knobs or {}}
+    else:
+        config = ModelConfig.from_preset(preset)
+        tokenizer = _bench_tokenizer()
+        model = Decoder(config).eval().to(device)
+        shape = (batch // group, prompt_len)
+        distinct = torch.randint(len(tokenizer.special_ids), tokenizer.vocab_size, shape).tolist()
+        workload = {"workload": "synthetic", "preset": preset}
+    prompt_lists = [p for p in distinct for _ in range(group)]
+    longest = max(len(p) for p in prompt_lists)
+    if longest + new_tokens > model.config.max_seq_len:
+        raise ReasonlabError(
+            f"prompt length {longest} + --new-tokens {new_tokens} exceeds the model's max_seq_len "
+            f"{model.config.max_seq_len}"
+        )
+    synthetic = task is None
     seeds = list(range(batch))
-    params = SamplingParams(max_new_tokens=new_tokens, temperature=1.0, top_k=top_k, ignore_eos=True)
-    expected = batch * new_tokens
+    params = SamplingParams(max_new_tokens=new_tokens, temperature=temperature, top_k=top_k, ignore_eos=synthetic)
 
-    def ours() -> None:
+    def ours() -> int:
         gens = generate_ids(model, tokenizer, prompt_lists, params, seeds, batch_size=batch)
-        produced = sum(len(g.token_ids) for g in gens)
-        if produced != expected:
-            raise RuntimeError(f"sampler produced {produced} tokens, expected {expected}")
+        return sum(len(g.token_ids) for g in gens)
 
     engines: dict[str, Any] = {"ours": ours}
     result: dict[str, Any] = {
-        "bench": "sample", "preset": preset, "params": model.num_params(), "batch": batch, "group": group,
-        "prompt_len": prompt_len, "new_tokens": new_tokens, "top_k": top_k, "threads": threads, "device": device,
-        "repeats": repeats,
+        "bench": "sample", **workload, "params": model.num_params(), "batch": batch, "group": group,
+        "mean_prompt_len": round(sum(map(len, prompt_lists)) / batch, 1), "max_new_tokens": new_tokens,
+        "temperature": temperature, "top_k": top_k, "threads": threads, "device": device, "repeats": repeats,
     }
     if include_hf:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import transformers
 
-        transformers.utils.logging.disable_progress_bar()
-        with tempfile.TemporaryDirectory() as tmp:
-            export_hf(model, tokenizer, tmp)
-            hf = transformers.AutoModelForCausalLM.from_pretrained(tmp, local_files_only=True).to(device).eval()
-        hf.generation_config.eos_token_id = None
-        hf.generation_config.pad_token_id = tokenizer.pad_id
-        ids = prompts.to(device)
-        mask = torch.ones_like(ids)
+        hf = _hf_copy(model, tokenizer, device)
+        ids = torch.full((batch, longest), tokenizer.pad_id, dtype=torch.long)
+        mask = torch.zeros((batch, longest), dtype=torch.long)
+        for r, p in enumerate(prompt_lists):
+            ids[r, longest - len(p):] = torch.tensor(p)
+            mask[r, longest - len(p):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        eos = None if synthetic else tokenizer.eos_id
 
-        def theirs() -> None:
+        def theirs() -> int:
+            torch.manual_seed(seed)  # transformers samples from the global generator: same draws every run
             with torch.inference_mode():
-                out = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=0,
-                                  do_sample=True, temperature=1.0, top_k=top_k, top_p=1.0)
-            produced = (out.shape[1] - prompt_len) * batch
-            if produced != expected:
-                raise RuntimeError(f"transformers produced {produced} tokens, expected {expected}")
+                out = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=True,
+                                  temperature=temperature, top_k=top_k, top_p=1.0, eos_token_id=eos,
+                                  pad_token_id=tokenizer.pad_id)
+            new = out[:, longest:].tolist()
+            if eos is None:
+                return sum(len(row) for row in new)
+            return sum(row.index(eos) + 1 if eos in row else len(row) for row in new)
 
         engines["hf"] = theirs
         result.update({"transformers": transformers.__version__,
                        "hf_attn": getattr(hf.config, "_attn_implementation", None)})
     for fn in engines.values():  # warm-up
         fn()
-    wall: dict[str, list[float]] = {name: [] for name in engines}
-    cpu: dict[str, list[float]] = {name: [] for name in engines}
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in engines}
     for _ in range(repeats):
         for name, fn in engines.items():
-            w, c = _timed(fn)
-            wall[name].append(w)
-            cpu[name].append(c)
-    for name in engines:
-        best = min(wall[name])
-        result[f"{name}_seconds"] = round(best, 4)
-        result[f"{name}_cpu_seconds"] = round(min(cpu[name]), 4)
-        result[f"{name}_tokens_per_s"] = round(expected / best, 1)
+            runs[name].append(_timed(fn))
+    for name, timings in runs.items():
+        wall, _, tokens = min(timings)
+        result[f"{name}_seconds"] = round(wall, 4)
+        result[f"{name}_cpu_seconds"] = round(min(t[1] for t in timings), 4)
+        result[f"{name}_tokens"] = tokens
+        result[f"{name}_tokens_per_s"] = round(tokens / wall, 1)
+    if synthetic and include_hf and result["ours_tokens"] != result["hf_tokens"]:
+        raise RuntimeError(f"engines generated {result['ours_tokens']} vs {result['hf_tokens']} tokens")
     if include_hf:
-        result["speedup"] = round(result["hf_seconds"] / result["ours_seconds"], 2)
-        result["speedup_cpu_time"] = round(result["hf_cpu_seconds"] / result["ours_cpu_seconds"], 2)
+        result["speedup"] = round(result["ours_tokens_per_s"] / result["hf_tokens_per_s"], 2)
     result.update({"torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
                    "load_avg_1m": round(os.getloadavg()[0], 2)})
     if device.startswith("cuda"):
@@ -137,24 +172,39 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
 
 
 @bench_group.command("sample")
-@click.option("--preset", default="small", show_default=True, help="Model size preset (see PRESETS).")
+@click.option("--preset", default="small", show_default=True, help="Model size preset (synthetic workload).")
 @click.option("--batch", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--prompt-len", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--prompt-len", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Prompt tokens (synthetic workload).")
 @click.option("--new-tokens", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1),
               help="Alternating timed runs per engine (best kept).")
 @click.option("--group", default=1, show_default=True, type=click.IntRange(min=1),
               help="Rows per distinct prompt (RL group size / samples per problem).")
+@click.option("--checkpoint", default=None, type=click.Path(file_okay=False),
+              help="Trained model (with --task): real prompts, EOS honoured.")
+@click.option("--task", default=None, help="Task whose rendered problems are the prompts (with --checkpoint).")
+@click.option("--knob", multiple=True, help="Task knob NAME=VALUE, e.g. ops=2-8 (repeatable).")
+@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=0))
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--no-hf", is_flag=True, help="Skip the transformers baseline.")
 def sample_cmd(preset: str, batch: int, prompt_len: int, new_tokens: int, threads: int, repeats: int,
-               group: int, device: str, no_hf: bool) -> None:
-    """Sampler tokens/s vs transformers generate on the identical model, batch and lengths (JSON)."""
+               group: int, checkpoint: str | None, task: str | None, knob: tuple[str, ...], temperature: float,
+               top_k: int, device: str, no_hf: bool) -> None:
+    """Sampler tokens/s vs transformers generate on the identical model, prompts and settings (JSON)."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ReasonlabError("--device cuda: no CUDA device available")
-    click.echo(json.dumps(bench_sample(preset, batch, prompt_len, new_tokens, threads, repeats, device,
-                                       include_hf=not no_hf, group=group)))
+    knobs = {}
+    for item in knob:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ReasonlabError(f"--knob {item!r}: expected NAME=VALUE, e.g. ops=2-8")
+        knobs[key] = value
+    click.echo(json.dumps(bench_sample(preset, batch, prompt_len, new_tokens, threads, repeats, device, top_k,
+                                       include_hf=not no_hf, group=group, checkpoint=checkpoint, task=task,
+                                       knobs=knobs, temperature=temperature)))
 
 
 def register(root: click.Group) -> None:
