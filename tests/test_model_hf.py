@@ -190,3 +190,13 @@ def test_cli_bench_sample_reports_both_engines(capsys) -> None:
     assert report["speedup"] == pytest.approx(report["hf_seconds"] / report["ours_seconds"], rel=0.02)
     assert main([*args[:4], "--batch", "3", "--group", "2"]) == 2
     assert "multiple of --group" in capsys.readouterr().err
+
+
+def test_sample_flops_by_hand() -> None:
+    from types import SimpleNamespace
+
+    from reasonlab.cli.bench import sample_flops
+
+    cfg = SimpleNamespace(vocab_size=1000, hidden_size=200, num_layers=2, num_heads=4)
+    # no-attention part: 2*(1e6-2e5)*(3+2) + 2*2e5*2 = 8.8e6; attention: 4*2*200*3*5 = 24000
+    assert sample_flops(cfg, 1_000_000, 1, 3, 2) == pytest.approx(8.8e6 + 24_000)

@@ -61,6 +61,23 @@ def _task_prompts(tokenizer: Any, task: str, knobs: dict[str, str], n: int, seed
     return tokenizer.encode_batch([t.render(p, "plain")[0] for p in problems], add_bos=True)
 
 
+def sample_flops(config: Any, n_params: int, batch: int, prompt_len: int, new_tokens: int) -> float:
+    """Forward FLOPs of generating ``new_tokens`` after a ``prompt_len`` prompt for ``batch`` rows.
+
+    ``2 * (N - V*d)`` per token pushed through the layers (prompt and generated tokens), plus the output
+    projection ``2 * V * d`` only where a next token is sampled (one per step: ``new_tokens``), plus
+    attention ``4 * L * d_attn * context`` per token (:func:`reasonlab.compute.inference_flops`).
+    Example: N=1e6, V*d=2e5, batch 1, prompt 3, 2 new tokens, no attention: 2*8e5*5 + 2*2e5*2 = 8.8e6.
+    """
+    from reasonlab.compute import attention_shape, inference_flops
+
+    head = config.vocab_size * config.hidden_size
+    tokens = batch * (prompt_len + new_tokens)
+    mean_context = (prompt_len + new_tokens + 1) / 2
+    body = inference_flops(n_params - head, tokens, attn=attention_shape(config), mean_context=mean_context)
+    return body + 2.0 * head * batch * new_tokens
+
+
 def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, new_tokens: int = 128,
                  threads: int = 2, repeats: int = 3, device: str = "cpu", top_k: int = 50,
                  include_hf: bool = True, seed: int = 0, group: int = 1, checkpoint: str | None = None,
@@ -164,6 +181,19 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
         raise RuntimeError(f"engines generated {result['ours_tokens']} vs {result['hf_tokens']} tokens")
     if include_hf:
         result["speedup"] = round(result["ours_tokens_per_s"] / result["hf_tokens_per_s"], 2)
+    if synthetic and device == "cpu":
+        # Model FLOPs of the work (every prompt prefilled, every token generated) against this machine's
+        # fp32 matmul peak measured now under the same thread count: how close each engine is to the
+        # hardware, and the speedup over transformers that a 100%-MFU engine would reach.
+        from reasonlab.compute import measure_matmul_peak
+
+        flops = sample_flops(model.config, model.num_params(), batch, prompt_len, new_tokens)
+        peak = measure_matmul_peak(n=1024, min_seconds=0.5, repeats=3)
+        result.update({"model_gflop": round(flops / 1e9, 2), "matmul_peak_gflops": round(peak / 1e9, 1)})
+        for name in engines:
+            result[f"{name}_mfu"] = round(flops / result[f"{name}_seconds"] / peak, 3)
+        if include_hf:
+            result["speedup_ceiling_at_100pct_mfu"] = round(result["hf_seconds"] / (flops / peak), 2)
     result.update({"torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
                    "load_avg_1m": round(os.getloadavg()[0], 2)})
     if device.startswith("cuda"):
