@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -49,6 +49,9 @@ class PretrainConfig(StrictModel):
     name: str = Field(description="Run name: the run directory is out_dir/name.")
     out_dir: str = Field("runs", description="Parent directory of run directories.")
     seed: int = Field(0, ge=0, description="Drives data generation, initialisation and batch order.")
+    objective: Literal["ntp", "sft"] = Field(
+        "ntp", description="ntp = loss on every token (standard); sft = loss on completions only."
+    )
     data: DataConfig
     model: ModelSpec = Field(default_factory=ModelSpec)
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -91,7 +94,8 @@ def prepare_pretrain_data(
     texts = tokenizer_texts(config.data, config.seed, rendered)
     tokenizer = TaskTokenizer.build(texts, config.data.tokenizer_vocab_size)
     log(f"tokenizer: {tokenizer.vocab_size} ids")
-    corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective="ntp", rendered=rendered, log=log)
+    corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered,
+                                 log=log)
     data_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(data_dir)
     np.save(data_dir / "prompt_hashes.npy", hashes)
