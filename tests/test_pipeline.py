@@ -93,10 +93,26 @@ def recipe_dict(out_dir: Path) -> dict[str, Any]:
                 },
             },
             {
+                "name": "midtrain",
+                "kind": "midtrain",
+                "config": {
+                    "init_from": "@pretrain",
+                    "objective": "sft",
+                    "data": {
+                        "mixture": [{"task": "pipetoy", "knobs": {"width": 3}, "dedup": False}],
+                        "num_problems": 50,
+                        "seq_len": 32,
+                        "val_rows": 2,
+                    },
+                    "optim": {"max_steps": 3, "warmup_steps": 1, "batch_size": 8},
+                    "runtime": {"num_threads": 1, "device": "cpu"},
+                },
+            },
+            {
                 "name": "rl",
                 "kind": "rl",
                 "config": {
-                    "init_from": "@pretrain",
+                    "init_from": "@midtrain",
                     "steps": 2,
                     "threads": 1,
                     "task": {"name": "pipetoy", "knobs": {"width": 4}},
@@ -131,7 +147,7 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(recipe_dict(tmp_path / "runs")))
     assert main(["run", str(path)]) == 0
     root = tmp_path / "runs" / "toy"
-    for step in ("pretrain", "rl", "eval_base", "eval_rl", "compare", "report"):
+    for step in ("pretrain", "midtrain", "rl", "eval_base", "eval_rl", "compare", "report"):
         assert (root / step / "step_done.json").is_file(), step
     report = (root / "report.md").read_text()
     assert "| bucket | band |" in report and "edge" in report
@@ -141,7 +157,7 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path) -> None:
     # a second run skips every finished step
     logs: list[str] = []
     run_recipe(load_recipe(path), log=logs.append)
-    assert sum("skipping" in m for m in logs) == 6
+    assert sum("skipping" in m for m in logs) == 7
 
 
 def test_refs_and_merge() -> None:

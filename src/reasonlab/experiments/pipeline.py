@@ -1,13 +1,13 @@
 """Recipes: ``reasonlab run RECIPE`` turns a YAML recipe into a pipeline of steps in one run directory.
 
-A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``rl``, ``eval``,
-``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus ``overrides``).
+A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
+``eval``, ``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus ``overrides``).
 Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes, ``step_done.json`` with
 its outputs (model path, run path, seconds). Running the recipe again skips finished steps and lets an
 unfinished one resume from its own checkpoints, so a killed pipeline continues where it stopped.
 
 Strings of the form ``@step`` inside a step's config are replaced by that earlier step's main output
-(a model directory for ``pretrain``/``rl``, a run directory for ``eval``/``compare``); ``@step.key``
+(a model directory for ``pretrain``/``midtrain``/``rl``, a run directory for ``eval``/``compare``); ``@step.key``
 picks another output. Adding a step kind is one decorated function in :data:`STEP_KINDS`.
 """
 
@@ -34,7 +34,7 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: str = Field(description="step name: its subdirectory and the handle for @references")
-    kind: Literal["pretrain", "rl", "eval", "compare", "report"]
+    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report"]
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
 
@@ -116,6 +116,16 @@ def _pretrain(ctx: StepContext) -> dict[str, Any]:
     data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
     cfg = validate(PretrainConfig, data, source=f"recipe step {ctx.spec.name!r}")
     summary = pretrain(cfg, log=ctx.log)
+    return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
+
+
+@step_kind("midtrain")
+def _midtrain(ctx: StepContext) -> dict[str, Any]:
+    from reasonlab.train.midtrain import MidtrainConfig, midtrain
+
+    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
+    cfg = validate(MidtrainConfig, data, source=f"recipe step {ctx.spec.name!r}")
+    summary = midtrain(cfg, log=ctx.log)
     return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
 
 
