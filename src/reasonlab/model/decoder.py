@@ -88,14 +88,15 @@ class ModelConfig:
 
 
 #: Size presets. ``vocab_size`` is a placeholder: set it to the tokenizer's vocabulary size.
-#: Parameter counts below are at vocab 2200 (tied embeddings counted once).
+#: Parameter counts below are at vocab 2200 (tied embeddings counted once). ``max_seq_len`` only sizes
+#: the rotary tables; 1024 fits an arith problem with 20 operations (~600 tokens, see docs/benchmarks.md).
 PRESETS: dict[str, dict[str, Any]] = {
     # ~1.3M parameters
     "tiny": dict(vocab_size=2200, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
-                 intermediate_size=512, max_seq_len=512),
+                 intermediate_size=512, max_seq_len=1024),
     # ~5.3M parameters
     "small": dict(vocab_size=2200, hidden_size=256, num_layers=6, num_heads=4, num_kv_heads=2,
-                  intermediate_size=768, max_seq_len=512),
+                  intermediate_size=768, max_seq_len=1024),
     # ~18M parameters
     "medium": dict(vocab_size=2200, hidden_size=384, num_layers=8, num_heads=6, num_kv_heads=2,
                    intermediate_size=1536, max_seq_len=1024),
