@@ -91,3 +91,27 @@ def test_vocab_too_small() -> None:
 
 def test_encode_batch_matches_encode(tok: TaskTokenizer) -> None:
     assert tok.encode_batch(CORPUS[:3], add_bos=True) == [tok.encode(t, add_bos=True) for t in CORPUS[:3]]
+
+
+def _task_texts(name: str, n: int, seed: int, **knobs: str) -> list[str]:
+    from reasonlab.tasks import get_task
+
+    task = get_task(name)
+    return ["".join(task.render(p, style)) for p in task.generate(task.params(**knobs), n, seed)
+            for style in task.styles]
+
+
+def test_roundtrip_on_generated_task_texts() -> None:
+    train = _task_texts("arith", 40, 0, ops="2-8")
+    tok = TaskTokenizer.build(train, 1024)
+    held = (_task_texts("arith", 30, 1, ops="2-20", context="school")
+            + _task_texts("arith", 10, 2, ops="3", num_mode="range")
+            + _task_texts("knights", 20, 3, people="2-8"))
+    for text in held:
+        ids = tok.encode(text, add_bos=True, add_eos=True)
+        assert tok.decode(ids, skip_special=True) == text
+    # numbers are digit sequences: every digit run in an arith text is one token per digit
+    text = held[0]
+    for tid in tok.encode(text):
+        piece = tok.decode([tid])
+        assert not (any(c.isdigit() for c in piece) and len(piece.strip()) > 1), piece
