@@ -350,7 +350,8 @@ def build_problems(
             n_draw += 2 * (want - sum(keep)) + 1
             if n_draw > 20 * want:
                 raise ReasonlabError(
-                    f"bucket {config.buckets.knob}={value}: too many problems overlap the training/holdout prompts"
+                    f"bucket {config.buckets.knob}={value}: {len(keep) - sum(keep)} of {len(keep)} drawn problems "
+                    f"appear among the training/holdout prompts; this bucket cannot be held out"
                 )
         kept = [i for i, k in enumerate(keep) if k][:want]
         got = [batch[i] for i in kept]
