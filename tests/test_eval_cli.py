@@ -57,6 +57,7 @@ def test_seed_study_cli(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = runs / "study.json"
     assert main(["eval", "seed-study", str(runs / "r0"), "--sizes", "4", "--sizes", "8", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert [r["problems"] for r in rows] == [4, 8]
     assert rows[0]["blocks"] == 2 and rows[0]["seeds"] == 2
     assert main(["eval", "seed-study", str(runs / "r0"), "--sizes", "9"]) == 2

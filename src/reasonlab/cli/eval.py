@@ -138,7 +138,7 @@ def limem_cmd(original_run: str, perturbed_runs: tuple[str, ...], out: str | Non
 @eval_group.command("seed-study")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--sizes", multiple=True, type=int, required=True, help="Benchmark sizes in problems (repeatable).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the rows as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the rows as JSON (and a .png plot beside).")
 def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> None:
     """Seed band width for benchmarks of each size, from one run with many seeds (see docs/results.md)."""
     import json
@@ -161,7 +161,11 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
         )
     console.print(table)
     if out:
+        from reasonlab.report.plots import plot_seed_band_by_size
+
         atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
+        plot_seed_band_by_size(rows, Path(out).with_suffix(".png"))
+        console.print(f"wrote {out} and {Path(out).with_suffix('.png')}")
 
 
 @click.command("report")

@@ -151,3 +151,20 @@ def plot_reasoning_words(rows: Sequence[Mapping[str, Any]], path: str | os.PathL
     ax.legend()
     ax.grid(alpha=0.3, axis="x")
     _save(fig, path)
+
+
+def plot_seed_band_by_size(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Per-seed pass@1 (first block) for each benchmark size of a seed-variance study.
+
+    ``rows`` come from :func:`reasonlab.eval.analyses.seed_variance_study`; the band (min-max over seeds)
+    narrows roughly as 1/sqrt(problems).
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for i, r in enumerate(rows):
+        ax.scatter([i] * len(r["per_seed"]), r["per_seed"], s=12, alpha=0.6, color="tab:blue")
+        ax.plot([i - 0.2, i + 0.2], [r["mean"]] * 2, color="black", lw=1.5)
+    ax.set_xticks(range(len(rows)), [f"{r['problems']} problems" for r in rows])
+    ax.set_ylabel("pass@1 of each seed run")
+    ax.set_title(f"seed band by benchmark size ({rows[0]['seeds']} seeds)" if rows else "seed band")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
