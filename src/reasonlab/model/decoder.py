@@ -290,6 +290,9 @@ class Decoder(nn.Module):
         cos = self.rope_cos[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
         sin = self.rope_sin[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
         mask, is_causal = self._attention_mask(attention_mask, bsz, seq, start, input_ids.device)
+        if mask is not None:  # additive float mask, built once per forward instead of once per layer
+            mask = torch.zeros(mask.shape, dtype=self.embed.weight.dtype, device=mask.device).masked_fill_(
+                ~mask, float("-inf"))
         x = self.embed(input_ids)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask, is_causal, kv_cache, i)
