@@ -3,7 +3,7 @@
 Runs a few RL steps of the real trainer on the arith task and prints JSON with the mean seconds per
 phase (engine names ``timing_s/*``), each phase's share of the step, and rollout tokens/s.
 
-    .venv/bin/python benchmarks/bench_rl.py --model runs/quickstart/pretrain/model --steps 5
+    .venv/bin/python benchmarks/bench_rl.py --model runs/quickstart/pretrain/model --steps 4
     .venv/bin/python benchmarks/bench_rl.py --algorithm ppo          # random tiny model if --model is omitted
 
 With no ``--model`` a randomly initialised ``tiny`` decoder is used; its rollouts run to
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 PHASES = ("gen", "reward", "old_log_prob", "ref", "adv", "update")
-KNOBS = {"ops": "5-6", "distractors": 0, "num_mode": "mod", "mode": "forward", "context": "zoo"}
+KNOBS = {"ops": "2", "distractors": 1, "num_mode": "mod", "mode": "forward", "context": "zoo"}
 
 
 def random_model(out: Path) -> Path:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="measured steps (after one warm-up step)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--group-size", type=int, default=8)
-    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 

@@ -119,8 +119,16 @@ def recipe_dict(out_dir: Path) -> dict[str, Any]:
                     "rollout": {"batch_size": 8, "group_size": 4, "max_new_tokens": 8},
                 },
             },
-            {"name": "eval_base", "kind": "eval", "config": {**eval_cfg, "model": "@pretrain"}},
-            {"name": "eval_rl", "kind": "eval", "config": {**eval_cfg, "model": "@rl"}},
+            {
+                "name": "eval_base",
+                "kind": "eval",
+                "config": {**eval_cfg, "model": "@pretrain", "holdout_files": ["@rl.prompts"]},
+            },
+            {
+                "name": "eval_rl",
+                "kind": "eval",
+                "config": {**eval_cfg, "model": "@rl", "holdout_files": ["@rl.prompts"]},
+            },
             {
                 "name": "compare",
                 "kind": "compare",

@@ -147,6 +147,13 @@ def test_algorithms_run_and_log_engine_metrics(tmp_path: Path, tiny_model: Path,
     assert summary["totals"]["rollouts"] == 16 and summary["totals"]["prompts"] == 4
     assert (run / "model" / "config.json").is_file()
     assert (run / "samples" / "step-0.jsonl").is_file()
+    # the trained-on prompts are recorded for the evaluation's held-out check (lineage + holdout file)
+    import numpy as np
+
+    from reasonlab.io import read_records
+
+    prompts = read_records(run / "data" / "train_prompts.jsonl")
+    assert 1 <= len(prompts) <= 4 and len(np.load(run / "data" / "prompt_hashes.npy")) == len(prompts)
 
 
 def test_resume_after_kill_matches_uninterrupted(tmp_path: Path, tiny_model: Path) -> None:

@@ -136,7 +136,7 @@ def _rl(ctx: StepContext) -> dict[str, Any]:
     data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
     cfg = validate(RLConfig, data, source=f"recipe step {ctx.spec.name!r}")
     summary = train_rl(cfg, log=ctx.log)
-    return {"main": summary["model"], "run": str(ctx.dir), "summary": summary}
+    return {"main": summary["model"], "run": str(ctx.dir), "prompts": summary["train_prompts"], "summary": summary}
 
 
 @step_kind("eval")

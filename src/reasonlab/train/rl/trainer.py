@@ -36,7 +36,7 @@ from torch import nn
 
 from reasonlab.config import StrictModel, load_config
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import write_records
+from reasonlab.io import read_records, write_records
 from reasonlab.tasks import Problem, get_task
 from reasonlab.tasks.base import stable_seed
 from reasonlab.train.rl import algorithms as alg
@@ -338,6 +338,7 @@ class RLTrainer:
         self.totals = {"prompts": 0, "rollouts": 0, "generated_tokens": 0}
         self.flops_by_phase = {"rollout": 0.0, "old": 0.0, "ref": 0.0, "update": 0.0}
         self.step = 0
+        self.train_prompts: dict[str, str] = {}  # problem prompt -> id, for the held-out check of evaluations
         self._resume()
 
     # ------------------------------------------------------------------ resume
@@ -366,9 +367,29 @@ class RLTrainer:
         self.kl_ctl.value = float(state["kl_coef"])
         self.curriculum.load_state_dict(state["curriculum"])
         self.run.truncate_metrics(self.step)
+        if self.prompts_path.is_file():
+            self.train_prompts = {r["prompt"]: r["id"] for r in read_records(self.prompts_path)}
         self.log(f"[rl] resumed from {ckpt} at step {self.step}")
 
+    @property
+    def prompts_path(self) -> Path:
+        """Every problem prompt the policy was trained on (``id``, ``prompt`` records): an eval holdout file."""
+        return self.run.path / "data" / "train_prompts.jsonl"
+
+    def _save_prompts(self) -> None:
+        """Write the trained-on prompts as records and as ``data/prompt_hashes.npy`` (the eval lineage check)."""
+        import numpy as np
+
+        from reasonlab.io import atomic_path
+        from reasonlab.train.quick_eval import prompt_hash
+
+        write_records(self.prompts_path, [{"id": i, "prompt": p} for p, i in self.train_prompts.items()])
+        hashes = np.array([prompt_hash(p) for p in self.train_prompts], dtype=np.int64)
+        with atomic_path(self.run.path / "data" / "prompt_hashes.npy") as tmp, tmp.open("wb") as fh:
+            np.save(fh, hashes)
+
     def _save(self) -> None:
+        self._save_prompts()
         state = {
             "ledger": self.ledger.state_dict(),
             "totals": self.totals,
@@ -426,6 +447,8 @@ class RLTrainer:
             gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds)
         gen_time = time.perf_counter() - t0
         self.model.train()
+        for p in problems:
+            self.train_prompts.setdefault(p.prompt, p.id)
         out = Rollouts()
         for i, g in enumerate(gens):
             out.problems.append(problems[i // r.group_size])
@@ -786,6 +809,7 @@ class RLTrainer:
             "flops_by_phase": self.flops_by_phase,
             "flops_total": self.ledger.flops_total,
             "model": str(self.run.model_dir),
+            "train_prompts": str(self.prompts_path),
             "seconds": time.perf_counter() - t_start,
         }
         from reasonlab.io import atomic_write_text
