@@ -290,3 +290,23 @@ def test_periodic_eval_through_the_harness(tmp_path: Path, tiny_model: Path) -> 
     assert [r["step"] for r in rows] == [2, 3]  # logged because of the evaluations (step 2 and the last step)
     assert "val-core/rltoy/9/pass@1" in rows[0] and "val-core/rltoy/pass@2" in rows[1]
     assert (tmp_path / "toy" / "evals" / "step-2" / "eval" / "summary.json").is_file()
+
+
+def test_cli_rl_runs_and_reports_bad_config_in_one_line(
+    tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from reasonlab.cli import main
+
+    cfg = make_config(tmp_path, tiny_model, steps=1).model_dump(mode="json")
+    good = tmp_path / "rl.yaml"
+    good.write_text(yaml.safe_dump(cfg))
+    assert main(["rl", str(good), "--name", "cli", "--steps", "1"]) == 0
+    assert (tmp_path / "cli" / "model" / "config.json").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**cfg, "algorithm": {"name": "ppo2"}}))
+    capsys.readouterr()
+    assert main(["rl", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "ppo2" in err and "grpo" in err and "\n" not in err
