@@ -82,3 +82,16 @@ def test_bad_config_is_one_line_error(tmp_path, capsys) -> None:
                                    "data": {"mixture": [{"task": "toyadd"}]}}))
     assert main(["midtrain", str(mid)]) == 2
     assert "init_from" in capsys.readouterr().err
+
+
+def test_bench_train_prints_json(capsys) -> None:
+    args = ["bench", "train", "--preset", "tiny", "--batch-size", "2", "--seq-len", "16", "--steps", "1",
+            "--warmup", "0", "--vocab-size", "300"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["params"] == report["transformers_params"]  # identical configurations
+    for key in ("ours_tokens_per_s", "transformers_tokens_per_s", "ours_mfu", "peak_fp32_flops_per_s"):
+        assert report[key] > 0
+    assert report["speedup_vs_transformers"] == pytest.approx(
+        report["transformers_s_per_step"] / report["ours_s_per_step"])
+    assert main(["bench", "train", "--preset", "nope"]) == 2
