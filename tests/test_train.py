@@ -24,7 +24,7 @@ from reasonlab.train.data import (
     train_data_seed,
 )
 from reasonlab.train.loop import lr_at
-from reasonlab.train.midtrain import MidtrainConfig, midtrain
+from reasonlab.train.midtrain import MidtrainConfig, lineage_hash_files, midtrain
 from reasonlab.train.pretrain import PretrainConfig, pretrain
 
 
@@ -170,6 +170,9 @@ def test_midtrain_sft_and_ntp(tmp_path) -> None:
     sft = RunDir(tmp_path / "mid-sft").read_metrics()
     ntp = RunDir(tmp_path / "mid-ntp").read_metrics()
     assert sft[0]["target_tokens"] < ntp[0]["target_tokens"]  # prompts are not targets under SFT
+    # the overlap check follows init_from: the mid-trained model's lineage includes the base corpus
+    files = lineage_hash_files(tmp_path / "mid-sft" / "model")
+    assert files == [tmp_path / name / "data" / "prompt_hashes.npy" for name in ("mid-sft", "base")]
 
 
 def test_bad_configs_are_one_line_errors(tmp_path) -> None:

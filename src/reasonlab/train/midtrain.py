@@ -96,4 +96,30 @@ def midtrain(
     result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run,
                         label=f"midtrain-{config.objective}", ledger=ledger, on_step=on_step,
                         extra_state={"init_from": str(parent)}, log=log)
-    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)
+    hashes = [np.load(data_dir / "prompt_hashes.npy")] if (data_dir / "prompt_hashes.npy").is_file() else []
+    hashes += [np.load(h) for h in lineage_hash_files(parent)]
+    lineage = np.concatenate(hashes) if hashes else None
+    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log, train_hashes=lineage)
+
+
+def lineage_hash_files(model_dir: Path) -> list[Path]:
+    """Prompt-hash files of the runs that produced ``model_dir``, following ``init_from`` upwards.
+
+    A model directory ``runs/<a>/model`` or ``runs/<a>/checkpoints/step-N`` belongs to run ``runs/<a>``;
+    that run's ``data/prompt_hashes.npy`` is collected, then its config's ``init_from`` is followed.
+    """
+    from reasonlab.config import load_yaml
+
+    found: list[Path] = []
+    current: Path | None = model_dir
+    for _ in range(8):  # lineages are short; the bound guards against cycles
+        if current is None:
+            break
+        run = next((c for c in (current.parent, current.parent.parent) if (c / "config.yaml").is_file()), None)
+        if run is None:
+            break
+        if (run / "data" / "prompt_hashes.npy").is_file():
+            found.append(run / "data" / "prompt_hashes.npy")
+        parent = load_yaml(run / "config.yaml").get("init_from")
+        current = Path(parent) if isinstance(parent, str) else None
+    return found

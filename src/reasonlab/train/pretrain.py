@@ -129,8 +129,11 @@ def pretrain(
 
 
 def finish_run(run: RunDir, model: Any, tokenizer: Any, result: TrainResult, eval_cfg: Any, seed: int,
-               log: Callable[[str], None]) -> dict[str, Any]:
-    """Write ``summary.json`` (and the quick evaluation when configured); return the summary."""
+               log: Callable[[str], None], train_hashes: np.ndarray | None = None) -> dict[str, Any]:
+    """Write ``summary.json`` (and the quick evaluation when configured); return the summary.
+
+    ``train_hashes`` (prompt hashes of every corpus the model was trained on) defaults to this run's.
+    """
     import json
     from dataclasses import asdict
 
@@ -140,7 +143,8 @@ def finish_run(run: RunDir, model: Any, tokenizer: Any, result: TrainResult, eva
                                "num_params": sum(p.numel() for p in model.parameters())}
     if eval_cfg is not None:
         model.eval()
-        summary["quick_eval"] = run_quick_eval(eval_cfg, model.to("cpu"), tokenizer, out_dir=run.path, log=log)
+        summary["quick_eval"] = run_quick_eval(eval_cfg, model.to("cpu"), tokenizer, out_dir=run.path,
+                                               train_hashes=train_hashes, log=log)
     atomic_write_text(run.path / "summary.json", json.dumps(summary, indent=1))
     log(f"done: {result.steps} steps, final loss {result.final_loss:.4f}, model in {run.model_dir}")
     return summary
