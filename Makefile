@@ -13,15 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/reasonlab demo
+	$(BIN)/reasonlab run recipes/quickstart.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2
-
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py

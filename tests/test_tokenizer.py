@@ -115,3 +115,37 @@ def test_roundtrip_on_generated_task_texts() -> None:
     for tid in tok.encode(text):
         piece = tok.decode([tid])
         assert not (any(c.isdigit() for c in piece) and len(piece.strip()) > 1), piece
+
+
+@pytest.fixture(scope="module")
+def numtok() -> TaskTokenizer:
+    return TaskTokenizer.build(CORPUS, 400, number_tokens=23)
+
+
+def test_number_tokens_whole_only_when_standalone(numtok: TaskTokenizer) -> None:
+    pieces = [numtok.decode([i]) for i in numtok.encode("so a = 13 * 19 = 17. <answer> 22 </answer>")]
+    assert {"13", "19", "17", "22"} <= set(pieces)
+    # inside a longer number or a word the integers stay digits, so the split is unambiguous
+    assert [numtok.decode([i]) for i in numtok.encode("x = 123")][-3:] == ["1", "2", "3"]
+    assert "12" not in [numtok.decode([i]) for i in numtok.encode("a12 12b")]
+    assert "23" not in [numtok.decode([i]) for i in numtok.encode("23 ")]  # only 0..22 were added
+    # 0..9 already are (byte) tokens, so only 10..22 add ids
+    assert numtok.vocab_size == TaskTokenizer.build(CORPUS, 400).vocab_size + 13
+    with pytest.raises(ReasonlabError, match="number_tokens"):
+        TaskTokenizer.build(CORPUS, 400, number_tokens=-1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["a", " ", "12", "7", "123", " = ", ".", "x1", "<answer>", "22", "\n"]), max_size=25))
+def test_number_tokens_roundtrip(numtok: TaskTokenizer, parts: list[str]) -> None:
+    text = "".join(parts)
+    ids = numtok.encode(text)
+    assert numtok.decode(ids) == text
+    assert b"".join(numtok.token_bytes()[i] for i in ids) == text.encode()
+
+
+def test_number_tokens_survive_save_load(tmp_path, numtok: TaskTokenizer) -> None:
+    numtok.save(tmp_path)
+    again = TaskTokenizer.load(tmp_path)
+    text = "so a = 13 * 19 = 17. Answer: 7."
+    assert again.encode(text) == numtok.encode(text)

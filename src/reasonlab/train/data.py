@@ -120,6 +120,10 @@ class DataConfig(StrictModel):
     tokenizer_vocab_size: int = Field(
         1024, ge=267, description="BPE vocabulary size when the tokenizer is built (pre-training only)."
     )
+    tokenizer_number_tokens: int = Field(
+        0, ge=0, le=4096,
+        description="Whole-word tokens for the integers 0..N-1 (23 suits mod-23 arithmetic); 0 = digits only.",
+    )
     tokenizer_extra: list[MixtureComponent] = Field(
         default_factory=list,
         description="Extra components whose text only feeds the tokenizer (e.g. contexts seen later).",

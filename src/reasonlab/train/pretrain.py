@@ -92,7 +92,9 @@ def prepare_pretrain_data(
         return TaskTokenizer.load(data_dir), PackedCorpus.load(data_dir)
     rendered, _, hashes = generate_documents(config.data, config.seed, "pretrain", log=log)
     texts = tokenizer_texts(config.data, config.seed, rendered)
-    tokenizer = TaskTokenizer.build(texts, config.data.tokenizer_vocab_size)
+    tokenizer = TaskTokenizer.build(
+        texts, config.data.tokenizer_vocab_size, number_tokens=config.data.tokenizer_number_tokens
+    )
     log(f"tokenizer: {tokenizer.vocab_size} ids")
     corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered,
                                  log=log)
