@@ -109,34 +109,33 @@ def step_kind(name: str) -> Callable[[StepRunner], StepRunner]:
     return deco
 
 
+def _train(ctx: StepContext, config_cls: type[Any], fn: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """Run a training entry point (pretrain/midtrain/rl) with this step's config, in this step's directory."""
+    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
+    summary = fn(validate(config_cls, data, source=f"recipe step {ctx.spec.name!r}"), log=ctx.log)
+    return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
+
+
 @step_kind("pretrain")
 def _pretrain(ctx: StepContext) -> dict[str, Any]:
     from reasonlab.train.pretrain import PretrainConfig, pretrain
 
-    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
-    cfg = validate(PretrainConfig, data, source=f"recipe step {ctx.spec.name!r}")
-    summary = pretrain(cfg, log=ctx.log)
-    return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
+    return _train(ctx, PretrainConfig, pretrain)
 
 
 @step_kind("midtrain")
 def _midtrain(ctx: StepContext) -> dict[str, Any]:
     from reasonlab.train.midtrain import MidtrainConfig, midtrain
 
-    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
-    cfg = validate(MidtrainConfig, data, source=f"recipe step {ctx.spec.name!r}")
-    summary = midtrain(cfg, log=ctx.log)
-    return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
+    return _train(ctx, MidtrainConfig, midtrain)
 
 
 @step_kind("rl")
 def _rl(ctx: StepContext) -> dict[str, Any]:
     from reasonlab.train.rl.trainer import RLConfig, train_rl
 
-    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
-    cfg = validate(RLConfig, data, source=f"recipe step {ctx.spec.name!r}")
-    summary = train_rl(cfg, log=ctx.log)
-    return {"main": summary["model"], "run": str(ctx.dir), "prompts": summary["train_prompts"], "summary": summary}
+    out = _train(ctx, RLConfig, train_rl)
+    return {**out, "prompts": out["summary"]["train_prompts"]}
 
 
 @step_kind("eval")
