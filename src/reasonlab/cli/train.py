@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -37,6 +38,15 @@ _overwrite_option = click.option("--overwrite", is_flag=True,
                                  help="Delete an existing run directory of this name instead of resuming it.")
 
 
+def _run_phase(config_path: str, assignments: tuple[str, ...], overwrite: bool, config_cls: type[Any],
+               fn: Callable[..., dict[str, Any]]) -> None:
+    """Load CONFIG with ``--set`` overrides, run a training phase and print its summary as one JSON line."""
+    cfg = validate(config_cls, apply_overrides(load_yaml(config_path), assignments), source=config_path)
+    summary = fn(cfg, overwrite=overwrite)
+    keys = ("run", "model", "steps", "final_loss", "val_loss", "tokens_total", "flops_total", "seconds")
+    click.echo(json.dumps({k: summary[k] for k in keys}))
+
+
 @click.command("pretrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @_set_option
@@ -45,10 +55,7 @@ def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
     """Pre-train a from-scratch decoder on a task mixture (resumes runs/<name> if it exists)."""
     from reasonlab.train.pretrain import PretrainConfig, pretrain
 
-    cfg = validate(PretrainConfig, apply_overrides(load_yaml(config_path), assignments), source=config_path)
-    summary = pretrain(cfg, overwrite=overwrite)
-    click.echo(json.dumps({k: summary[k] for k in ("run", "model", "steps", "final_loss", "val_loss",
-                                                   "tokens_total", "flops_total", "seconds")}))
+    _run_phase(config_path, assignments, overwrite, PretrainConfig, pretrain)
 
 
 @click.command("midtrain")
@@ -59,10 +66,7 @@ def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
     """Mid-train a checkpoint: SFT on gold completions or continued next-token training."""
     from reasonlab.train.midtrain import MidtrainConfig, midtrain
 
-    cfg = validate(MidtrainConfig, apply_overrides(load_yaml(config_path), assignments), source=config_path)
-    summary = midtrain(cfg, overwrite=overwrite)
-    click.echo(json.dumps({k: summary[k] for k in ("run", "model", "steps", "final_loss", "val_loss",
-                                                   "tokens_total", "flops_total", "seconds")}))
+    _run_phase(config_path, assignments, overwrite, MidtrainConfig, midtrain)
 
 
 @click.command("train")
