@@ -3,7 +3,7 @@
 import pytest
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_path, atomic_write_text, read_records, write_records
+from reasonlab.io import atomic_dir, atomic_path, atomic_write_text, read_records, write_records
 
 ROWS = [
     {"id": "a", "task": "t", "meta": {"ops": 3, "graph": [{"n": 1}]}, "x": 1.5},
@@ -50,3 +50,18 @@ def test_bad_inputs(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ReasonlabError, match="not UTF-8"):
         read_records(binary)
+
+
+def test_atomic_dir_replaces_whole_directory_or_nothing(tmp_path):
+    dest = tmp_path / "ckpt"
+    with atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("v1")
+        (tmp / "stale.txt").write_text("x")
+    with atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("v2")
+    assert sorted(p.name for p in dest.iterdir()) == ["a.txt"] and (dest / "a.txt").read_text() == "v2"
+    with pytest.raises(KeyboardInterrupt), atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert (dest / "a.txt").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no temp or old directories left

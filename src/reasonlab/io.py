@@ -1,7 +1,7 @@
 """Reading and writing records (JSONL or Parquet) and atomic file writes.
 
-Every output is written to a temporary file in the destination directory and moved into place with
-``os.replace``, so a crash or Ctrl-C never leaves a half-written file behind.
+Every output (file or directory) is written to a temporary path in the destination directory and moved
+into place with ``os.replace``, so a crash or Ctrl-C never leaves a half-written output behind.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -36,6 +37,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``path``; on success it replaces ``path`` atomically.
+
+    An existing ``path`` is moved aside, the new directory renamed into place, and the old one deleted,
+    so a reader sees either the complete old or the complete new directory. On any exception the
+    temporary directory is removed and ``path`` is left untouched.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        old = None
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old.{os.getpid()}")
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

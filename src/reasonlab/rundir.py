@@ -24,7 +24,6 @@ import random
 import re
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from pydantic import BaseModel
 
 from reasonlab.config import dump_config
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_write_text
+from reasonlab.io import atomic_dir, atomic_write_text
 
 __all__ = ["ProgressLine", "RunDir", "capture_rng_state", "restore_rng_state"]
 
@@ -185,24 +184,16 @@ class RunDir:
         """
         import torch
 
-        from reasonlab.model import save_model
+        from reasonlab.model import write_model_files
 
-        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
         final = self.checkpoint_path(step)
-        tmp_parent = Path(tempfile.mkdtemp(prefix=f".tmp-step-{step}-", dir=self.checkpoints_dir))
-        try:
-            tmp = tmp_parent / "ckpt"
-            save_model(tmp, model, tokenizer)
+        with atomic_dir(final) as tmp:
+            write_model_files(tmp, model, tokenizer)
             if optimizer is not None:
                 torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(capture_rng_state(), tmp / "rng.pt")
             state = {"step": int(step), "time": time.time(), **(trainer_state or {})}
             (tmp / TRAINER_STATE).write_text(json.dumps(_jsonable(state), indent=1), encoding="utf-8")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp_parent, ignore_errors=True)
         if keep_last > 0:
             for _, old in self.checkpoints()[:-keep_last]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -215,22 +206,12 @@ class RunDir:
         written beside it as ``compute.json`` so the next phase continues the totals.
         """
         from reasonlab.compute import COMPUTE_FILE
-        from reasonlab.model import save_model
+        from reasonlab.model import write_model_files
 
-        tmp_parent = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=self.path))
-        try:
-            save_model(tmp_parent / "model", model, tokenizer)
+        with atomic_dir(self.model_dir) as tmp:
+            write_model_files(tmp, model, tokenizer)
             if compute is not None:
-                (tmp_parent / "model" / COMPUTE_FILE).write_text(json.dumps(compute), encoding="utf-8")
-            old = None
-            if self.model_dir.exists():
-                old = self.path / f".old-model-{os.getpid()}"
-                os.replace(self.model_dir, old)
-            os.replace(tmp_parent / "model", self.model_dir)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp_parent, ignore_errors=True)
+                (tmp / COMPUTE_FILE).write_text(json.dumps(compute), encoding="utf-8")
         return self.model_dir
 
 

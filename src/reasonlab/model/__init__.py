@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import atomic_dir
 from reasonlab.model.decoder import PRESETS, Decoder, KVCache, ModelConfig
 from reasonlab.model.tokenizer import SPECIAL_TOKENS, TaskTokenizer
 
@@ -42,35 +41,28 @@ def _state_dict_for_save(model: Decoder) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
 
 
+def write_model_files(directory: Path, model: Decoder, tokenizer: TaskTokenizer,
+                      extra: dict[str, Any] | None = None) -> None:
+    """Write config.json, model.safetensors and tokenizer.json into the existing ``directory``."""
+    from safetensors.torch import save_file
+
+    meta = {"format": FORMAT, "model": model.config.to_dict()}
+    if extra:
+        meta["extra"] = extra
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    save_file(_state_dict_for_save(model), str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    tokenizer.save(directory)
+
+
 def save_model(directory: str | os.PathLike[str], model: Decoder, tokenizer: TaskTokenizer,
                extra: dict[str, Any] | None = None) -> Path:
     """Write a native checkpoint to ``directory`` atomically; an existing directory is replaced.
 
     ``extra`` (JSON-serialisable) is stored under ``"extra"`` in config.json, e.g. the training step.
     """
-    from safetensors.torch import save_file
-
-    dest = Path(directory)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        meta = {"format": FORMAT, "model": model.config.to_dict()}
-        if extra:
-            meta["extra"] = extra
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        save_file(_state_dict_for_save(model), str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
-        tokenizer.save(tmp)
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old.{os.getpid()}")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+    with atomic_dir(directory) as tmp:
+        write_model_files(tmp, model, tokenizer, extra)
+    return Path(directory)
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:

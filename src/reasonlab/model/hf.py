@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import atomic_dir
 from reasonlab.model.decoder import Decoder, ModelConfig
 from reasonlab.model.tokenizer import BOS, EOS, PAD, SPECIAL_TOKENS, TaskTokenizer
 
@@ -112,11 +111,8 @@ def export_hf(model: Decoder, tokenizer: TaskTokenizer, out_dir: str | os.PathLi
     """Write a Hugging Face ``Qwen2ForCausalLM`` directory to ``out_dir`` atomically."""
     from safetensors.torch import save_file
 
-    dest = Path(out_dir)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     cfg = model.config
-    try:
+    with atomic_dir(out_dir) as tmp:
         def dump(name: str, obj: dict[str, Any]) -> None:
             (tmp / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
 
@@ -128,13 +124,7 @@ def export_hf(model: Decoder, tokenizer: TaskTokenizer, out_dir: str | os.PathLi
         dump("tokenizer_config.json", tokenizer_config(tokenizer, cfg.max_seq_len))
         dump("special_tokens_map.json", {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD,
                                          "additional_special_tokens": list(SPECIAL_TOKENS[3:])})
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+    return Path(out_dir)
 
 
 def config_from_hf(data: dict[str, Any], source: str) -> ModelConfig:
