@@ -20,5 +20,5 @@ demo: $(STAMP)
 	$(BIN)/reasonlab run recipes/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/pytest -n 2
