@@ -11,6 +11,7 @@ accuracy and loss sit at that optimum has learned the operands but not to condit
 
     .venv/bin/python scripts/mod23_fact_drill.py --operators "+-*" --steps 2000
     .venv/bin/python scripts/mod23_fact_drill.py --operators "+" --steps 800
+    .venv/bin/python scripts/mod23_fact_drill.py --first-operators "+" --first-steps 800 --steps 2400
 """
 
 from __future__ import annotations
@@ -86,12 +87,17 @@ def main() -> None:
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--rope-theta", type=float, default=1e4)
     ap.add_argument("--untied", action="store_true", help="separate input and output embeddings")
+    ap.add_argument("--first-operators", default="",
+                    help="operator curriculum: train only on these (a subset of --operators) for --first-steps")
+    ap.add_argument("--first-steps", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     if not args.operators or set(args.operators) - set(OPERATORS) or len(set(args.operators)) != len(args.operators):
         ap.error(f"--operators must be distinct characters from {''.join(OPERATORS)}, got {args.operators!r}")
+    if set(args.first_operators) - set(args.operators):
+        ap.error(f"--first-operators must be a subset of --operators {args.operators!r}, got {args.first_operators!r}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -106,9 +112,14 @@ def main() -> None:
                       "op_blind_loss": round(blind_loss, 4), **vars(args)}))
     gen = torch.Generator().manual_seed(args.seed + 1)
     eval_rows = fact_rows(table[:, None, :], p, k)[:, :4]
+    first_ids = [args.operators.index(op) for op in args.first_operators]
+    first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
+        if step <= args.first_steps and len(first_rows):
+            idx = first_rows[torch.randint(len(first_rows), (args.batch, args.facts_per_row), generator=gen)]
+        else:
+            idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
         rows = fact_rows(table[idx], p, k)
         x, y = rows[:, :-1], rows[:, 1:].clone()
         target = torch.zeros_like(y, dtype=torch.bool)
