@@ -79,6 +79,11 @@ def test_params_accept_cli_strings_and_normalise() -> None:
         ({"depth": "4"}, "depth"),
         ({"distractors": "-1"}, "distractors"),
         ({"colour": "red"}, "unknown field 'colour'"),
+        ({"operators": "-*"}, "must include '+'"),
+        ({"operators": "+/"}, "distinct characters from '+-*'"),
+        ({"operators": "++"}, "distinct characters"),
+        ({"operators": ""}, "distinct characters"),
+        ({"operators": "+-", "depth": 3}, "depth 3 needs '*'"),
     ],
 )
 def test_bad_knobs_are_one_line_errors(knobs: dict, needle: str) -> None:
@@ -87,6 +92,37 @@ def test_bad_knobs_are_one_line_errors(knobs: dict, needle: str) -> None:
     msg = str(exc.value)
     assert "\n" not in msg
     assert needle in msg
+
+
+def test_operators_knob_is_canonical_and_default_keeps_every_operator() -> None:
+    assert TASK.params().operators == "+-*"
+    assert TASK.params(operators="*+").operators == "+*"
+
+
+@pytest.mark.parametrize(("operators", "allowed"), [
+    ("+", {"const", "add", "sum2", "sum"}),
+    ("+-", {"const", "add", "sub", "sum2", "diff2", "sum"}),
+    ("+*", {"const", "add", "mul", "sum2", "sum"}),
+])
+def test_operators_knob_limits_relations_and_gold_still_verifies(operators: str, allowed: set[str]) -> None:
+    seen: set[str] = set()
+    for p in gen(150, seed=3, ops="2-12", mode="mix", distractors=3, operators=operators):
+        assert p.meta["operators"] == operators
+        ops = {n["op"] for n in p.meta["graph"]["nodes"]}
+        assert ops <= allowed, (operators, ops - allowed)
+        seen |= ops
+        if p.meta["mode"] == "forward":
+            body = p.solution.split("Answer:")[0]
+            assert ("*" in body) == ("*" in operators and "mul" in ops)
+        assert TASK.score(p, p.solution, reward="strict").reward == 1.0
+    assert seen == allowed  # every allowed relation does occur
+
+
+def test_operators_knob_reaches_distractors_too() -> None:
+    for seed in range(40):
+        g = build_graph(random.Random(seed), (7, 8, 6), 2, 6, "mod", 6, operators="+")
+        if g is not None:
+            assert {g.nodes[i].op for i in g.distractors} <= {"const", "add", "sum2"}
 
 
 def test_context_mix_weights_down_to_a_thousandth() -> None:

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks import register
-from reasonlab.tasks.arith_graph import MOD, GNode, affine_forms, build_graph, in_edges
+from reasonlab.tasks.arith_graph import ALL_OPERATORS, MOD, GNode, affine_forms, build_graph, in_edges
 from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
 
 CONTEXT_DIR = Path(__file__).parent / "contexts"
@@ -200,6 +200,11 @@ class ArithParams(StrictModel):
         "mod", description="mod: all values mod 23 (iGSM); range: constants 1-4, values 1..1000 (GSM-Infinite)"
     )
     depth: int = Field(2, ge=2, le=3, description="entity layers: 2 (totals) or 3 (adds per-item totals, products)")
+    operators: str = Field(
+        ALL_OPERATORS,
+        description="relations allowed between parameters: a subset of +-* with + (totals are sums); "
+        "depth 3 needs * (its totals are sums of products)",
+    )
 
     @field_validator("ops", mode="before")
     @classmethod
@@ -208,6 +213,21 @@ class ArithParams(StrictModel):
             raise ValueError(f"ops must be an integer or a range such as 2-10, got {v!r}")
         lo, hi = parse_ops(v)
         return str(lo) if lo == hi else f"{lo}-{hi}"
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _check_operators(cls, v: Any) -> str:
+        if not isinstance(v, str) or not v or set(v) - set(ALL_OPERATORS) or len(set(v)) != len(v):
+            raise ValueError(f"operators must be distinct characters from {ALL_OPERATORS!r}, got {v!r}")
+        if "+" not in v:
+            raise ValueError(f"operators must include '+' (implicit totals are sums), got {v!r}")
+        return "".join(c for c in ALL_OPERATORS if c in v)
+
+    @model_validator(mode="after")
+    def _check_depth_operators(self) -> ArithParams:
+        if self.depth == 3 and "*" not in self.operators:
+            raise ValueError(f"depth 3 needs '*' in operators (totals of products), got {self.operators!r}")
+        return self
 
     @field_validator("context", mode="before")
     @classmethod
@@ -625,7 +645,7 @@ class ArithTask(Task):
         mode = p.mode if p.mode != "mix" else ("forward" if rng.random() < 0.5 else "reverse")
         lo, hi = _ops_range(p.ops)
         ops = rng.randint(lo, hi)
-        graph = build_graph(rng, ctx.sizes, p.depth, ops, p.num_mode, p.distractors)
+        graph = build_graph(rng, ctx.sizes, p.depth, ops, p.num_mode, p.distractors, operators=p.operators)
         if graph is None:
             return None
         nodes, order, target = graph.nodes, graph.order, graph.target
@@ -660,6 +680,7 @@ class ArithTask(Task):
             "mode": mode,
             "num_mode": p.num_mode,
             "depth": p.depth,
+            "operators": p.operators,
             "distractors": len(graph.distractors),
             "n_steps": len(order),
             "graph": meta_graph,

@@ -66,11 +66,30 @@ def in_edges(node: GNode) -> int:
     return len(node.parents) + (node.const is not None)
 
 
+#: The operator characters of the ``operators`` knob and the node ops each one allows.
+OPERATOR_OPS = {"+": ("add", "sum2"), "-": ("sub", "diff2"), "*": ("mul",)}
+ALL_OPERATORS = "+-*"
+
+
+def op_choices(operators: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(relation-to-one-parent ops, relation-to-two-parents ops) allowed by ``operators``, in a fixed order.
+
+    ``"+-*"`` -> ``(("add", "sub", "mul"), ("sum2", "diff2"))``; ``"+"`` -> ``(("add",), ("sum2",))``.
+    The order is that of :data:`ALL_OPERATORS` whatever the order of ``operators``, so the default draws
+    exactly the problems it drew before the knob existed.
+    """
+    allowed = {op for c in operators for op in OPERATOR_OPS[c]}
+    return (tuple(o for o in ("add", "sub", "mul") if o in allowed),
+            tuple(o for o in ("sum2", "diff2") if o in allowed))
+
+
 class _Builder:
     """Top-down construction of a necessary graph with exactly ``ops`` operations."""
 
-    def __init__(self, rng: random.Random, sizes: tuple[int, int, int], depth: int, ops: int) -> None:
+    def __init__(self, rng: random.Random, sizes: tuple[int, int, int], depth: int, ops: int,
+                 operators: str = ALL_OPERATORS) -> None:
         self.rng = rng
+        self.unary_ops, self.binary_ops = op_choices(operators)
         self.n1, self.n2, self.n3 = sizes
         self.depth = depth
         self.ops = ops
@@ -277,12 +296,12 @@ class _Builder:
                 if kind == "binary":
                     second = self.parent_choice(v, forbidden, free - 1 - first[2], p1)
                 if second is None:
-                    node.op = rng.choice(("add", "sub", "mul"))
+                    node.op = rng.choice(self.unary_ops)
                     node.const = 0
                     self.spent += 1
                 else:
                     self.link(self.materialise(second), v)
-                    node.op = rng.choice(("sum2", "diff2"))
+                    node.op = rng.choice(self.binary_ops)
                 return
         self.reserve -= 1
         node.op = "const"
@@ -470,7 +489,8 @@ def affine_forms(nodes: list[GNode], order: list[int], hidden: int, mod: bool) -
 
 
 def add_distractors(
-    nodes: list[GNode], count: int, rng: random.Random, sizes: tuple[int, int, int], depth: int, num_mode: str
+    nodes: list[GNode], count: int, rng: random.Random, sizes: tuple[int, int, int], depth: int, num_mode: str,
+    operators: str = ALL_OPERATORS,
 ) -> list[int]:
     """State up to ``count`` unnecessary instance parameters (fewer if no free parameter is left).
 
@@ -491,6 +511,7 @@ def add_distractors(
     mod = num_mode == "mod"
     lo = 0 if mod else 1
     hi = MOD - 1 if mod else 4
+    unary_ops, binary_ops = op_choices(operators)
     made: list[int] = []
     for key in chosen:
         n = GNode(key)
@@ -501,14 +522,14 @@ def add_distractors(
             n.value = n.const
         elif r < 0.75 or earlier < 2:
             p = rng.randrange(earlier)
-            n.op = rng.choice(("add", "sub", "mul"))
+            n.op = rng.choice(unary_ops)
             n.parents = [p]
             n.const = rng.randint(2 if n.op == "mul" else 1, hi)
             pv = nodes[p].value
             n.value = pv + n.const if n.op == "add" else pv - n.const if n.op == "sub" else pv * n.const
         else:
             p, q = rng.sample(range(earlier), 2)
-            n.op = rng.choice(("sum2", "diff2"))
+            n.op = rng.choice(binary_ops)
             n.parents = [p, q]
             pv, qv = nodes[p].value, nodes[q].value
             n.value = pv + qv if n.op == "sum2" else pv - qv
@@ -530,9 +551,14 @@ def build_graph(
     num_mode: str,
     distractors: int,
     value_tries: int = 6,
+    operators: str = ALL_OPERATORS,
 ) -> Graph | None:
-    """A necessary graph with exactly ``ops`` operations plus distractors, values drawn; None = reject."""
-    built = _Builder(rng, sizes, depth, ops).build()
+    """A necessary graph with exactly ``ops`` operations plus distractors, values drawn; None = reject.
+
+    ``operators`` (a subset of ``+-*`` containing ``+``) limits the relations between parameters;
+    implicit totals are sums whatever it says.
+    """
+    built = _Builder(rng, sizes, depth, ops, operators).build()
     if built is None:
         return None
     nodes, target = built
@@ -544,5 +570,5 @@ def build_graph(
             break
     else:
         return None
-    extra = add_distractors(nodes, distractors, rng, sizes, depth, num_mode)
+    extra = add_distractors(nodes, distractors, rng, sizes, depth, num_mode, operators)
     return Graph(nodes=nodes, target=target, order=order, distractors=extra)
