@@ -114,6 +114,9 @@ def main() -> None:
     eval_rows = fact_rows(table[:, None, :], p, k)[:, :4]
     first_ids = [args.operators.index(op) for op in args.first_operators]
     first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
+    # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at 3, 9, 15, ...
+    not_result = torch.ones(args.batch, 6 * args.facts_per_row - 1, dtype=torch.bool)
+    not_result[:, 3::6] = False
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         if step <= args.first_steps and len(first_rows):
@@ -121,10 +124,7 @@ def main() -> None:
         else:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
         rows = fact_rows(table[idx], p, k)
-        x, y = rows[:, :-1], rows[:, 1:].clone()
-        target = torch.zeros_like(y, dtype=torch.bool)
-        target[:, 3::6] = True  # the token after "=" is the result
-        y[~target] = -100
+        x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
         loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab_size), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
