@@ -16,7 +16,7 @@ def register(cls: type[Task]) -> type[Task]:
 
 def _load_builtin() -> None:
     """Import the built-in task modules for their ``@register`` side effect (lazily: keeps imports cheap)."""
-    from reasonlab.tasks import arith, knights  # noqa: F401
+    from reasonlab.tasks import arith, arith_facts, knights  # noqa: F401
 
 
 def task_names() -> list[str]:

@@ -1,0 +1,166 @@
+"""Arithmetic facts: single-operation modulo-23 drills, the atomic skill ``arith`` solutions compose.
+
+An ``arith`` solution step such as ``h = A + X = 8 + 12 = 20`` needs two skills: carrying values to
+the right places, and knowing the fact ``8 + 12 = 20`` (mod 23). In a word-problem corpus the facts are
+sparse (about one per 60 tokens), so a small model spends most of its budget before it knows them.
+This task states them densely, in exactly the solution's notation::
+
+    <question> Compute modulo 23: 8 + 12 ; 3 * 5 </question> <solution>
+     8 + 12 = 20 ; 3 * 5 = 15 </solution> <answer> 20, 15 </answer>
+
+It serves as a pre-training mixture component (a drill next to word problems, see the staged recipe in
+docs/results.md) and as a diagnostic: evaluated with ``operators`` as the bucket knob it gives the
+model's fact accuracy per operator.
+
+Verification: the answer is the comma-separated list of results, in order; it is correct only when
+every value is right and none is missing or extra. ``units_correct`` counts the right positions when
+the list has the right length (partial-credit reward; None otherwise). The process check matches
+each gold expression with the first unused stated equation ``a op b = c`` over the same operands and
+operator: none is ``missing``, a wrong ``c`` is a ``value_mismatch``, equations over other
+expressions are ``extra``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+from reasonlab.tasks import register
+from reasonlab.tasks.arith import PROMPT_HEAD, PROMPT_TAIL
+from reasonlab.tasks.arith_graph import ALL_OPERATORS, MOD
+from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
+
+__all__ = ["ArithFactsParams", "ArithFactsTask", "apply_operator", "parse_equations"]
+
+MAX_FACTS = 64
+
+
+def apply_operator(a: int, op: str, b: int) -> int:
+    """``(a op b) mod 23`` for ``op`` in ``+ - *``; e.g. ``8 - 12 -> 19``, ``17 * 3 -> 5``."""
+    if op == "+":
+        return (a + b) % MOD
+    if op == "-":
+        return (a - b) % MOD
+    if op == "*":
+        return (a * b) % MOD
+    raise ReasonlabError(f"unknown operator {op!r} (allowed: {', '.join(ALL_OPERATORS)})")
+
+
+class ArithFactsParams(StrictModel):
+    """Knobs of a drill problem: which operators, and how many facts per problem."""
+
+    operators: str = Field(ALL_OPERATORS, description="Operators drawn uniformly: a non-empty subset of '+-*'.")
+    facts: int = Field(8, ge=1, le=MAX_FACTS, description="Expressions per problem.")
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _check_operators(cls, v: Any) -> str:
+        text = str(v)
+        if not text or len(set(text)) != len(text) or not set(text) <= set(ALL_OPERATORS):
+            raise ValueError(f"operators must be distinct characters from {ALL_OPERATORS!r}, got {v!r}")
+        return "".join(c for c in ALL_OPERATORS if c in text)
+
+
+_EQ_RE = re.compile(r"(-?\d{1,6}) ?([+*-]) ?(-?\d{1,6}) ?= ?(-?\d{1,6})")
+_ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,800})</answer>")
+_LIST_RE = re.compile(r"\s*-?\d{1,6}(\s*,\s*-?\d{1,6})*\s*")
+
+
+def parse_equations(completion: str) -> list[tuple[int, str, int, int]]:
+    """Every stated ``a op b = c`` in order, e.g. ``"8 + 12 = 20 ; 3 * 5 = 1"`` -> ``[(8,'+',12,20), (3,'*',5,1)]``."""
+    return [(int(a), op, int(b), int(c)) for a, op, b, c in _EQ_RE.findall(completion)]
+
+
+def _answer_list(completion: str) -> tuple[list[int] | None, str | None]:
+    """Values in the last ``<answer>`` tag, or ``(None, error)``."""
+    tags = _ANSWER_TAG_RE.findall(completion)
+    if not tags:
+        return None, "no answer found"
+    if not _LIST_RE.fullmatch(tags[-1]):
+        return None, "answer tag does not hold a comma-separated list of integers"
+    return [int(x) for x in tags[-1].split(",")], None
+
+
+def _process(items: list[list[Any]], stated: list[tuple[int, str, int, int]], correct: bool) -> ProcessCheck:
+    check = ProcessCheck(n_gold=len(items), n_steps=len(stated), answer_mismatch=not correct)
+    unused = list(stated)
+    for a, op, b, c in items:
+        hit = next((e for e in unused if e[:3] == (a, op, b)), None)
+        if hit is None:
+            check.missing += 1
+            continue
+        unused.remove(hit)
+        if hit[3] == c:
+            check.matched_ok += 1
+        else:
+            check.value_mismatch += 1
+    check.extra = len(unused)
+    return check
+
+
+@register
+class ArithFactsTask(Task):
+    """Single-operation modulo-23 facts in the ``arith`` solution notation."""
+
+    name = "arith_facts"
+    description = "single-operation mod-23 facts (a op b = c) in arith's notation: drill component and diagnostic"
+    Params = ArithFactsParams
+    styles = ("plain",)
+
+    def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        p: ArithFactsParams = params
+        items = []
+        for _ in range(p.facts):
+            a, op, b = rng.randrange(MOD), rng.choice(p.operators), rng.randrange(MOD)
+            items.append([a, op, b, apply_operator(a, op, b)])
+        exprs = " ; ".join(f"{a} {op} {b}" for a, op, b, _ in items)
+        answer = ", ".join(str(c) for *_, c in items)
+        body = " ; ".join(f"{a} {op} {b} = {c}" for a, op, b, c in items)
+        return Problem(
+            id="",
+            task=self.name,
+            prompt=f"{PROMPT_HEAD}Compute modulo {MOD}: {exprs}{PROMPT_TAIL}",
+            answer=answer,
+            solution=f" {body} </solution> <answer> {answer} </answer>",
+            meta={"operators": p.operators, "facts": p.facts, "items": items},
+        )
+
+    def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
+        """Prompt ``<question> Compute modulo 23: EXPRS </question> <solution>``; completion
+        `` EQUATIONS </solution> <answer> LIST </answer>``."""
+        if style != "plain":
+            raise ReasonlabError(f"arith_facts: unknown prompt style {style!r}; choose from {', '.join(self.styles)}")
+        return problem.prompt, problem.solution
+
+    def verify(self, problem: Problem, completion: str) -> Verification:
+        if not isinstance(completion, str):
+            completion = "" if completion is None else str(completion)
+        try:
+            items = problem.meta["items"]
+            gold = [int(c) for *_, c in items]
+            values, error = _answer_list(completion)
+            stated = parse_equations(completion)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Verification(correct=False, format_ok=False, pred=None, answer_status="unparseable",
+                                error=f"verifier error: {exc.__class__.__name__}",
+                                process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True))
+        correct = values == gold
+        same_count = values is not None and len(values) == len(gold)
+        units = sum(v == g for v, g in zip(values, gold, strict=True)) if same_count else None
+        status = "exact" if correct else ("unparseable" if values is None else "mismatch")
+        return Verification(
+            correct=correct,
+            format_ok=values is not None and bool(stated),
+            pred=None if values is None else ", ".join(map(str, values)),
+            answer_status=status,  # type: ignore[arg-type]
+            error=error,
+            process=_process(items, stated, correct),
+            units_correct=units,
+            units_total=len(gold),
+            extra={"n_steps": len(stated)},
+        )
