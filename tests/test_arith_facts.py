@@ -146,3 +146,55 @@ def test_property_any_single_wrong_value_is_caught(seed: int, k: int, delta: int
     body = " ; ".join(f"{a} {op} {b} = {v}" for (a, op, b, _), v in zip(p.meta["items"], values, strict=True))
     v = TASK.verify(p, f" {body} </solution> <answer> {', '.join(map(str, values))} </answer>")
     assert not v.correct and v.units_correct == 7 and v.process.value_mismatch == 1
+
+
+# ----------------------------------------------------------------------------- recite layout
+
+
+def recite(operators: str = "+", facts: int = 3, seed: int = 0):
+    return next(TASK.generate(TASK.params(operators=operators, facts=facts, layout="recite"), 1, seed, dedup=False))
+
+
+def test_recite_render_and_gold() -> None:
+    p = recite("*+", 3)
+    prompt, completion = TASK.render(p)
+    assert prompt == "<question> State 3 facts modulo 23 with + * </question> <solution>"
+    v = TASK.verify(p, completion)
+    assert v.correct and v.process.ok and v.pred == "3"
+
+
+@pytest.mark.parametrize(
+    ("completion", "correct", "mismatch", "missing", "extra"),
+    [
+        (" 1 + 1 = 2 ; 2 + 2 = 4 ; 3 + 3 = 6", True, 0, 0, 0),
+        (" 1 + 1 = 2 ; 2 + 2 = 5 ; 3 + 3 = 6", False, 1, 0, 0),  # a false fact
+        (" 1 + 1 = 2 ; 1 + 1 = 2 ; 3 + 3 = 6", False, 1, 0, 0),  # a repeated fact
+        (" 1 + 1 = 2 ; 2 * 2 = 4 ; 3 + 3 = 6", False, 1, 0, 0),  # an operator not asked for
+        (" 1 + 1 = 2 ; 22 + 30 = 6 ; 3 + 3 = 6", False, 1, 0, 0),  # an operand outside 0..22
+        (" 1 + 1 = 2 ; 2 + 2 = 4", False, 0, 1, 0),  # too few
+        (" 1 + 1 = 2 ; 2 + 2 = 4 ; 3 + 3 = 6 ; 4 + 4 = 8", False, 0, 0, 1),  # too many
+    ],
+)
+def test_recite_adversarial(completion: str, correct: bool, mismatch: int, missing: int, extra: int) -> None:
+    v = TASK.verify(recite("+", 3), completion)
+    assert v.correct is correct
+    assert (v.process.value_mismatch, v.process.missing, v.process.extra) == (mismatch, missing, extra)
+    assert compute_reward("strict", v) == float(correct)
+
+
+def test_recite_nothing_stated_is_unparseable() -> None:
+    v = TASK.verify(recite(), " I know many facts </solution> <answer> 3 </answer>")
+    assert not v.correct and v.answer_status == "unparseable" and not v.format_ok
+
+
+def test_recite_prompts_repeat_so_dedup_must_be_off() -> None:
+    with pytest.raises(ReasonlabError, match="distinct problems"):
+        list(TASK.generate(TASK.params(layout="recite"), 2, 0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(operators=st.sampled_from(["+", "-*", "+-*"]), facts=st.integers(1, 24), seed=st.integers(0, 10**6))
+def test_property_recite_gold_is_distinct_and_true(operators: str, facts: int, seed: int) -> None:
+    p = recite(operators, facts, seed)
+    assert len({tuple(i[:3]) for i in p.meta["items"]}) == facts
+    assert TASK.verify(p, TASK.render(p)[1]).correct

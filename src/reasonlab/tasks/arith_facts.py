@@ -3,28 +3,41 @@
 An ``arith`` solution step such as ``h = A + X = 8 + 12 = 20`` needs two skills: carrying values to
 the right places, and knowing the fact ``8 + 12 = 20`` (mod 23). In a word-problem corpus the facts are
 sparse (about one per 60 tokens), so a small model spends most of its budget before it knows them.
-This task states them densely, in exactly the solution's notation::
+This task states them densely, in exactly the solution's notation, in one of two layouts:
+
+``compute`` (the default) gives the expressions and asks for their values::
 
     <question> Compute modulo 23: 8 + 12 ; 3 * 5 </question> <solution>
      8 + 12 = 20 ; 3 * 5 = 15 </solution> <answer> 20, 15 </answer>
 
-It serves as a pre-training mixture component (a drill next to word problems, see the staged recipe in
-docs/results.md) and as a diagnostic: evaluated with ``operators`` as the bucket knob it gives the
-model's fact accuracy per operator.
+``recite`` asks for any ``facts`` distinct true facts; the gold completion is a random set of them. As
+pre-training text it is the densest form of the table (no copying needed, one fact per 6 tokens)::
 
-Verification: the answer is the comma-separated list of results, in order; it is correct only when
-every value is right and none is missing or extra. ``units_correct`` counts the right positions when
-the list has the right length (partial-credit reward; None otherwise). The process check matches
+    <question> State 2 facts modulo 23 with + * </question> <solution>
+     8 + 12 = 20 ; 3 * 5 = 15 </solution> <answer> 2 </answer>
+
+It serves as a pre-training mixture component (a drill next to word problems, see the staged recipe in
+docs/results.md) and as a diagnostic: evaluated in the compute layout with ``operators`` as the bucket
+knob it gives the model's fact accuracy per operator.
+
+Verification, compute: the answer is the comma-separated list of results, in order; it is correct only
+when every value is right and none is missing or extra. ``units_correct`` counts the right positions
+when the list has the right length (partial-credit reward; None otherwise). The process check matches
 each gold expression with the first unused stated equation ``a op b = c`` over the same operands and
 operator: none is ``missing``, a wrong ``c`` is a ``value_mismatch``, equations over other
 expressions are ``extra``.
+
+Verification, recite: the answer is the number of stated equations; it is correct when exactly
+``facts`` distinct equations are stated, every one true, with operands in 0..22 and allowed operators.
+The process check counts true ones as ``matched_ok``, false or repeated ones (or ones with another
+operator) as ``value_mismatch``, and the shortfall or excess against ``facts`` as ``missing``/``extra``.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -56,6 +69,9 @@ class ArithFactsParams(StrictModel):
 
     operators: str = Field(ALL_OPERATORS, description="Operators drawn uniformly: a non-empty subset of '+-*'.")
     facts: int = Field(8, ge=1, le=MAX_FACTS, description="Expressions per problem.")
+    layout: Literal["compute", "recite"] = Field(
+        "compute", description="compute: give expressions, ask values; recite: ask for any true facts."
+    )
 
     @field_validator("operators", mode="before")
     @classmethod
@@ -118,16 +134,22 @@ class ArithFactsTask(Task):
         for _ in range(p.facts):
             a, op, b = rng.randrange(MOD), rng.choice(p.operators), rng.randrange(MOD)
             items.append([a, op, b, apply_operator(a, op, b)])
-        exprs = " ; ".join(f"{a} {op} {b}" for a, op, b, _ in items)
-        answer = ", ".join(str(c) for *_, c in items)
         body = " ; ".join(f"{a} {op} {b} = {c}" for a, op, b, c in items)
+        if p.layout == "recite":
+            if len({(a, op, b) for a, op, b, _ in items}) < len(items):
+                return None  # the gold completion must itself be a correct answer (distinct facts)
+            question = f"State {p.facts} facts modulo {MOD} with {' '.join(p.operators)}"
+            answer = str(p.facts)
+        else:
+            question = f"Compute modulo {MOD}: " + " ; ".join(f"{a} {op} {b}" for a, op, b, _ in items)
+            answer = ", ".join(str(c) for *_, c in items)
         return Problem(
             id="",
             task=self.name,
-            prompt=f"{PROMPT_HEAD}Compute modulo {MOD}: {exprs}{PROMPT_TAIL}",
+            prompt=f"{PROMPT_HEAD}{question}{PROMPT_TAIL}",
             answer=answer,
             solution=f" {body} </solution> <answer> {answer} </answer>",
-            meta={"operators": p.operators, "facts": p.facts, "items": items},
+            meta={"operators": p.operators, "facts": p.facts, "layout": p.layout, "items": items},
         )
 
     def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
@@ -142,9 +164,11 @@ class ArithFactsTask(Task):
             completion = "" if completion is None else str(completion)
         try:
             items = problem.meta["items"]
+            stated = parse_equations(completion)
+            if problem.meta.get("layout", "compute") == "recite":
+                return _verify_recite(int(problem.meta["facts"]), str(problem.meta["operators"]), stated)
             gold = [int(c) for *_, c in items]
             values, error = _answer_list(completion)
-            stated = parse_equations(completion)
         except (KeyError, TypeError, ValueError) as exc:
             return Verification(correct=False, format_ok=False, pred=None, answer_status="unparseable",
                                 error=f"verifier error: {exc.__class__.__name__}",
@@ -164,3 +188,28 @@ class ArithFactsTask(Task):
             units_total=len(gold),
             extra={"n_steps": len(stated)},
         )
+
+
+def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int, int]]) -> Verification:
+    """Recite layout: exactly ``facts`` distinct true equations over 0..22 with allowed operators."""
+    seen: set[tuple[int, str, int]] = set()
+    good = 0
+    for a, op, b, c in stated:
+        ok = op in operators and 0 <= a < MOD and 0 <= b < MOD and (a, op, b) not in seen
+        seen.add((a, op, b))
+        good += ok and apply_operator(a, op, b) == c
+    correct = good == facts == len(stated)
+    check = ProcessCheck(n_gold=facts, n_steps=len(stated), answer_mismatch=not correct,
+                         matched_ok=min(good, facts), value_mismatch=len(stated) - good,
+                         missing=max(0, facts - len(stated)), extra=max(0, len(stated) - facts))
+    return Verification(
+        correct=correct,
+        format_ok=bool(stated),
+        pred=str(len(stated)) if stated else None,
+        answer_status="exact" if correct else ("mismatch" if stated else "unparseable"),
+        error=None if stated else "no equation found",
+        process=check,
+        units_correct=min(good, facts) if len(stated) == facts else None,
+        units_total=facts,
+        extra={"n_steps": len(stated)},
+    )
