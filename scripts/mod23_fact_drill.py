@@ -64,14 +64,20 @@ def op_blind_optimum(operators: str, modulus: int) -> tuple[float, float]:
     return acc / n, loss / n
 
 
-def fact_rows(facts: torch.Tensor, modulus: int, n_ops: int) -> torch.Tensor:
+def fact_rows(facts: torch.Tensor, modulus: int, n_ops: int, spaced: bool = False) -> torch.Tensor:
     """Token rows ``a, op, b, =, c, ;`` per fact: ``facts[B, n, 4] -> [B, 6n]``.
 
     Numbers are ids ``0..modulus-1``, operator ``i`` is ``modulus + i``, ``=`` and ``;`` follow.
+    ``spaced`` puts a space token (the next id) before every number, as the task tokenizer writes
+    ``" 8 + 12 = 20"`` (``' ', '8', ' +', ' ', '12', ' =', ' ', '20', ' ;'``): ``[B, 9n]``.
     """
     eq, sep = modulus + n_ops, modulus + n_ops + 1
     a, op, b, c = facts.unbind(-1)
-    cols = [a, modulus + op, b, torch.full_like(a, eq), c, torch.full_like(a, sep)]
+    if spaced:
+        sp = torch.full_like(a, modulus + n_ops + 2)
+        cols = [sp, a, modulus + op, sp, b, torch.full_like(a, eq), sp, c, torch.full_like(a, sep)]
+    else:
+        cols = [a, modulus + op, b, torch.full_like(a, eq), c, torch.full_like(a, sep)]
     return torch.stack(cols, -1).reshape(facts.shape[0], -1)
 
 
@@ -90,6 +96,9 @@ def main() -> None:
     ap.add_argument("--first-operators", default="",
                     help="operator curriculum: train only on these (a subset of --operators) for --first-steps")
     ap.add_argument("--first-steps", type=int, default=0)
+    ap.add_argument("--loss-on", choices=("result", "all"), default="result",
+                    help="targets: the result after each '=' (default) or every next token, as in pre-training")
+    ap.add_argument("--spaced", action="store_true", help="a space token before every number (task tokenizer layout)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -102,7 +111,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     p, k = args.modulus, len(args.operators)
-    cfg = ModelConfig.from_preset(args.preset, vocab_size=p + k + 2, rope_theta=args.rope_theta,
+    cfg = ModelConfig.from_preset(args.preset, vocab_size=p + k + 3, rope_theta=args.rope_theta,
                                   tie_embeddings=not args.untied)
     model = Decoder(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.95))
@@ -111,19 +120,22 @@ def main() -> None:
     print(json.dumps({"params": model.num_params(), "facts": len(table), "op_blind_accuracy": round(blind_acc, 4),
                       "op_blind_loss": round(blind_loss, 4), **vars(args)}))
     gen = torch.Generator().manual_seed(args.seed + 1)
-    eval_rows = fact_rows(table[:, None, :], p, k)[:, :4]
+    width, result_at = (9, 6) if args.spaced else (6, 3)  # tokens per fact; target index of c in rows[:, 1:]
+    eval_rows = fact_rows(table[:, None, :], p, k, args.spaced)[:, : result_at + 1]
     first_ids = [args.operators.index(op) for op in args.first_operators]
     first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
     # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at 3, 9, 15, ...
-    not_result = torch.ones(args.batch, 6 * args.facts_per_row - 1, dtype=torch.bool)
-    not_result[:, 3::6] = False
+    not_result = torch.ones(args.batch, width * args.facts_per_row - 1, dtype=torch.bool)
+    not_result[:, result_at::width] = False
+    if args.loss_on == "all":
+        not_result[:] = False
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         if step <= args.first_steps and len(first_rows):
             idx = first_rows[torch.randint(len(first_rows), (args.batch, args.facts_per_row), generator=gen)]
         else:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
-        rows = fact_rows(table[idx], p, k)
+        rows = fact_rows(table[idx], p, k, args.spaced)
         x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
         loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab_size), y.reshape(-1))
         opt.zero_grad(set_to_none=True)

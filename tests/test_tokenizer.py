@@ -122,15 +122,19 @@ def numtok() -> TaskTokenizer:
     return TaskTokenizer.build(CORPUS, 400, number_tokens=23)
 
 
-def test_number_tokens_whole_only_when_standalone(numtok: TaskTokenizer) -> None:
-    pieces = [numtok.decode([i]) for i in numtok.encode("so a = 13 * 19 = 17. <answer> 22 </answer>")]
-    assert {"13", "19", "17", "22"} <= set(pieces)
-    # inside a longer number or a word the integers stay digits, so the split is unambiguous
-    assert [numtok.decode([i]) for i in numtok.encode("x = 123")][-3:] == ["1", "2", "3"]
-    assert "12" not in [numtok.decode([i]) for i in numtok.encode("a12 12b")]
-    assert "23" not in [numtok.decode([i]) for i in numtok.encode("23 ")]  # only 0..22 were added
-    # 0..9 already are (byte) tokens, so only 10..22 add ids
-    assert numtok.vocab_size == TaskTokenizer.build(CORPUS, 400).vocab_size + 13
+def test_number_tokens_whole_with_and_without_space(numtok: TaskTokenizer) -> None:
+    pieces = [numtok.decode([i]) for i in numtok.encode("a = 13 * 19 = 17. <answer> 22 </answer> (8)")]
+    assert pieces == ["a", " =", " 13", " *", " 19", " =", " 17", ".", " ", "<answer>", " 22", " ", "</answer>",
+                      " ", "(", "8", ")"]
+    # a fact is five tokens, no separate space token before a number
+    assert [numtok.decode([i]) for i in numtok.encode(" 8 + 12 = 20")] == [" 8", " +", " 12", " =", " 20"]
+    assert [numtok.decode([i]) for i in numtok.encode("equals 12.")][-2:] == [" 12", "."]
+    # without a leading space, inside a longer number or a word the integers stay digits
+    assert [numtok.decode([i]) for i in numtok.encode("x=123")][-3:] == ["1", "2", "3"]
+    assert "12" not in [numtok.decode([i]) for i in numtok.encode("a12")]
+    assert not {"23", " 23"} & {numtok.decode([i]) for i in numtok.encode(" 23 23")}  # only 0..22 were added
+    # 0..9 already are (byte) tokens, so the bare forms add 13 ids (10..22), the spaced forms 23
+    assert numtok.vocab_size == TaskTokenizer.build(CORPUS, 400).vocab_size + 13 + 23
     with pytest.raises(ReasonlabError, match="number_tokens"):
         TaskTokenizer.build(CORPUS, 400, number_tokens=-1)
 

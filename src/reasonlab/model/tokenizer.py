@@ -93,10 +93,15 @@ class TaskTokenizer:
         """Train byte-level BPE on ``texts`` up to ``vocab_size`` ids (specials + 256 bytes + merges).
 
         The vocabulary may come out smaller when the texts offer fewer merges than requested.
-        ``number_tokens=N`` makes each integer ``0..N-1`` one token when it stands alone (``10..N-1`` get
-        new ids; ``"123"`` or ``"x12"`` still split into digits, so round-trip stays exact):
-        with mod-23 arithmetic, ``N=23`` turns every arithmetic fact into a one-token lookup, which
-        tiny models learn far faster than digit-by-digit arithmetic.
+        ``number_tokens=N`` makes each integer ``0..N-1`` one token, in two forms: ``"12"`` when it stands
+        alone (``"123"`` or ``"x12"`` still split into digits) and ``" 12"`` with its leading space, as
+        numbers are written in running text (``"= 12."``, ``"equals 12"``). With mod-23 arithmetic,
+        ``N=23`` turns every fact ``a + b = c`` into ``' 8', ' +', ' 12', ' =', ' 20'``: a one-token lookup
+        with no space tokens in between. The spaced form matters: with a separate ``' '`` token before
+        every number, the 1M tiny preset did not learn the addition table in 800 steps of a pure fact
+        drill, while the same drill without it reached 98% (``scripts/mod23_fact_drill.py --spaced``,
+        docs/results.md). The spaced form matches greedily, so a larger number after a space splits as
+        ``" 12" "3"``; round-trip stays exact, but use ``N`` only where numbers stay below it.
         """
         from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
 
@@ -116,6 +121,7 @@ class TaskTokenizer:
         if number_tokens < 0:
             raise ReasonlabError(f"number_tokens must be >= 0, got {number_tokens}")
         tok.add_tokens([AddedToken(str(i), single_word=True, normalized=False) for i in range(number_tokens)])
+        tok.add_tokens([AddedToken(f" {i}", normalized=False) for i in range(number_tokens)])
         return cls(tok)
 
     @property
