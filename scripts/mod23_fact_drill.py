@@ -98,6 +98,10 @@ def main() -> None:
     ap.add_argument("--first-steps", type=int, default=0)
     ap.add_argument("--loss-on", choices=("result", "all"), default="result",
                     help="targets: the result after each '=' (default) or every next token, as in pre-training")
+    ap.add_argument("--pad-vocab", type=int, default=0,
+                    help="vocabulary size with unused ids added (a task tokenizer has ~750); 0 = only the used ids")
+    ap.add_argument("--softmax-used-only", action="store_true",
+                    help="with --pad-vocab: the training loss normalises over the used ids only")
     ap.add_argument("--spaced", action="store_true", help="a space token before every number (task tokenizer layout)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
@@ -111,7 +115,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     p, k = args.modulus, len(args.operators)
-    cfg = ModelConfig.from_preset(args.preset, vocab_size=p + k + 3, rope_theta=args.rope_theta,
+    used = p + k + 3  # numbers, operators, "=", ";", space
+    cfg = ModelConfig.from_preset(args.preset, vocab_size=max(args.pad_vocab, used), rope_theta=args.rope_theta,
                                   tie_embeddings=not args.untied)
     model = Decoder(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.95))
@@ -137,14 +142,15 @@ def main() -> None:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
         rows = fact_rows(table[idx], p, k, args.spaced)
         x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
-        loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab_size), y.reshape(-1))
+        logits = model(x)[..., :used] if args.softmax_used_only else model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % args.eval_every == 0 or step == args.steps:
             with torch.no_grad():
-                logits = model(eval_rows)[:, -1]
+                logits = model(eval_rows)[:, -1, :used] if args.softmax_used_only else model(eval_rows)[:, -1]
                 right = (logits.argmax(-1) == table[:, 3]).float()
                 table_loss = F.cross_entropy(logits, table[:, 3]).item()
             by_op = {op: round(right[table[:, 1] == i].mean().item(), 3) for i, op in enumerate(args.operators)}

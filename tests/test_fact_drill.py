@@ -43,3 +43,21 @@ def test_fact_rows_layout() -> None:
     # tokens: a, op id (5 + 1), b, "=" (5 + 2), c, ";" (5 + 3)
     assert rows.tolist() == [[3, 6, 4, 7, 2, 8]]
     assert drill.fact_rows(torch.stack([table[:3], table[3:6]]), 5, 2).shape == (2, 18)
+
+
+def test_fact_rows_spaced_layout() -> None:
+    row = torch.tensor([[[3, 1, 4, 2]]])
+    # a space (5 + 2 + 2 = 9) before every number, as the task tokenizer once wrote " 3 * 4 = 2 ;"
+    assert drill.fact_rows(row, 5, 2, spaced=True).tolist() == [[9, 3, 6, 9, 4, 7, 9, 2, 8]]
+
+
+def test_main_runs_with_padded_vocab_and_spaced_rows(capsys, monkeypatch) -> None:
+    import json
+    import sys
+
+    argv = ["x", "--operators", "+", "--modulus", "5", "--steps", "2", "--eval-every", "2", "--spaced",
+            "--pad-vocab", "50", "--softmax-used-only", "--batch", "4", "--facts-per-row", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    drill.main()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["facts"] == 25 and lines[-1]["step"] == 2 and 0.0 <= lines[-1]["accuracy"] <= 1.0
