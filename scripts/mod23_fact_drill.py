@@ -115,7 +115,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     p, k = args.modulus, len(args.operators)
-    used = p + k + 3  # numbers, operators, "=", ";", space
+    used = p + k + 2 + args.spaced  # numbers, operators, "=", ";" (and the space token when spaced)
     cfg = ModelConfig.from_preset(args.preset, vocab_size=max(args.pad_vocab, used), rope_theta=args.rope_theta,
                                   tie_embeddings=not args.untied)
     model = Decoder(cfg)

@@ -152,7 +152,7 @@ def test_property_any_single_wrong_value_is_caught(seed: int, k: int, delta: int
 
 
 def recite(operators: str = "+", facts: int = 3, seed: int = 0):
-    return next(TASK.generate(TASK.params(operators=operators, facts=facts, layout="recite"), 1, seed, dedup=False))
+    return next(TASK.generate(TASK.params(operators=operators, facts=facts, layout="recite"), 1, seed))
 
 
 def test_recite_render_and_gold() -> None:
@@ -187,9 +187,9 @@ def test_recite_nothing_stated_is_unparseable() -> None:
     assert not v.correct and v.answer_status == "unparseable" and not v.format_ok
 
 
-def test_recite_prompts_repeat_so_dedup_must_be_off() -> None:
-    with pytest.raises(ReasonlabError, match="distinct problems"):
-        list(TASK.generate(TASK.params(layout="recite"), 2, 0))
+def test_recite_dedup_is_by_the_gold_facts() -> None:
+    problems = list(TASK.generate(TASK.params(layout="recite", facts=2), 50, 0))
+    assert len({p.prompt for p in problems}) == 1 and len({p.solution for p in problems}) == 50
 
 
 @settings(max_examples=30, deadline=None)

@@ -97,11 +97,10 @@ class TaskTokenizer:
         alone (``"123"`` or ``"x12"`` still split into digits) and ``" 12"`` with its leading space, as
         numbers are written in running text (``"= 12."``, ``"equals 12"``). With mod-23 arithmetic,
         ``N=23`` turns every fact ``a + b = c`` into ``' 8', ' +', ' 12', ' =', ' 20'``: a one-token lookup
-        with no space tokens in between. The spaced form matters: with a separate ``' '`` token before
-        every number, the 1M tiny preset did not learn the addition table in 800 steps of a pure fact
-        drill, while the same drill without it reached 98% (``scripts/mod23_fact_drill.py --spaced``,
-        docs/results.md). The spaced form matches greedily, so a larger number after a space splits as
-        ``" 12" "3"``; round-trip stays exact, but use ``N`` only where numbers stay below it.
+        with no space tokens in between (without the spaced form each number costs a ``' '`` token more:
+        6.5 of 111.6 tokens of an op-2 problem, 21.8 of 289.6 at op 10; ``benchmarks/bench_tokenizer.py``).
+        The spaced form matches greedily, so a larger number after a space splits as ``" 12" "3"``;
+        round-trip stays exact, but use ``N`` only where numbers stay below it.
         """
         from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
 

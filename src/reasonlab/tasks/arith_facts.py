@@ -152,6 +152,12 @@ class ArithFactsTask(Task):
             meta={"operators": p.operators, "facts": p.facts, "layout": p.layout, "items": items},
         )
 
+    def dedup_key(self, problem: Problem) -> str:
+        """Recite problems share one prompt per knob setting; they differ in their gold facts."""
+        if problem.meta.get("layout") == "recite":
+            return problem.prompt + problem.solution
+        return problem.prompt
+
     def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
         """Prompt ``<question> Compute modulo 23: EXPRS </question> <solution>``; completion
         `` EQUATIONS </solution> <answer> LIST </answer>``."""

@@ -167,6 +167,10 @@ class Task(ABC):
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
 
+    def dedup_key(self, problem: Problem) -> str:
+        """What makes two problems the same for de-duplication: the prompt (the model's whole input)."""
+        return problem.prompt
+
     def generate(
         self,
         params: Any,
@@ -180,8 +184,9 @@ class Task(ABC):
 
         Draw ``i`` uses ``random.Random(stable_seed(task, seed, i))`` and the problem id is
         ``{task}-s{seed}-{i}``, so ids are stable and any prefix of a run is reproducible. Problems
-        with a prompt already seen are skipped (de-duplication by content). If a draw budget of
-        ``max_attempts_per_problem * n`` runs out, raise rather than return fewer problems.
+        whose :meth:`dedup_key` (by default the prompt) was already seen are skipped (de-duplication by
+        content). If a draw budget of ``max_attempts_per_problem * n`` runs out, raise rather than return
+        fewer problems.
         """
         if n < 0:
             raise ReasonlabError(f"number of problems must be >= 0, got {n}")
@@ -201,7 +206,7 @@ class Task(ABC):
             if problem is None:
                 continue
             if dedup:
-                key = hashlib.sha1(problem.prompt.encode()).hexdigest()
+                key = hashlib.sha1(self.dedup_key(problem).encode()).hexdigest()
                 if key in seen:
                     continue
                 seen.add(key)
