@@ -186,3 +186,48 @@ def test_bad_configs_are_one_line_errors(tmp_path) -> None:
     with pytest.raises(ReasonlabError, match="init_from"):
         midtrain(validate(MidtrainConfig, {"name": "m", "out_dir": str(tmp_path), "init_from": str(tmp_path / "no"),
                                            "data": good["data"]}))
+
+
+# ----------------------------------------------------------------------------- corpus softmax
+
+
+class _FixedLogits:
+    """A stand-in model whose logits are the same vector at every position."""
+
+    def __init__(self, z: list[float]) -> None:
+        import torch
+
+        self.z = torch.tensor(z)
+
+    def __call__(self, x):
+        return self.z.expand(*x.shape, len(self.z))
+
+
+def test_corpus_ids_and_restricted_loss_by_hand() -> None:
+    import torch
+
+    from reasonlab.train.loop import corpus_ids, loss_fn
+
+    tokens = np.array([[1, 3, 3, 1], [3, 1, 1, 3]], dtype=np.int32)
+    corpus = PackedCorpus(tokens, np.ones_like(tokens, dtype=np.uint8), seed=0, val_rows=1)
+    keep, remap = corpus_ids(corpus, vocab_size=5)
+    assert keep.tolist() == [1, 3]
+    assert remap.tolist() == [-100, 0, -100, 1, -100]
+    model = _FixedLogits([0.0, 1.0, 0.0, 2.0, 5.0])
+    x = torch.zeros(1, 3, dtype=torch.long)
+    y = torch.tensor([[3, 1, -100]])
+    # over ids {1, 3}: -log(e^2 / (e^1 + e^2)) + -log(e^1 / (e^1 + e^2)) = log(1 + e^-1) + log(1 + e)
+    expected = math.log(1 + math.exp(-1)) + math.log(1 + math.e)
+    assert float(loss_fn(model, x, y, (keep, remap))) == pytest.approx(expected, rel=1e-6)
+    # over the whole vocabulary the unseen id 4 (logit 5) takes most of the mass
+    full = -(2 - math.log(sum(math.exp(v) for v in (0, 1, 0, 2, 5)))) - (1 - math.log(sum(
+        math.exp(v) for v in (0, 1, 0, 2, 5))))
+    assert float(loss_fn(model, x, y)) == pytest.approx(full, rel=1e-6)
+
+
+def test_corpus_ids_rejects_ids_beyond_the_vocabulary() -> None:
+    from reasonlab.train.loop import corpus_ids
+
+    tokens = np.array([[1, 7], [2, 3]], dtype=np.int32)
+    with pytest.raises(ReasonlabError, match="id 7, beyond the model's vocabulary of 5"):
+        corpus_ids(PackedCorpus(tokens, np.ones_like(tokens, dtype=np.uint8), seed=0), vocab_size=5)

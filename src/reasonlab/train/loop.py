@@ -45,6 +45,11 @@ class OptimConfig(StrictModel):
     beta2: float = Field(0.95, ge=0, lt=1)
     eps: float = Field(1e-8, gt=0)
     grad_clip: float = Field(1.0, ge=0, description="Clip the global gradient norm to this (0 = off).")
+    softmax: Literal["vocab", "corpus"] = Field(
+        "vocab",
+        description="Ids the training softmax covers: the whole vocabulary, or only the ids that occur in the "
+        "training corpus (ids that never occur cannot soak up probability mass; see docs/results.md).",
+    )
 
 
 class RuntimeConfig(StrictModel):
@@ -98,9 +103,32 @@ def make_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Adam
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused or None)
 
 
-def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy over target positions (labels ``-100`` are ignored)."""
+def corpus_ids(corpus: PackedCorpus, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(keep, remap)``: the sorted ids that occur in the corpus (training and held-out rows), and a
+    ``[vocab_size]`` table sending each kept id to its position in ``keep`` (other ids to ``-100``)."""
+    import numpy as np
+
+    ids = np.unique(np.concatenate([corpus.tokens.ravel(), corpus.val_tokens.ravel()]))
+    if ids.size and int(ids[-1]) >= vocab_size:
+        raise ReasonlabError(f"corpus holds id {int(ids[-1])}, beyond the model's vocabulary of {vocab_size}")
+    keep = torch.from_numpy(ids.astype(np.int64))
+    remap = torch.full((vocab_size,), IGNORE, dtype=torch.long)
+    remap[keep] = torch.arange(len(keep))
+    return keep, remap
+
+
+def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+            restrict: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Summed cross-entropy over target positions (labels ``-100`` are ignored).
+
+    With ``restrict = (keep, remap)`` (:func:`corpus_ids`) the softmax runs over the ``keep`` ids only:
+    ``-log(exp(z_y) / sum_{j in keep} exp(z_j))``.
+    """
     logits = model(x)
+    if restrict is not None:
+        keep, remap = restrict
+        logits = logits.index_select(-1, keep)
+        y = torch.where(y == IGNORE, y, remap[y.clamp(min=0)])
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE,
                            reduction="sum")
 
@@ -120,7 +148,7 @@ class TrainResult:
 
 
 def evaluate_loss(model: torch.nn.Module, corpus: PackedCorpus, batch_size: int, device: torch.device,
-                  amp: torch.dtype | None) -> float | None:
+                  amp: torch.dtype | None, restrict: tuple[torch.Tensor, torch.Tensor] | None = None) -> float | None:
     """Mean per-target-token loss on the held-out rows (None when there are none)."""
     batches = corpus.val_batches(batch_size)
     if not batches:
@@ -131,7 +159,7 @@ def evaluate_loss(model: torch.nn.Module, corpus: PackedCorpus, batch_size: int,
     with torch.no_grad():
         for x, y, n in batches:
             with _autocast(device, amp):
-                total += float(loss_fn(model, x.to(device), y.to(device)))
+                total += float(loss_fn(model, x.to(device), y.to(device), restrict))
             count += n
     model.train(was_training)
     return total / max(count, 1)
@@ -202,6 +230,12 @@ def train_loop(
         if log:
             log(f"resumed from {run.checkpoint_path(start_step)} (step {start_step})")
     train_model = torch.compile(model) if runtime.compile else model
+    restrict = None
+    if optim.softmax == "corpus":
+        keep, remap = corpus_ids(corpus, model.config.vocab_size)
+        restrict = (keep.to(device), remap.to(device))
+        if log:
+            log(f"training softmax over the {len(keep)} ids that occur in the corpus (of {model.config.vocab_size})")
 
     n_params = sum(p.numel() for p in model.parameters())
     attn = attention_shape(model.config) if hasattr(model, "config") else None
@@ -229,7 +263,8 @@ def train_loop(
         loss_sum = 0.0
         for x, y, _ in micro:
             with _autocast(device, amp):
-                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
+                               restrict)
             (loss / max(n_targets, 1)).backward()
             loss_sum += float(loss.detach())
         grad_norm = (
@@ -255,7 +290,7 @@ def train_loop(
         now = time.perf_counter()
         done = step + 1
         if runtime.eval_every and done % runtime.eval_every == 0 and done < optim.max_steps:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp)
+            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
             if val_loss is not None:
                 metrics["val/loss"] = val_loss
         if done % runtime.log_every == 0 or done == optim.max_steps:
@@ -264,7 +299,7 @@ def train_loop(
             progress.report(done, loss_value, tps, now - t0, steps_done)
             window_t, window_tokens = now, 0
         if done == optim.max_steps:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp)
+            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
             if val_loss is not None:
                 metrics["val/loss"] = val_loss
         run.log_metrics(done, metrics)
