@@ -102,6 +102,8 @@ def main() -> None:
                     help="vocabulary size with unused ids added (a task tokenizer has ~750); 0 = only the used ids")
     ap.add_argument("--softmax-used-only", action="store_true",
                     help="with --pad-vocab: the training loss normalises over the used ids only")
+    ap.add_argument("--prefix", type=int, default=0,
+                    help="tokens of one constant id before the facts of every row (as a prompt precedes them)")
     ap.add_argument("--spaced", action="store_true", help="a space token before every number (task tokenizer layout)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
@@ -115,7 +117,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     p, k = args.modulus, len(args.operators)
-    used = p + k + 2 + args.spaced  # numbers, operators, "=", ";" (and the space token when spaced)
+    # numbers, operators, "=", ";" (then the space token when spaced, the prefix token with --prefix)
+    used = p + k + 2 + args.spaced + (args.prefix > 0)
     cfg = ModelConfig.from_preset(args.preset, vocab_size=max(args.pad_vocab, used), rope_theta=args.rope_theta,
                                   tie_embeddings=not args.untied)
     model = Decoder(cfg)
@@ -126,12 +129,14 @@ def main() -> None:
                       "op_blind_loss": round(blind_loss, 4), **vars(args)}))
     gen = torch.Generator().manual_seed(args.seed + 1)
     width, result_at = (9, 6) if args.spaced else (6, 3)  # tokens per fact; target index of c in rows[:, 1:]
+    prefix = torch.full((1, args.prefix), used - 1, dtype=torch.long)  # like a prompt before the facts
     eval_rows = fact_rows(table[:, None, :], p, k, args.spaced)[:, : result_at + 1]
+    eval_rows = torch.cat([prefix.expand(len(eval_rows), -1), eval_rows], dim=1)
     first_ids = [args.operators.index(op) for op in args.first_operators]
     first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
     # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at 3, 9, 15, ...
-    not_result = torch.ones(args.batch, width * args.facts_per_row - 1, dtype=torch.bool)
-    not_result[:, result_at::width] = False
+    not_result = torch.ones(args.batch, args.prefix + width * args.facts_per_row - 1, dtype=torch.bool)
+    not_result[:, args.prefix + result_at :: width] = False
     if args.loss_on == "all":
         not_result[:] = False
     start = time.perf_counter()
@@ -140,7 +145,7 @@ def main() -> None:
             idx = first_rows[torch.randint(len(first_rows), (args.batch, args.facts_per_row), generator=gen)]
         else:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
-        rows = fact_rows(table[idx], p, k, args.spaced)
+        rows = torch.cat([prefix.expand(args.batch, -1), fact_rows(table[idx], p, k, args.spaced)], dim=1)
         x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
         logits = model(x)[..., :used] if args.softmax_used_only else model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
