@@ -104,6 +104,8 @@ def main() -> None:
                     help="with --pad-vocab: the training loss normalises over the used ids only")
     ap.add_argument("--prefix", type=int, default=0,
                     help="tokens of one constant id before the facts of every row (as a prompt precedes them)")
+    ap.add_argument("--prefix-random", action="store_true",
+                    help="with --prefix: draw the prefix tokens from the numbers, afresh for every row")
     ap.add_argument("--spaced", action="store_true", help="a space token before every number (task tokenizer layout)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
@@ -128,10 +130,13 @@ def main() -> None:
     print(json.dumps({"params": model.num_params(), "facts": len(table), "op_blind_accuracy": round(blind_acc, 4),
                       "op_blind_loss": round(blind_loss, 4), **vars(args)}))
     gen = torch.Generator().manual_seed(args.seed + 1)
+    prefix_gen = torch.Generator().manual_seed(args.seed + 2)  # its own stream: the facts stay the same
     width, result_at = (9, 6) if args.spaced else (6, 3)  # tokens per fact; target index of c in rows[:, 1:]
     prefix = torch.full((1, args.prefix), used - 1, dtype=torch.long)  # like a prompt before the facts
     eval_rows = fact_rows(table[:, None, :], p, k, args.spaced)[:, : result_at + 1]
-    eval_rows = torch.cat([prefix.expand(len(eval_rows), -1), eval_rows], dim=1)
+    eval_head = (torch.randint(p, (len(eval_rows), args.prefix), generator=torch.Generator().manual_seed(args.seed + 3))
+                 if args.prefix_random else prefix.expand(len(eval_rows), -1))
+    eval_rows = torch.cat([eval_head, eval_rows], dim=1)
     first_ids = [args.operators.index(op) for op in args.first_operators]
     first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
     # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at 3, 9, 15, ...
@@ -145,7 +150,9 @@ def main() -> None:
             idx = first_rows[torch.randint(len(first_rows), (args.batch, args.facts_per_row), generator=gen)]
         else:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
-        rows = torch.cat([prefix.expand(args.batch, -1), fact_rows(table[idx], p, k, args.spaced)], dim=1)
+        head = (torch.randint(p, (args.batch, args.prefix), generator=prefix_gen) if args.prefix_random
+                else prefix.expand(args.batch, -1))
+        rows = torch.cat([head, fact_rows(table[idx], p, k, args.spaced)], dim=1)
         x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
         logits = model(x)[..., :used] if args.softmax_used_only else model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))

@@ -61,3 +61,16 @@ def test_main_runs_with_padded_vocab_and_spaced_rows(capsys, monkeypatch) -> Non
     drill.main()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["facts"] == 25 and lines[-1]["step"] == 2 and 0.0 <= lines[-1]["accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("extra", [["--prefix", "3"], ["--prefix", "2", "--prefix-random"]])
+def test_main_runs_with_a_prefix(capsys, monkeypatch, extra: list[str]) -> None:
+    import json
+    import sys
+
+    argv = ["x", "--operators", "+", "--modulus", "5", "--steps", "2", "--eval-every", "2", "--batch", "4",
+            "--facts-per-row", "2", *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    drill.main()
+    last = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert last["step"] == 2 and 0.0 <= last["accuracy"] <= 1.0
