@@ -115,6 +115,8 @@ def main() -> None:
         ap.error(f"--operators must be distinct characters from {''.join(OPERATORS)}, got {args.operators!r}")
     if set(args.first_operators) - set(args.operators):
         ap.error(f"--first-operators must be a subset of --operators {args.operators!r}, got {args.first_operators!r}")
+    if args.prefix < 0 or (args.prefix_random and not args.prefix):
+        ap.error(f"--prefix must be >= 0, and > 0 with --prefix-random; got {args.prefix}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -132,14 +134,18 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed + 1)
     prefix_gen = torch.Generator().manual_seed(args.seed + 2)  # its own stream: the facts stay the same
     width, result_at = (9, 6) if args.spaced else (6, 3)  # tokens per fact; target index of c in rows[:, 1:]
-    prefix = torch.full((1, args.prefix), used - 1, dtype=torch.long)  # like a prompt before the facts
+
+    def prefix_block(n: int, generator: torch.Generator) -> torch.Tensor:
+        """``[n, prefix]`` tokens before the facts, as a prompt precedes them: one constant id, or numbers."""
+        if args.prefix_random:
+            return torch.randint(p, (n, args.prefix), generator=generator)
+        return torch.full((n, args.prefix), used - 1, dtype=torch.long)
+
     eval_rows = fact_rows(table[:, None, :], p, k, args.spaced)[:, : result_at + 1]
-    eval_head = (torch.randint(p, (len(eval_rows), args.prefix), generator=torch.Generator().manual_seed(args.seed + 3))
-                 if args.prefix_random else prefix.expand(len(eval_rows), -1))
-    eval_rows = torch.cat([eval_head, eval_rows], dim=1)
+    eval_rows = torch.cat([prefix_block(len(eval_rows), torch.Generator().manual_seed(args.seed + 3)), eval_rows], 1)
     first_ids = [args.operators.index(op) for op in args.first_operators]
     first_rows = torch.nonzero(torch.isin(table[:, 1], torch.tensor(first_ids, dtype=torch.long))).squeeze(1)
-    # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at 3, 9, 15, ...
+    # Loss only on results: in ``rows[:, 1:]`` the token after each "=" sits at prefix + result_at + i * width
     not_result = torch.ones(args.batch, args.prefix + width * args.facts_per_row - 1, dtype=torch.bool)
     not_result[:, args.prefix + result_at :: width] = False
     if args.loss_on == "all":
@@ -150,9 +156,7 @@ def main() -> None:
             idx = first_rows[torch.randint(len(first_rows), (args.batch, args.facts_per_row), generator=gen)]
         else:
             idx = torch.randint(len(table), (args.batch, args.facts_per_row), generator=gen)
-        head = (torch.randint(p, (args.batch, args.prefix), generator=prefix_gen) if args.prefix_random
-                else prefix.expand(args.batch, -1))
-        rows = torch.cat([head, fact_rows(table[idx], p, k, args.spaced)], dim=1)
+        rows = torch.cat([prefix_block(args.batch, prefix_gen), fact_rows(table[idx], p, k, args.spaced)], dim=1)
         x, y = rows[:, :-1], rows[:, 1:].masked_fill(not_result, -100)
         logits = model(x)[..., :used] if args.softmax_used_only else model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))

@@ -118,9 +118,11 @@ def test_answer_without_equations_is_correct_but_not_formatted() -> None:
     assert v.correct and not v.format_ok and v.process.missing == 3
 
 
-def test_corrupt_meta_never_raises() -> None:
+@pytest.mark.parametrize("meta", [{"items": "broken"}, {"items": [[1]]}, {"items": [[8, "+", 12]]}, {},
+                                  {"layout": "recite", "items": []}])
+def test_corrupt_meta_never_raises(meta: dict) -> None:
     p = fixed_problem()
-    p.meta = {"items": "broken"}
+    p.meta = meta
     v = TASK.verify(p, GOLD)
     assert not v.correct and v.error and v.error.startswith("verifier error")
 

@@ -16,9 +16,10 @@ pre-training text it is the densest form of the table (no copying needed, one fa
     <question> State 2 facts modulo 23 with + * </question> <solution>
      8 + 12 = 20 ; 3 * 5 = 15 </solution> <answer> 2 </answer>
 
-It serves as a pre-training mixture component (a drill next to word problems, see the staged recipe in
-docs/results.md) and as a diagnostic: evaluated in the compute layout with ``operators`` as the bucket
-knob it gives the model's fact accuracy per operator.
+It serves as a pre-training mixture component (a drill next to word problems; the stage-1 drill is
+``configs/pretrain_facts_drill.yaml``, its runs in docs/results.md) and as a diagnostic: evaluated in
+the compute layout with ``operators`` as the bucket knob it gives the model's fact accuracy per
+operator.
 
 Verification, compute: the answer is the comma-separated list of results, in order; it is correct only
 when every value is right and none is missing or extra. ``units_correct`` counts the right positions
@@ -175,6 +176,7 @@ class ArithFactsTask(Task):
                 return _verify_recite(int(problem.meta["facts"]), str(problem.meta["operators"]), stated)
             gold = [int(c) for *_, c in items]
             values, error = _answer_list(completion)
+            process = _process(items, stated, values == gold)
         except (KeyError, TypeError, ValueError) as exc:
             return Verification(correct=False, format_ok=False, pred=None, answer_status="unparseable",
                                 error=f"verifier error: {exc.__class__.__name__}",
@@ -189,7 +191,7 @@ class ArithFactsTask(Task):
             pred=None if values is None else ", ".join(map(str, values)),
             answer_status=status,  # type: ignore[arg-type]
             error=error,
-            process=_process(items, stated, correct),
+            process=process,
             units_correct=units,
             units_total=len(gold),
             extra={"n_steps": len(stated)},
