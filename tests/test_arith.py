@@ -77,6 +77,9 @@ def test_params_accept_cli_strings_and_normalise() -> None:
         ({"mode": "sideways"}, "mode"),
         ({"num_mode": "hex"}, "num_mode"),
         ({"depth": "4"}, "depth"),
+        ({"modulus": 9}, "modulus must be a prime from 3 to 1000"),
+        ({"modulus": 2}, "modulus must be a prime"),
+        ({"modulus": 1009}, "modulus must be a prime"),
         ({"distractors": "-1"}, "distractors"),
         ({"colour": "red"}, "unknown field 'colour'"),
         ({"operators": "-*"}, "must include '+'"),
@@ -120,7 +123,7 @@ def test_operators_knob_limits_relations_and_gold_still_verifies(operators: str,
 
 def test_operators_knob_reaches_distractors_too() -> None:
     for seed in range(40):
-        g = build_graph(random.Random(seed), (7, 8, 6), 2, 6, "mod", 6, operators="+")
+        g = build_graph(random.Random(seed), (7, 8, 6), 2, 6, MOD, 6, operators="+")
         if g is not None:
             assert {g.nodes[i].op for i in g.distractors} <= {"const", "add", "sum2"}
 
@@ -195,7 +198,7 @@ def test_record_shape_and_meta() -> None:
 def test_exact_op_count_by_construction(depth: int, ops: int) -> None:
     made = 0
     for seed in range(60):
-        g = build_graph(random.Random(seed), (7, 8, 6), depth, ops, "mod", 2)
+        g = build_graph(random.Random(seed), (7, 8, 6), depth, ops, MOD, 2)
         if g is None:
             continue
         made += 1
@@ -254,6 +257,22 @@ def test_mod_mode_values_are_residues() -> None:
     for p in gen(200, seed=4, ops="2-20", mode="mix"):
         for node in p.meta["graph"]["nodes"]:
             assert 0 <= node["value"] < MOD
+
+
+def test_modulus_knob_shrinks_the_residues_and_keeps_every_solution_exact() -> None:
+    probs = gen(200, seed=5, ops="2-12", mode="mix", modulus=7, distractors=2, depth=3)
+    assert {p.meta["modulus"] for p in probs} == {7}
+    assert {p.meta["mode"] for p in probs} == {"forward", "reverse"}
+    for p in probs:
+        for node in p.meta["graph"]["nodes"]:
+            assert 0 <= node["value"] < 7
+            if p.meta["mode"] == "reverse":
+                a, b = node["affine"]
+                assert (a * int(p.answer) + b) % 7 == node["value"]
+        v = TASK.verify(p, p.solution)
+        assert v.correct and v.process.ok, p.solution
+    assert "All arithmetic is modulo 7." in TASK.render(probs[0], "chat")[0]
+    assert gen(1, seed=5, num_mode="range")[0].meta["modulus"] is None
 
 
 def test_distractor_count_knob() -> None:
@@ -376,7 +395,7 @@ class Reader:
                 return (kind, d["a"])
         raise AssertionError(f"unparseable phrase {phrase!r}")
 
-    def solve(self, text: str, mod: bool) -> int:
+    def solve(self, text: str, modulus: int | None) -> int:
         parts = re.split(r"(?<=[.?]) ", text)
         *statements, question = parts
         stated: dict[tuple, tuple] = {}
@@ -424,8 +443,8 @@ class Reader:
             else:
                 raise AssertionError(f"{key} is neither stated nor a total")
             assert out is not None
-            if mod:
-                out %= MOD
+            if modulus is not None:
+                out %= modulus
             memo[key] = out
             return out
 
@@ -436,7 +455,7 @@ class Reader:
         assert m, question
         asked, given_key, given = self.param(m["P"]), self.param(m["Q"]), int(m["n"])
         assert stated[asked][0] == "unknown"
-        candidates = range(MOD) if mod else range(0, 1001)
+        candidates = range(modulus) if modulus is not None else range(0, 1001)
         sols = [x for x in candidates if value(given_key, x, {}) == given]
         assert len(sols) == 1, f"{len(sols)} solutions"
         return sols[0]
@@ -446,15 +465,16 @@ class Reader:
 def test_independent_reader_solves_the_text_alone(ctx: str) -> None:
     reader = Reader(ctx)
     n = 0
-    for num_mode in ("mod", "range"):
+    for num_mode, modulus in (("mod", MOD), ("mod", 7), ("range", None)):
         for depth in (2, 3):
             for p in gen(
-                40, seed=21, ops="2-16", mode="mix", context=ctx, num_mode=num_mode, depth=depth, distractors=3
+                40, seed=21, ops="2-16", mode="mix", context=ctx, num_mode=num_mode, depth=depth, distractors=3,
+                modulus=modulus or MOD,
             ):
-                got = reader.solve(question_text(p.prompt), num_mode == "mod")
+                got = reader.solve(question_text(p.prompt), modulus)
                 assert str(got) == p.answer, (p.prompt, p.solution)
                 n += 1
-    assert n == 160
+    assert n == 240
 
 
 def test_reader_detects_a_changed_text() -> None:
@@ -465,4 +485,4 @@ def test_reader_detects_a_changed_text() -> None:
     m = re.search(r"equals (\d+)\.", text)
     assert m
     changed = text[: m.start(1)] + str((int(m.group(1)) + 1) % MOD) + text[m.end(1) :]
-    assert str(reader.solve(changed, True)) != p.answer
+    assert str(reader.solve(changed, MOD)) != p.answer

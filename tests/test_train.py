@@ -231,3 +231,23 @@ def test_corpus_ids_rejects_ids_beyond_the_vocabulary() -> None:
     tokens = np.array([[1, 7], [2, 3]], dtype=np.int32)
     with pytest.raises(ReasonlabError, match="id 7, beyond the model's vocabulary of 5"):
         corpus_ids(PackedCorpus(tokens, np.ones_like(tokens, dtype=np.uint8), seed=0), vocab_size=5)
+
+
+def test_quick_eval_counts_process_verified_answers_apart(monkeypatch) -> None:
+    """A right answer reached with a wrong step counts for accuracy but not for process accuracy."""
+    from reasonlab.tasks import get_task
+    from reasonlab.train import quick_eval as qe
+
+    task = get_task("arith")
+    knobs = {"distractors": 0, "operators": "+", "modulus": 7}
+    problems = list(task.generate(task.params(ops=3, **knobs), 4, 0))
+    gold = [p.solution for p in problems]
+    # the second completion repeats the right answer after a corrupted first step
+    first_value = gold[1].split(" = ")[1].split(".")[0]
+    broken = gold[1].replace(f" = {first_value}.", f" = {(int(first_value) + 1) % 7}.", 1)
+    texts = [gold[0], broken, "Answer: 0.", gold[3]]
+    monkeypatch.setattr(qe, "greedy_generate", lambda *a, **k: texts)
+    cfg = qe.QuickEvalConfig(task="arith", knobs=knobs, buckets=[3], n_per_bucket=4, seed=0)
+    row = qe.run_quick_eval(cfg, model=type("M", (), {"eval": lambda self: None})(), tokenizer=None)["3"]
+    assert row["correct"] == 3 and row["accuracy"] == 0.75
+    assert row["process_accuracy"] == 0.5

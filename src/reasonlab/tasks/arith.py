@@ -32,7 +32,15 @@ from pydantic import Field, field_validator, model_validator
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks import register
-from reasonlab.tasks.arith_graph import ALL_OPERATORS, MOD, GNode, affine_forms, build_graph, in_edges
+from reasonlab.tasks.arith_graph import (
+    ALL_OPERATORS,
+    MOD,
+    RANGE_MAX,
+    GNode,
+    affine_forms,
+    build_graph,
+    in_edges,
+)
 from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
 
 CONTEXT_DIR = Path(__file__).parent / "contexts"
@@ -197,7 +205,12 @@ class ArithParams(StrictModel):
     )
     distractors: int = Field(2, ge=0, le=30, description="unnecessary stated parameters (fewer if none is free)")
     num_mode: Literal["mod", "range"] = Field(
-        "mod", description="mod: all values mod 23 (iGSM); range: constants 1-4, values 1..1000 (GSM-Infinite)"
+        "mod", description="mod: all values mod `modulus` (iGSM); range: constants 1-4, values 1..1000 (GSM-Infinite)"
+    )
+    modulus: int = Field(
+        MOD,
+        description="the prime of mod mode (iGSM: 23); a smaller one shrinks the fact tables a model must learn "
+        "(3 x p^2 facts) without changing the graphs",
     )
     depth: int = Field(2, ge=2, le=3, description="entity layers: 2 (totals) or 3 (adds per-item totals, products)")
     operators: str = Field(
@@ -213,6 +226,13 @@ class ArithParams(StrictModel):
             raise ValueError(f"ops must be an integer or a range such as 2-10, got {v!r}")
         lo, hi = parse_ops(v)
         return str(lo) if lo == hi else f"{lo}-{hi}"
+
+    @field_validator("modulus")
+    @classmethod
+    def _check_modulus(cls, v: int) -> int:
+        if not 3 <= v <= RANGE_MAX or any(v % d == 0 for d in range(2, int(v**0.5) + 1)):
+            raise ValueError(f"modulus must be a prime from 3 to {RANGE_MAX} (reverse mode divides by it), got {v}")
+        return v
 
     @field_validator("operators", mode="before")
     @classmethod
@@ -382,13 +402,19 @@ def solve_sentence(meta: dict[str, Any]) -> str:
     given, ans = g["given"], int(meta_answer(meta))
     parts = [f"{fmt_affine(a, b)} = {given}"]
     rhs = given - b
-    if meta["num_mode"] == "mod":
-        rhs %= MOD
+    modulus = meta_modulus(meta)
+    if modulus is not None:
+        rhs %= modulus
     if b != 0:
         parts.append(f"{fmt_affine(a, 0)} = {rhs}")
     if a != 1:
         parts.append(f"x = {ans}")
     return f"Since {sink['letter']} = {given}, {'; so '.join(parts)}."
+
+
+def meta_modulus(meta: dict[str, Any]) -> int | None:
+    """The modulus of a problem's arithmetic (None in range mode; 23 for metas written before the knob)."""
+    return int(meta.get("modulus", MOD)) if meta["num_mode"] == "mod" else None
 
 
 def meta_answer(meta: dict[str, Any]) -> str:
@@ -419,8 +445,9 @@ CHAT_INSTRUCTION = (
 
 def chat_prompt(text: str, meta: dict[str, Any]) -> str:
     notes = []
-    if meta["num_mode"] == "mod":
-        notes.append("All arithmetic is modulo 23.")
+    modulus = meta_modulus(meta)
+    if modulus is not None:
+        notes.append(f"All arithmetic is modulo {modulus}.")
     if meta["mode"] == "reverse":
         notes.append("Call the unknown quantity x.")
     note = (" " + " ".join(notes)) if notes else ""
@@ -645,18 +672,18 @@ class ArithTask(Task):
         mode = p.mode if p.mode != "mix" else ("forward" if rng.random() < 0.5 else "reverse")
         lo, hi = _ops_range(p.ops)
         ops = rng.randint(lo, hi)
-        graph = build_graph(rng, ctx.sizes, p.depth, ops, p.num_mode, p.distractors, operators=p.operators)
+        modulus = p.modulus if p.num_mode == "mod" else None
+        graph = build_graph(rng, ctx.sizes, p.depth, ops, modulus, p.distractors, operators=p.operators)
         if graph is None:
             return None
         nodes, order, target = graph.nodes, graph.order, graph.target
         hidden = None
         forms = None
-        mod = p.num_mode == "mod"
         if mode == "reverse":
             leaves = [v for v in order if nodes[v].op == "const" and v != target]
             rng.shuffle(leaves)
             for h in leaves:
-                f = affine_forms(nodes, order, h, mod)
+                f = affine_forms(nodes, order, h, modulus)
                 if f is not None and f[target][0] != 0:
                     hidden, forms = h, f
                     break
@@ -679,6 +706,7 @@ class ArithTask(Task):
             "context": ctx.name,
             "mode": mode,
             "num_mode": p.num_mode,
+            "modulus": modulus,
             "depth": p.depth,
             "operators": p.operators,
             "distractors": len(graph.distractors),

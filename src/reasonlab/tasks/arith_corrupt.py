@@ -27,10 +27,10 @@ from typing import Any
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks.arith import (
     LETTERS,
-    MOD,
     fmt_affine,
     get_context,
     gold_step_parts,
+    meta_modulus,
     node_form,
     plain_completion,
     solve_sentence,
@@ -61,8 +61,9 @@ def _wrap(meta: dict[str, Any], steps: list[str], answer: str, style: str) -> st
     return plain_completion(body, answer) if style == "plain" else body
 
 
-def _bump(value: int, mod: bool) -> int:
-    return (value + 1) % MOD if mod else value + 1
+def _bump(value: int, modulus: int | None) -> int:
+    """``value + 1`` (mod ``modulus`` unless None): a wrong value of the same kind."""
+    return (value + 1) % modulus if modulus is not None else value + 1
 
 
 def corrupt(problem: Problem, kind: str, rng: random.Random, style: str = "plain") -> str:
@@ -74,7 +75,7 @@ def corrupt(problem: Problem, kind: str, rng: random.Random, style: str = "plain
     meta = problem.meta
     graph = meta["graph"]
     nodes = graph["nodes"]
-    mod = meta["num_mode"] == "mod"
+    mod = meta_modulus(meta)
     hidden = graph.get("hidden")
     target = graph["target"]
     answer = problem.answer
@@ -122,7 +123,7 @@ def corrupt(problem: Problem, kind: str, rng: random.Random, style: str = "plain
             if ctx.short_name(("i12", a, b)) not in gold_names
         ]
         letter = rng.choice([c for c in LETTERS if c not in {n["letter"] for n in nodes}])
-        value = str(rng.randint(0, MOD - 1) if mod else rng.randint(1, 4))
+        value = str(rng.randint(0, mod - 1) if mod is not None else rng.randint(1, 4))
         steps.insert(rng.randint(0, len(steps)), step_text(rng.choice(free), letter, value, value, value))
         return _wrap(meta, steps, answer, style)
     if kind == "wrong_answer":

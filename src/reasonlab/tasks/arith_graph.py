@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The iGSM modulus, default of the ``modulus`` knob; any prime keeps reverse mode solvable.
 MOD = 23
 #: Largest value a node may take in "range" mode (GSM-Infinite rejects anything above).
 RANGE_MAX = 1000
@@ -398,29 +399,31 @@ def topo_order(nodes: list[GNode], target: int) -> list[int]:
     return order
 
 
-def _draw_values(nodes: list[GNode], order: list[int], rng: random.Random, num_mode: str) -> bool:
+def _draw_values(nodes: list[GNode], order: list[int], rng: random.Random, modulus: int | None) -> bool:
     """Draw constants and evaluate in ``order``; in range mode repair or reject invalid values.
 
     Range mode (GSM-Infinite): constants 1..4, no modulus; a subtraction that would go below 1 becomes
     an addition, a difference of two parameters is swapped (or becomes a sum when they are equal);
-    any value above :data:`RANGE_MAX` rejects the draw. Mod mode (iGSM): values 0..22, constants of
-    additions 1..22 and of multiplications 2..22, all arithmetic mod 23.
+    any value above :data:`RANGE_MAX` rejects the draw. Mod mode (``modulus`` p, iGSM: p = 23): values
+    0..p-1, constants of additions 1..p-1 and of multiplications 2..p-1, all arithmetic mod p.
+    ``modulus=None`` is range mode.
     """
-    mod = num_mode == "mod"
+    mod = modulus is not None
+    p_ = modulus or MOD
     for v in order:
         n = nodes[v]
         op = n.op
         pv = [nodes[p].value for p in n.parents]
         if op == "const":
-            n.const = rng.randint(0, MOD - 1) if mod else rng.randint(1, 4)
+            n.const = rng.randint(0, p_ - 1) if mod else rng.randint(1, 4)
             val = n.const
         elif op in ("add", "sub"):
-            n.const = rng.randint(1, MOD - 1) if mod else rng.randint(1, 4)
+            n.const = rng.randint(1, p_ - 1) if mod else rng.randint(1, 4)
             if not mod and op == "sub" and pv[0] - n.const < 1:
                 n.op = op = "add"
             val = pv[0] + n.const if op == "add" else pv[0] - n.const
         elif op == "mul":
-            n.const = rng.randint(2, MOD - 1) if mod else rng.randint(2, 4)
+            n.const = rng.randint(2, p_ - 1) if mod else rng.randint(2, 4)
             val = pv[0] * n.const
         elif op == "sum2":
             val = pv[0] + pv[1]
@@ -440,15 +443,18 @@ def _draw_values(nodes: list[GNode], order: list[int], rng: random.Random, num_m
         else:  # pragma: no cover - construction never leaves an undefined node
             raise AssertionError(f"undefined node op {op!r}")
         if mod:
-            val %= MOD
+            val %= p_
         elif val > RANGE_MAX:
             return False
         n.value = val
     return True
 
 
-def affine_forms(nodes: list[GNode], order: list[int], hidden: int, mod: bool) -> list[tuple[int, int]] | None:
-    """Each node's value as ``a*x + b`` with ``x`` the hidden leaf; None if some node is nonlinear in x.
+def affine_forms(
+    nodes: list[GNode], order: list[int], hidden: int, modulus: int | None
+) -> list[tuple[int, int]] | None:
+    """Each node's value as ``a*x + b`` (mod ``modulus``; None = integers) with ``x`` the hidden leaf; None if
+    some node is nonlinear in x.
 
     Products of two x-dependent factors (possible only in a depth-3 ``sumprod``) make the graph
     nonlinear, and reverse mode then cannot solve for x with one linear equation.
@@ -482,15 +488,15 @@ def affine_forms(nodes: list[GNode], order: list[int], hidden: int, mod: bool) -
                 a += a1 * b2 + a2 * b1
                 b += b1 * b2
             f = (a, b)
-        if mod:
-            f = (f[0] % MOD, f[1] % MOD)
+        if modulus is not None:
+            f = (f[0] % modulus, f[1] % modulus)
         forms[v] = f
     return forms
 
 
 def add_distractors(
-    nodes: list[GNode], count: int, rng: random.Random, sizes: tuple[int, int, int], depth: int, num_mode: str,
-    operators: str = ALL_OPERATORS,
+    nodes: list[GNode], count: int, rng: random.Random, sizes: tuple[int, int, int], depth: int,
+    modulus: int | None, operators: str = ALL_OPERATORS,
 ) -> list[int]:
     """State up to ``count`` unnecessary instance parameters (fewer if no free parameter is left).
 
@@ -508,9 +514,9 @@ def add_distractors(
     if count <= 0 or not free:
         return []
     chosen = rng.sample(free, min(count, len(free)))
-    mod = num_mode == "mod"
+    mod = modulus is not None
     lo = 0 if mod else 1
-    hi = MOD - 1 if mod else 4
+    hi = modulus - 1 if modulus is not None else 4
     unary_ops, binary_ops = op_choices(operators)
     made: list[int] = []
     for key in chosen:
@@ -533,8 +539,8 @@ def add_distractors(
             n.parents = [p, q]
             pv, qv = nodes[p].value, nodes[q].value
             n.value = pv + qv if n.op == "sum2" else pv - qv
-        if mod:
-            n.value %= MOD
+        if modulus is not None:
+            n.value %= modulus
         elif not 1 <= n.value <= RANGE_MAX:
             n.op, n.parents, n.const = "const", [], rng.randint(lo, hi)
             n.value = n.const
@@ -548,7 +554,7 @@ def build_graph(
     sizes: tuple[int, int, int],
     depth: int,
     ops: int,
-    num_mode: str,
+    modulus: int | None,
     distractors: int,
     value_tries: int = 6,
     operators: str = ALL_OPERATORS,
@@ -556,7 +562,8 @@ def build_graph(
     """A necessary graph with exactly ``ops`` operations plus distractors, values drawn; None = reject.
 
     ``operators`` (a subset of ``+-*`` containing ``+``) limits the relations between parameters;
-    implicit totals are sums whatever it says.
+    implicit totals are sums whatever it says. ``modulus`` p: all values mod p (iGSM); None: range mode
+    (GSM-Infinite).
     """
     built = _Builder(rng, sizes, depth, ops, operators).build()
     if built is None:
@@ -566,9 +573,9 @@ def build_graph(
     if len(order) != len(nodes):  # pragma: no cover - construction guarantees every node is an ancestor
         return None
     for _ in range(value_tries):
-        if _draw_values(nodes, order, rng, num_mode):
+        if _draw_values(nodes, order, rng, modulus):
             break
     else:
         return None
-    extra = add_distractors(nodes, distractors, rng, sizes, depth, num_mode, operators)
+    extra = add_distractors(nodes, distractors, rng, sizes, depth, modulus, operators)
     return Graph(nodes=nodes, target=target, order=order, distractors=extra)

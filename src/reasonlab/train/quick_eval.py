@@ -65,7 +65,11 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_
 
 def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir: str | os.PathLike[str] | None = None,
                    train_hashes: np.ndarray | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Greedy accuracy per bucket: ``{bucket: {n, correct, accuracy, overlap}}``.
+    """Greedy accuracy per bucket: ``{bucket: {n, correct, accuracy, process_accuracy, overlap}}``.
+
+    ``process_accuracy`` counts completions whose answer is right *and* whose every step checks
+    (the task's process verification; absent for tasks without one). With a small answer space (a
+    modulus of 7 gives 1/7 by guessing) it is the figure that guessing cannot reach.
 
     With ``out_dir`` the result is also written to ``out_dir/quick_eval.json``, and training prompt
     hashes are read from ``out_dir/data/prompt_hashes.npy`` when ``train_hashes`` is not given.
@@ -86,13 +90,19 @@ def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir:
         problems = list(task.generate(params, cfg.n_per_bucket, cfg.seed))
         rendered = [task.render(p, cfg.style) for p in problems]
         texts = greedy_generate(model, tokenizer, [r[0] for r in rendered], cfg.max_new_tokens, cfg.batch_size)
-        correct = sum(bool(task.verify(p, t).correct) for p, t in zip(problems, texts, strict=True))
-        row: dict[str, Any] = {"n": len(problems), "correct": correct, "accuracy": correct / max(len(problems), 1)}
+        verdicts = [task.verify(p, t) for p, t in zip(problems, texts, strict=True)]
+        correct = sum(bool(v.correct) for v in verdicts)
+        n = max(len(problems), 1)
+        row: dict[str, Any] = {"n": len(problems), "correct": correct, "accuracy": correct / n}
+        if verdicts and all(v.process is not None for v in verdicts):
+            row["process_accuracy"] = sum(bool(v.correct and v.process.ok) for v in verdicts) / n
         if seen is not None:
             row["overlap"] = sum(prompt_hash(p.prompt) in seen for p in problems)
         result[str(bucket)] = row
         if log:
             extra = f" (overlap with training {row['overlap']})" if "overlap" in row else ""
+            if "process_accuracy" in row:
+                extra += f", process-verified {row['process_accuracy']:.1%}"
             log(f"quick eval {cfg.bucket_knob}={bucket}: {correct}/{len(problems)} = {row['accuracy']:.1%}{extra}")
     if out_dir is not None:
         atomic_write_text(Path(out_dir) / "quick_eval.json", json.dumps({"config": cfg.model_dump(mode="json"),
