@@ -46,7 +46,7 @@ def test_apply_operator_rejects_unknown() -> None:
 
 @pytest.mark.parametrize(("knobs", "match"), [({"operators": ""}, "operators"), ({"operators": "+/"}, "operators"),
                                               ({"operators": "++"}, "operators"), ({"facts": 0}, "facts"),
-                                              ({"facts": 65}, "facts"), ({"modulus": 7}, "modulus")])
+                                              ({"facts": 65}, "facts"), ({"modulus": 9}, "modulus must be a prime")])
 def test_bad_knobs_one_line(knobs: dict, match: str) -> None:
     with pytest.raises(ReasonlabError, match=match) as err:
         TASK.params(**knobs)
@@ -200,3 +200,18 @@ def test_property_recite_gold_is_distinct_and_true(operators: str, facts: int, s
     p = recite(operators, facts, seed)
     assert len({tuple(i[:3]) for i in p.meta["items"]}) == facts
     assert TASK.verify(p, TASK.render(p)[1]).correct
+
+
+def test_modulus_knob_small_prime_by_hand_and_in_both_layouts() -> None:
+    assert apply_operator(4, "+", 4, 7) == 1 and apply_operator(2, "-", 5, 7) == 4 and apply_operator(3, "*", 5, 7) == 1
+    p = next(iter(TASK.generate(TASK.params(operators="+", facts=6, modulus=7), 1, 3)))
+    assert p.prompt.startswith("<question> Compute modulo 7:") and p.meta["modulus"] == 7
+    assert all(0 <= x < 7 for a, _, b, c in p.meta["items"] for x in (a, b, c))
+    assert TASK.verify(p, p.solution).correct
+    r = next(iter(TASK.generate(TASK.params(operators="+", facts=3, modulus=7, layout="recite"), 1, 3)))
+    assert TASK.verify(r, " 4 + 4 = 1 ; 6 + 6 = 5 ; 0 + 3 = 3 </solution> <answer> 3 </answer>").correct
+    # true mod 23 but not mod 7, and an operand outside 0..6
+    assert not TASK.verify(r, " 4 + 4 = 8 ; 6 + 6 = 5 ; 0 + 3 = 3 </solution> <answer> 3 </answer>").correct
+    assert not TASK.verify(r, " 9 + 4 = 6 ; 6 + 6 = 5 ; 0 + 3 = 3 </solution> <answer> 3 </answer>").correct
+    with pytest.raises(ReasonlabError, match="modulus must be a prime"):
+        TASK.params(modulus=8)

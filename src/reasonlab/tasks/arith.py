@@ -192,6 +192,13 @@ def parse_context_mix(value: Any) -> list[tuple[str, float]]:
     return items
 
 
+def check_modulus(v: int) -> int:
+    """``v`` if it is a prime in 3..1000 (reverse mode divides by the modulus), else a ValueError."""
+    if not 3 <= v <= RANGE_MAX or any(v % d == 0 for d in range(2, int(v**0.5) + 1)):
+        raise ValueError(f"modulus must be a prime from 3 to {RANGE_MAX} (reverse mode divides by it), got {v}")
+    return v
+
+
 class ArithParams(StrictModel):
     """Knobs of the arith task; CLI strings are accepted (``--ops 2-10 --context zoo=0.99,school=0.01``)."""
 
@@ -230,9 +237,7 @@ class ArithParams(StrictModel):
     @field_validator("modulus")
     @classmethod
     def _check_modulus(cls, v: int) -> int:
-        if not 3 <= v <= RANGE_MAX or any(v % d == 0 for d in range(2, int(v**0.5) + 1)):
-            raise ValueError(f"modulus must be a prime from 3 to {RANGE_MAX} (reverse mode divides by it), got {v}")
-        return v
+        return check_modulus(v)
 
     @field_validator("operators", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Arithmetic facts: single-operation modulo-23 drills, the atomic skill ``arith`` solutions compose.
+"""Arithmetic facts: single-operation modular drills, the atomic skill ``arith`` solutions compose.
 
 An ``arith`` solution step such as ``h = A + X = 8 + 12 = 20`` needs two skills: carrying values to
 the right places, and knowing the fact ``8 + 12 = 20`` (mod 23). In a word-problem corpus the facts are
@@ -29,7 +29,7 @@ operator: none is ``missing``, a wrong ``c`` is a ``value_mismatch``, equations 
 expressions are ``extra``.
 
 Verification, recite: the answer is the number of stated equations; it is correct when exactly
-``facts`` distinct equations are stated, every one true, with operands in 0..22 and allowed operators.
+``facts`` distinct equations are stated, every one true, with operands in 0..modulus-1 and allowed operators.
 The process check counts true ones as ``matched_ok``, false or repeated ones (or ones with another
 operator) as ``value_mismatch``, and the shortfall or excess against ``facts`` as ``missing``/``extra``.
 """
@@ -45,7 +45,7 @@ from pydantic import Field, field_validator
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks import register
-from reasonlab.tasks.arith import PROMPT_HEAD, PROMPT_TAIL
+from reasonlab.tasks.arith import PROMPT_HEAD, PROMPT_TAIL, check_modulus
 from reasonlab.tasks.arith_graph import ALL_OPERATORS, MOD
 from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
 
@@ -54,14 +54,14 @@ __all__ = ["ArithFactsParams", "ArithFactsTask", "apply_operator", "parse_equati
 MAX_FACTS = 64
 
 
-def apply_operator(a: int, op: str, b: int) -> int:
-    """``(a op b) mod 23`` for ``op`` in ``+ - *``; e.g. ``8 - 12 -> 19``, ``17 * 3 -> 5``."""
+def apply_operator(a: int, op: str, b: int, modulus: int = MOD) -> int:
+    """``(a op b) mod modulus`` for ``op`` in ``+ - *``; mod 23: ``8 - 12 -> 19``, ``17 * 3 -> 5``."""
     if op == "+":
-        return (a + b) % MOD
+        return (a + b) % modulus
     if op == "-":
-        return (a - b) % MOD
+        return (a - b) % modulus
     if op == "*":
-        return (a * b) % MOD
+        return (a * b) % modulus
     raise ReasonlabError(f"unknown operator {op!r} (allowed: {', '.join(ALL_OPERATORS)})")
 
 
@@ -73,6 +73,12 @@ class ArithFactsParams(StrictModel):
     layout: Literal["compute", "recite"] = Field(
         "compute", description="compute: give expressions, ask values; recite: ask for any true facts."
     )
+    modulus: int = Field(MOD, description="The prime modulus; match the arith task's `modulus` knob.")
+
+    @field_validator("modulus")
+    @classmethod
+    def _check_modulus(cls, v: int) -> int:
+        return check_modulus(v)
 
     @field_validator("operators", mode="before")
     @classmethod
@@ -122,10 +128,10 @@ def _process(items: list[list[Any]], stated: list[tuple[int, str, int, int]], co
 
 @register
 class ArithFactsTask(Task):
-    """Single-operation modulo-23 facts in the ``arith`` solution notation."""
+    """Single-operation modular facts in the ``arith`` solution notation."""
 
     name = "arith_facts"
-    description = "single-operation mod-23 facts (a op b = c) in arith's notation: drill component and diagnostic"
+    description = "single-operation modular facts (a op b = c) in arith's notation: drill component and diagnostic"
     Params = ArithFactsParams
     styles = ("plain",)
 
@@ -133,16 +139,16 @@ class ArithFactsTask(Task):
         p: ArithFactsParams = params
         items = []
         for _ in range(p.facts):
-            a, op, b = rng.randrange(MOD), rng.choice(p.operators), rng.randrange(MOD)
-            items.append([a, op, b, apply_operator(a, op, b)])
+            a, op, b = rng.randrange(p.modulus), rng.choice(p.operators), rng.randrange(p.modulus)
+            items.append([a, op, b, apply_operator(a, op, b, p.modulus)])
         body = " ; ".join(f"{a} {op} {b} = {c}" for a, op, b, c in items)
         if p.layout == "recite":
             if len({(a, op, b) for a, op, b, _ in items}) < len(items):
                 return None  # the gold completion must itself be a correct answer (distinct facts)
-            question = f"State {p.facts} facts modulo {MOD} with {' '.join(p.operators)}"
+            question = f"State {p.facts} facts modulo {p.modulus} with {' '.join(p.operators)}"
             answer = str(p.facts)
         else:
-            question = f"Compute modulo {MOD}: " + " ; ".join(f"{a} {op} {b}" for a, op, b, _ in items)
+            question = f"Compute modulo {p.modulus}: " + " ; ".join(f"{a} {op} {b}" for a, op, b, _ in items)
             answer = ", ".join(str(c) for *_, c in items)
         return Problem(
             id="",
@@ -150,7 +156,7 @@ class ArithFactsTask(Task):
             prompt=f"{PROMPT_HEAD}{question}{PROMPT_TAIL}",
             answer=answer,
             solution=f" {body} </solution> <answer> {answer} </answer>",
-            meta={"operators": p.operators, "facts": p.facts, "layout": p.layout, "items": items},
+            meta={"operators": p.operators, "facts": p.facts, "layout": p.layout, "modulus": p.modulus, "items": items},
         )
 
     def dedup_key(self, problem: Problem) -> str:
@@ -173,7 +179,8 @@ class ArithFactsTask(Task):
             items = problem.meta["items"]
             stated = parse_equations(completion)
             if problem.meta.get("layout", "compute") == "recite":
-                return _verify_recite(int(problem.meta["facts"]), str(problem.meta["operators"]), stated)
+                return _verify_recite(int(problem.meta["facts"]), str(problem.meta["operators"]), stated,
+                                      int(problem.meta.get("modulus", MOD)))
             gold = [int(c) for *_, c in items]
             values, error = _answer_list(completion)
             process = _process(items, stated, values == gold)
@@ -198,14 +205,14 @@ class ArithFactsTask(Task):
         )
 
 
-def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int, int]]) -> Verification:
-    """Recite layout: exactly ``facts`` distinct true equations over 0..22 with allowed operators."""
+def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int, int]], modulus: int) -> Verification:
+    """Recite layout: exactly ``facts`` distinct true equations over 0..modulus-1 with allowed operators."""
     seen: set[tuple[int, str, int]] = set()
     good = 0
     for a, op, b, c in stated:
-        ok = op in operators and 0 <= a < MOD and 0 <= b < MOD and (a, op, b) not in seen
+        ok = op in operators and 0 <= a < modulus and 0 <= b < modulus and (a, op, b) not in seen
         seen.add((a, op, b))
-        good += ok and apply_operator(a, op, b) == c
+        good += ok and apply_operator(a, op, b, modulus) == c
     correct = good == facts == len(stated)
     check = ProcessCheck(n_gold=facts, n_steps=len(stated), answer_mismatch=not correct,
                          matched_ok=min(good, facts), value_mismatch=len(stated) - good,
