@@ -92,6 +92,7 @@ def main() -> None:
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--rope-theta", type=float, default=1e4)
+    ap.add_argument("--init-std", type=float, default=0.02, help="std of the normal weight init (model default 0.02)")
     ap.add_argument("--untied", action="store_true", help="separate input and output embeddings")
     ap.add_argument("--first-operators", default="",
                     help="operator curriculum: train only on these (a subset of --operators) for --first-steps")
@@ -124,7 +125,7 @@ def main() -> None:
     # numbers, operators, "=", ";" (then the space token when spaced, the prefix token with --prefix)
     used = p + k + 2 + args.spaced + (args.prefix > 0)
     cfg = ModelConfig.from_preset(args.preset, vocab_size=max(args.pad_vocab, used), rope_theta=args.rope_theta,
-                                  tie_embeddings=not args.untied)
+                                  tie_embeddings=not args.untied, init_std=args.init_std)
     model = Decoder(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.95))
     table = fact_table(args.operators, p)
