@@ -251,3 +251,23 @@ def test_quick_eval_counts_process_verified_answers_apart(monkeypatch) -> None:
     row = qe.run_quick_eval(cfg, model=type("M", (), {"eval": lambda self: None})(), tokenizer=None)["3"]
     assert row["correct"] == 3 and row["accuracy"] == 0.75
     assert row["process_accuracy"] == 0.5
+
+
+def test_stop_at_is_a_prefix_of_the_full_schedule_and_resumes_onto_it(tmp_path) -> None:
+    """``optim.stop_at`` stops early with max_steps' schedule; raising it later continues the same run."""
+    full = pretrain(_config(tmp_path, "full"), log=lambda m: None)
+    cfg = _config(tmp_path, "budget")
+    cfg.optim.stop_at = 5
+    early = pretrain(cfg, log=lambda m: None)
+    assert early["steps"] == 5
+    a = RunDir(tmp_path / "full").read_metrics()
+    b = RunDir(tmp_path / "budget").read_metrics()
+    assert [r["loss"] for r in b] == [r["loss"] for r in a[:5]]
+    assert [r["lr"] for r in b] == [r["lr"] for r in a[:5]]  # the 8-step cosine, not a 5-step one
+    assert RunDir(tmp_path / "budget").latest_checkpoint().name == "step-5"
+    cfg.optim.stop_at = None
+    resumed = pretrain(cfg, log=lambda m: None)
+    assert resumed["resumed_from"] == 5 and resumed["final_loss"] == full["final_loss"]
+    cfg.optim.stop_at = 4
+    with pytest.raises(ReasonlabError, match=r"past optim\.stop_at 4"):
+        pretrain(cfg, log=lambda m: None)

@@ -38,6 +38,11 @@ class OptimConfig(StrictModel):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
     warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
     max_steps: int = Field(1000, ge=1, description="Optimizer steps in the run.")
+    stop_at: int | None = Field(
+        None, ge=1,
+        description="Stop after this many steps, keeping the schedule of max_steps (a budget stop: the "
+        "model equals that step of the full run, and raising it later resumes the same trajectory).",
+    )
     batch_size: int = Field(32, ge=1, description="Rows per micro-batch.")
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (matrices only).")
@@ -207,7 +212,8 @@ def train_loop(
     extra_state: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``corpus`` for ``optim.max_steps`` steps, resuming from ``run``'s newest checkpoint.
+    """Train ``model`` on ``corpus`` for ``optim.max_steps`` steps (``optim.stop_at`` if earlier: the
+    schedule still spans ``max_steps``), resuming from ``run``'s newest checkpoint.
 
     ``ledger`` carries compute already spent by earlier phases (its totals continue). ``on_step(step,
     metrics)`` is called after every step (tests use it to interrupt a run). ``extra_state`` is stored
@@ -227,6 +233,9 @@ def train_loop(
         start_step = int(state["step"])
         resumed_from = start_step
         ledger.load_state_dict(state["compute"])
+        if optim.stop_at is not None and start_step > optim.stop_at:
+            raise ReasonlabError(f"{run.checkpoint_path(start_step)}: the run is at step {start_step}, past "
+                                 f"optim.stop_at {optim.stop_at}; raise stop_at or start a new run")
         if log:
             log(f"resumed from {run.checkpoint_path(start_step)} (step {start_step})")
     train_model = torch.compile(model) if runtime.compile else model
@@ -240,7 +249,8 @@ def train_loop(
     n_params = sum(p.numel() for p in model.parameters())
     attn = attention_shape(model.config) if hasattr(model, "config") else None
     seq_len = corpus.row_len - 1
-    progress = ProgressLine(optim.max_steps, label=label)
+    end = min(optim.max_steps, optim.stop_at or optim.max_steps)
+    progress = ProgressLine(end, label=label)
     rows_per_step = optim.batch_size * optim.grad_accum
     t0 = time.perf_counter()
     window_t, window_tokens = t0, 0
@@ -254,7 +264,7 @@ def train_loop(
             trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
         )
 
-    for steps_done, step in enumerate(range(start_step, optim.max_steps), start=1):
+    for steps_done, step in enumerate(range(start_step, end), start=1):
         lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -289,36 +299,36 @@ def train_loop(
         window_tokens += tokens
         now = time.perf_counter()
         done = step + 1
-        if runtime.eval_every and done % runtime.eval_every == 0 and done < optim.max_steps:
+        if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
             val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
             if val_loss is not None:
                 metrics["val/loss"] = val_loss
-        if done % runtime.log_every == 0 or done == optim.max_steps:
+        if done % runtime.log_every == 0 or done == end:
             tps = window_tokens / max(now - window_t, 1e-9)
             metrics["perf/tokens_per_s"] = tps
             progress.report(done, loss_value, tps, now - t0, steps_done)
             window_t, window_tokens = now, 0
-        if done == optim.max_steps:
+        if done == end:
             val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
             if val_loss is not None:
                 metrics["val/loss"] = val_loss
         run.log_metrics(done, metrics)
-        if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < optim.max_steps:
+        if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < end:
             checkpoint(done)
         if on_step is not None:
             on_step(done, metrics)
 
     seconds = time.perf_counter() - t0
-    if resumed_from is None or resumed_from < optim.max_steps:
-        checkpoint(optim.max_steps)
+    if resumed_from is None or resumed_from < end:
+        checkpoint(end)
     elif log:
-        log(f"run already finished at step {optim.max_steps}; nothing to do")
-    if resumed_from is not None and resumed_from >= optim.max_steps:
+        log(f"run already finished at step {end}; nothing to do")
+    if resumed_from is not None and resumed_from >= end:
         loss_value = float(load_checkpoint_state(run.latest_checkpoint()).get("loss", float("nan")))
     run.save_final_model(model, tokenizer, compute=ledger.state_dict())
-    trained = (optim.max_steps - (resumed_from or 0)) * rows_per_step * seq_len
+    trained = max(0, end - (resumed_from or 0)) * rows_per_step * seq_len
     return TrainResult(
-        steps=optim.max_steps,
+        steps=end,
         final_loss=loss_value,
         val_loss=val_loss,
         tokens_total=ledger.tokens_total,
