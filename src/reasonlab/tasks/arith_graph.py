@@ -409,21 +409,21 @@ def _draw_values(nodes: list[GNode], order: list[int], rng: random.Random, modul
     ``modulus=None`` is range mode.
     """
     mod = modulus is not None
-    p_ = modulus or MOD
+    top = (modulus or 1) - 1  # largest residue in mod mode
     for v in order:
         n = nodes[v]
         op = n.op
         pv = [nodes[p].value for p in n.parents]
         if op == "const":
-            n.const = rng.randint(0, p_ - 1) if mod else rng.randint(1, 4)
+            n.const = rng.randint(0, top) if mod else rng.randint(1, 4)
             val = n.const
         elif op in ("add", "sub"):
-            n.const = rng.randint(1, p_ - 1) if mod else rng.randint(1, 4)
+            n.const = rng.randint(1, top) if mod else rng.randint(1, 4)
             if not mod and op == "sub" and pv[0] - n.const < 1:
                 n.op = op = "add"
             val = pv[0] + n.const if op == "add" else pv[0] - n.const
         elif op == "mul":
-            n.const = rng.randint(2, p_ - 1) if mod else rng.randint(2, 4)
+            n.const = rng.randint(2, top) if mod else rng.randint(2, 4)
             val = pv[0] * n.const
         elif op == "sum2":
             val = pv[0] + pv[1]
@@ -442,8 +442,8 @@ def _draw_values(nodes: list[GNode], order: list[int], rng: random.Random, modul
             val = sum(pv[i] * pv[i + 1] for i in range(0, len(pv), 2))
         else:  # pragma: no cover - construction never leaves an undefined node
             raise AssertionError(f"undefined node op {op!r}")
-        if mod:
-            val %= p_
+        if modulus is not None:
+            val %= modulus
         elif val > RANGE_MAX:
             return False
         n.value = val
