@@ -25,6 +25,7 @@ PROBLEMS = (
     gen(40, seed=1, ops="2-20", mode="mix")
     + gen(40, seed=2, ops="2-20", mode="mix", num_mode="range", depth=3, context="school")
     + gen(20, seed=3, ops="2-20", mode="mix", depth=3, context="library=1,movie_festival=1")
+    + gen(20, seed=4, ops="2-20", mode="mix", modulus=7, operators="+")  # a small table: 1/7 by guessing
 )
 
 
