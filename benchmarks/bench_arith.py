@@ -8,7 +8,7 @@ Measures, for ops 2, 5, 10, 15, 20 (mode mix, mod 23, depth 2, zoo, 2 distractor
 - ``steps``: mean gold ``Define`` steps (the reference measured 2.0 / 3.1 / 5.7 / 7.7 (op 14) / 10.1);
 - ``chars``: mean characters of prompt + gold completion;
 - ``verify/s``: ``ArithTask.verify`` on a mix of gold and corrupted completions of those problems
-  (every kind of :mod:`reasonlab.tasks.arith_corrupt` except ``long``, plus gold twice), and on
+  (every kind of :mod:`reasonlab.tasks.arith.corrupt` except ``long``, plus gold twice), and on
   gold completions alone.
 
     .venv/bin/python benchmarks/bench_arith.py [--ops 2 5 10 15 20] [--seconds 2] [--json]
@@ -23,9 +23,9 @@ import random
 import statistics
 import time
 
+from reasonlab.seeds import stable_seed
 from reasonlab.tasks import get_task
-from reasonlab.tasks.arith_corrupt import CORRUPTIONS, corrupt
-from reasonlab.tasks.base import stable_seed
+from reasonlab.tasks.arith.corrupt import CORRUPTIONS, corrupt
 
 
 def bench_generate(task, params, seconds: float) -> tuple[float, list, float]:

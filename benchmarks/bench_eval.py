@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from reasonlab.config import validate
-from reasonlab.eval.protocol import EvalConfig, load_eval_config, run_eval
+from reasonlab.eval.config import EvalConfig, load_eval_config
+from reasonlab.eval.protocol import run_eval
 
 
 def main() -> None:

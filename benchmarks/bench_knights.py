@@ -26,9 +26,10 @@ import platform
 import random
 import time
 
+from reasonlab.rewards import score
 from reasonlab.tasks import get_task
-from reasonlab.tasks.knights_logic import sample_unique
-from reasonlab.tasks.knights_perturb import MATH_LEVEL, perturb_problems
+from reasonlab.tasks.knights.logic import sample_unique
+from reasonlab.tasks.knights.perturb import MATH_LEVEL, perturb_problems
 
 # ----------------------------------------------------------------------------- published algorithm, naively
 
@@ -142,7 +143,7 @@ def main() -> None:
     problems = list(task.generate(task.params(people="3-7"), 500, seed=0))
     start = time.perf_counter()
     for p in problems:
-        task.score(p, p.solution, "logic_rl")
+        score(task, p, p.solution, "logic_rl")
     dt = time.perf_counter() - start
     print(f"verifier: {len(problems) / dt:.0f} gold completions/s (people 3-7, logic_rl)")
     print("math-level perturbation success (200 puzzles each):")

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from reasonlab.config import validate
-    from reasonlab.train.rl.trainer import RLConfig, RLTrainer
+    from reasonlab.train.rl.config import RLConfig
+    from reasonlab.train.rl.trainer import RLTrainer
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reasonlab.cli.bench import bench_sample
+from reasonlab.bench.sample import bench_sample
 
 
 def main() -> None:

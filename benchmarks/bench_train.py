@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reasonlab.train.bench import bench_train
+from reasonlab.bench.train import bench_train
 
 
 def main() -> None:

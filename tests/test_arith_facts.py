@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from reasonlab.errors import ReasonlabError
 from reasonlab.rewards import compute_reward
 from reasonlab.tasks import get_task, task_names
-from reasonlab.tasks.arith_facts import apply_operator, parse_equations
+from reasonlab.tasks.arith.facts import apply_operator, parse_equations
 
 TASK = get_task("arith_facts")
 

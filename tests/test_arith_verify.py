@@ -12,7 +12,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.rewards import compute_reward, process_score
 from reasonlab.tasks import get_task
 from reasonlab.tasks.arith import extract_answer, parse_steps, parse_value, verify_completion
-from reasonlab.tasks.arith_corrupt import CORRUPTIONS, corrupt
+from reasonlab.tasks.arith.corrupt import CORRUPTIONS, corrupt
 
 TASK = get_task("arith")
 

@@ -9,7 +9,9 @@ import pytest
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval import analyses as A
-from reasonlab.eval import protocol as P
+from reasonlab.eval.problems import build_problems
+from reasonlab.eval.protocol import run_eval
+from reasonlab.eval.stats import per_seed_pass1
 from reasonlab.io import write_records
 from reasonlab.tasks import get_task
 
@@ -77,7 +79,7 @@ def test_seed_stability_curve_from_records() -> None:
     recs = [_r(f"p{i}", (i + s) % 3 == 0, seed=s) for i in range(6) for s in range(4)]
     curve = A.seed_stability_curve(recs, n_resamples=200)
     assert [c["k"] for c in curve] == [1, 2, 3, 4]
-    per_seed = P.per_seed_pass1(recs)
+    per_seed = per_seed_pass1(recs)
     assert len(per_seed) == 4
 
 
@@ -99,7 +101,7 @@ def test_seed_variance_study_hand_values() -> None:
 
 
 def test_limem_from_eval_runs(tmp_path: Path) -> None:
-    from reasonlab.tasks.knights_perturb import perturb_problems
+    from reasonlab.tasks.knights.perturb import perturb_problems
     from test_eval_protocol import _cfg, _tiny_model
 
     task = get_task("knights")
@@ -112,7 +114,7 @@ def test_limem_from_eval_runs(tmp_path: Path) -> None:
     model = _tiny_model(tmp_path, 0)
     for name, f in (("orig", orig_file), ("flip", pert_file)):
         cfg = _cfg(model=str(model), problems=str(f), problems_per_bucket=10, report=False, name=name)
-        P.run_eval(cfg, tmp_path / name, progress=False)
+        run_eval(cfg, tmp_path / name, progress=False)
     rows = A.limem_analysis(tmp_path / "orig", [tmp_path / "flip"])
     overall = [r for r in rows if r["people"] is None]
     assert len(overall) == 1 and overall[0]["kind"] == "flip_role"
@@ -127,9 +129,9 @@ def test_problems_file_errors(tmp_path: Path) -> None:
     task = get_task("knights")
     f = tmp_path / "p.jsonl"
     write_records(f, [p.to_dict() for p in task.generate(task.params(people="2"), 3, seed=1)])
-    rows, rec = P.build_problems(_cfg(problems=str(f), buckets={"knob": "people", "values": [2]}))
+    rows, rec = build_problems(_cfg(problems=str(f), buckets={"knob": "people", "values": [2]}))
     assert len(rows) == 3 and rec["namespace"] == "file"
     with pytest.raises(ReasonlabError, match="no problems with people=3"):
-        P.build_problems(_cfg(problems=str(f)))
+        build_problems(_cfg(problems=str(f)))
     with pytest.raises(ReasonlabError, match="but the config says"):
-        P.build_problems(_cfg(problems=str(f), task="arith", buckets={"knob": "people", "values": [2]}))
+        build_problems(_cfg(problems=str(f), task="arith", buckets={"knob": "people", "values": [2]}))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reasonlab.cli import main
-from reasonlab.eval.protocol import load_eval_config
+from reasonlab.eval.config import load_eval_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -9,55 +9,62 @@ from typing import Any
 import pytest
 import torch
 
+from reasonlab.config import validate
 from reasonlab.errors import ReasonlabError
-from reasonlab.eval import protocol as P
 from reasonlab.eval.compare import compare_runs
+from reasonlab.eval.config import EvalConfig, load_eval_config
+from reasonlab.eval.problems import build_problems
+from reasonlab.eval.protocol import SAMPLE_FIELDS, run_eval
+from reasonlab.eval.stats import summarize_records
 from reasonlab.io import read_records, write_records
+from reasonlab.report.markdown import write_compare_report, write_report
+from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, training_lineage
+from reasonlab.seeds import EVAL_SEED_BASE, eval_problem_seed, eval_sample_seed
 from reasonlab.tasks import get_task
 
 # ----------------------------------------------------------------------------- config
 
 
-def _cfg(**over: Any) -> P.EvalConfig:
+def _cfg(**over: Any) -> EvalConfig:
     base: dict[str, Any] = {
         "name": "t", "task": "knights", "buckets": {"knob": "people", "values": [2, 3]},
         "problems_per_bucket": 3, "seeds": 2, "samples_per_seed": 2, "k": [1, 2, 4],
         "decoding": {"temperature": 1.0, "max_new_tokens": 10}, "report": True, "bootstrap": 200,
     }
     base.update(over)
-    return P.EvalConfig.model_validate(base)
+    return validate(EvalConfig, base)
 
 
 def test_config_rejects_k_beyond_samples(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("task: knights\nbuckets: {knob: people, values: [2]}\nseeds: 2\nk: [1, 4]\n")
     with pytest.raises(ReasonlabError, match="exceeds seeds"):
-        P.load_eval_config(path)
+        load_eval_config(path)
     path.write_text("task: knights\nbuckets: {knob: people, values: [2]}\ntemprature: 1\n")
     with pytest.raises(ReasonlabError, match="unknown field 'temprature'"):
-        P.load_eval_config(path)
+        load_eval_config(path)
     path.write_text("task: knights\nbuckets: {knob: people, values: [2]}\nfixed: {people: 3}\n")
     with pytest.raises(ReasonlabError, match="both the bucket knob and fixed"):
-        P.load_eval_config(path)
+        load_eval_config(path)
 
 
 def test_eval_seeds_are_held_out_by_construction() -> None:
-    s2 = P.eval_problem_seed(0, "knights", "people", 2)
-    s3 = P.eval_problem_seed(0, "knights", "people", 3)
+    s2 = eval_problem_seed(0, "knights", "people", 2)
+    s3 = eval_problem_seed(0, "knights", "people", 3)
     assert s2 != s3
-    assert s2 == P.eval_problem_seed(0, "knights", "people", 2)
-    assert all(P.EVAL_SEED_BASE <= s < 2 * P.EVAL_SEED_BASE for s in (s2, s3))
-    assert P.sample_seed(0, "p1", 0, 0) != P.sample_seed(0, "p1", 0, 1) != P.sample_seed(0, "p1", 1, 0)
+    assert s2 == eval_problem_seed(0, "knights", "people", 2)
+    assert all(EVAL_SEED_BASE <= s < 2 * EVAL_SEED_BASE for s in (s2, s3))
+    assert eval_sample_seed(0, "p1", 0, 0) != eval_sample_seed(0, "p1", 0, 1) != eval_sample_seed(0, "p1", 1, 0)
 
 
 def test_training_seeds_found_in_run_dir(tmp_path: Path) -> None:
     ckpt = tmp_path / "run" / "checkpoints" / "step-10"
     ckpt.mkdir(parents=True)
     (tmp_path / "run" / "config.yaml").write_text("seed: 3\ndata:\n  mixture: [{task: arith, seed: 7}]\n")
-    path, seeds = P.training_seeds(str(ckpt))
+    path, seeds = lineage_seeds(str(ckpt))
     assert path is not None and path.endswith("config.yaml")
     assert seeds == [3, 7]
-    assert P.training_seeds(None) == (None, [])
+    assert lineage_seeds(None) == (None, [])
 
 
 def test_training_lineage_follows_init_from(tmp_path: Path) -> None:
@@ -71,24 +78,24 @@ def test_training_lineage_follows_init_from(tmp_path: Path) -> None:
     rl = tmp_path / "rl"
     (rl / "model").mkdir(parents=True)
     (rl / "config.yaml").write_text(f"seed: 2\ninit_from: {pre / 'model'}\n")
-    assert P.training_lineage(str(rl / "model")) == [rl.resolve(), pre.resolve()]
-    assert P.training_seeds(str(rl / "model"))[1] == [1, 2]
-    files, hashes = P.training_prompt_hashes(str(rl / "model"))
+    assert training_lineage(str(rl / "model")) == [rl.resolve(), pre.resolve()]
+    assert lineage_seeds(str(rl / "model"))[1] == [1, 2]
+    files, hashes = lineage_prompt_hashes(str(rl / "model"))
     assert hashes == {11, 12} and len(files) == 1
 
 
 def test_build_problems_buckets_and_holdout_file(tmp_path: Path) -> None:
     cfg = _cfg()
-    rows, rec = P.build_problems(cfg)
+    rows, rec = build_problems(cfg)
     assert [r["bucket"] for r in rows] == [2, 2, 2, 3, 3, 3]
     assert all(r["meta"]["people"] == r["bucket"] for r in rows)
     assert rec["dropped_overlapping"] == 0
-    again, _ = P.build_problems(cfg)
+    again, _ = build_problems(cfg)
     assert again == rows
     # a "training set" containing one evaluation prompt: that problem is replaced, the count recorded
     train = tmp_path / "train.jsonl"
     write_records(train, [rows[1]])
-    rows2, rec2 = P.build_problems(_cfg(holdout_files=[str(train)]))
+    rows2, rec2 = build_problems(_cfg(holdout_files=[str(train)]))
     assert rec2["dropped_overlapping"] == 1
     assert rows[1]["prompt"] not in {r["prompt"] for r in rows2}
     assert len(rows2) == len(rows)
@@ -114,7 +121,7 @@ def test_summarize_hand_computed() -> None:
         _rec("b", 2, 0, 0, False, truncated=True), _rec("b", 2, 0, 1, False, pred=None),
         _rec("b", 2, 1, 0, True), _rec("b", 2, 1, 1, False, pred="y"),
     ]
-    s = P.summarize_records(recs, [1, 2, 4], n_boot=200)
+    s = summarize_records(recs, [1, 2, 4], n_boot=200)
     o = s["outcome"]
     assert s["n_problems"] == 2 and s["samples_per_problem"] == 4
     assert o["pass@k"]["1"]["mean"] == pytest.approx((0.75 + 0.25) / 2)
@@ -138,7 +145,7 @@ def test_summarize_process_and_clusters() -> None:
     for i, (cl, ok) in enumerate([("u", True), ("u", True), ("v", False), ("v", True)]):
         for seed in range(2):
             recs.append(_rec(f"p{i}", 1, seed, 0, True, process_ok=ok and seed == 0, cluster=cl))
-    s = P.summarize_records(recs, [1, 2], n_boot=200)
+    s = summarize_records(recs, [1, 2], n_boot=200)
     assert s["outcome"]["pass@k"]["1"]["mean"] == 1.0
     assert s["process"]["pass@k"]["1"]["mean"] == pytest.approx(3 / 8)
     assert s["process"]["pass@k"]["2"]["mean"] == pytest.approx(3 / 4)
@@ -171,10 +178,11 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("eval")
     model = _tiny_model(tmp, 0)
     cfg = _cfg(model=str(model), threads=1)
-    s1 = P.run_eval(cfg, tmp / "run1", progress=False)
-    s2 = P.run_eval(cfg.model_copy(update={"batch_size": 5, "report": False}), tmp / "run2", progress=False)
+    s1 = run_eval(cfg, tmp / "run1", progress=False)
+    write_report(tmp / "run1")  # the evaluation writes records; the report layer writes report.md
+    s2 = run_eval(cfg.model_copy(update={"batch_size": 5, "report": False}), tmp / "run2", progress=False)
     other = _tiny_model(tmp, 1)
-    s3 = P.run_eval(cfg.model_copy(update={"model": str(other), "name": "other"}), tmp / "run3", progress=False)
+    s3 = run_eval(cfg.model_copy(update={"model": str(other), "name": "other"}), tmp / "run3", progress=False)
     return {"tmp": tmp, "cfg": cfg, "s1": s1, "s2": s2, "s3": s3}
 
 
@@ -185,7 +193,7 @@ def test_run_eval_writes_records_summary_report(run_dirs: dict[str, Any]) -> Non
         assert (d / f).is_file(), f
     recs = read_records(d / "eval" / "samples.jsonl")
     assert len(recs) == 2 * 3 * 2 * 2
-    assert set(recs[0]) == set(P.SAMPLE_FIELDS)
+    assert set(recs[0]) == set(SAMPLE_FIELDS)
     assert all(0 < r["length"] <= 10 for r in recs)
     assert all(r["truncated"] == (r["length"] == 10 and r["truncated"]) for r in recs)
     s = json.loads((d / "eval" / "summary.json").read_text())
@@ -213,7 +221,7 @@ def test_run_eval_in_process_live_model(run_dirs: dict[str, Any], tmp_path: Path
     model, tok = load_model(run_dirs["cfg"].model)
     model.train()
     cfg = run_dirs["cfg"].model_copy(update={"model": None, "report": False})
-    s = P.run_eval(cfg, tmp_path / "live", model=model, tokenizer=tok, progress=False)
+    s = run_eval(cfg, tmp_path / "live", model=model, tokenizer=tok, progress=False)
     assert model.training  # restored for the trainer
     assert s["overall"] == run_dirs["s1"]["overall"]
     assert not (tmp_path / "live" / "report.md").exists()
@@ -225,11 +233,11 @@ def test_run_eval_refuses_seed_clash(run_dirs: dict[str, Any], tmp_path: Path) -
     import shutil
 
     shutil.copytree(run_dirs["cfg"].model, run / "checkpoints" / "step-5")
-    clash = P.eval_problem_seed(0, "knights", "people", 3)
+    clash = eval_problem_seed(0, "knights", "people", 3)
     (run / "config.yaml").write_text(f"seed: {clash}\n")
     cfg = run_dirs["cfg"].model_copy(update={"model": str(run), "report": False})
     with pytest.raises(ReasonlabError, match="also appears in the training config"):
-        P.run_eval(cfg, tmp_path / "x", progress=False)
+        run_eval(cfg, tmp_path / "x", progress=False)
 
 
 def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Path) -> None:
@@ -237,7 +245,7 @@ def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Pat
 
     import numpy as np
 
-    from reasonlab.train.quick_eval import prompt_hash
+    from reasonlab.seeds import prompt_hash
 
     run = tmp_path / "trainrun"
     shutil.copytree(run_dirs["cfg"].model, run / "model")
@@ -246,7 +254,7 @@ def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Pat
     (run / "data").mkdir()
     np.save(run / "data" / "prompt_hashes.npy", np.array([prompt_hash(problems[0]["prompt"])], dtype=np.int64))
     cfg = run_dirs["cfg"].model_copy(update={"model": str(run), "report": False})
-    s = P.run_eval(cfg, tmp_path / "x", progress=False)
+    s = run_eval(cfg, tmp_path / "x", progress=False)
     hold = s["record"]["holdout"]
     assert hold["dropped_overlapping"] == 1 and hold["training_prompts_checked"] == 1
     assert hold["training_seeds"] == [0]
@@ -256,7 +264,7 @@ def test_run_eval_drops_training_prompts(run_dirs: dict[str, Any], tmp_path: Pat
 
 def test_prompts_longer_than_context_are_empty_truncated_samples(tmp_path: Path) -> None:
     model = _tiny_model(tmp_path, 0, max_seq_len=48)
-    s = P.run_eval(_cfg(model=str(model), report=False), tmp_path / "short", progress=False)
+    s = run_eval(_cfg(model=str(model), report=False), tmp_path / "short", progress=False)
     recs = read_records(tmp_path / "short" / "eval" / "samples.jsonl")
     assert s["timing"]["prompts_over_context"] == 6
     assert all(r["truncated"] and r["length"] == 0 and r["completion"] == "" and r["prompt_tokens"] >= 48
@@ -266,17 +274,18 @@ def test_prompts_longer_than_context_are_empty_truncated_samples(tmp_path: Path)
 
 def test_run_eval_errors() -> None:
     with pytest.raises(ReasonlabError, match="field 'model' is required"):
-        P.run_eval(_cfg(), "/nonexistent/out", progress=False)
+        run_eval(_cfg(), "/nonexistent/out", progress=False)
     with pytest.raises(ReasonlabError, match="not a checkpoint dir"):
-        P.run_eval(_cfg(model="/nonexistent/model"), "/nonexistent/out", progress=False)
-    with pytest.raises(ReasonlabError, match="prompt_style"):
-        P.run_eval(_cfg(model="/x", prompt_style="fancy"), "/nonexistent/out", progress=False)
+        run_eval(_cfg(model="/nonexistent/model"), "/nonexistent/out", progress=False)
+    with pytest.raises(ReasonlabError, match="prompt_style 'fancy'"):  # checked when the config loads
+        _cfg(model="/x", prompt_style="fancy")
 
 
 def test_compare_runs_writes_outputs(run_dirs: dict[str, Any]) -> None:
     tmp = run_dirs["tmp"]
     out = tmp / "cmp"
     res = compare_runs(tmp / "run1", tmp / "run3", out, n_perm=500)
+    write_compare_report(res, out)
     assert res["overall"]["n_problems"] == 6
     assert set(res["buckets"]) == {"2", "3"}
     assert set(res["overall"]["delta@k"]) == {"1", "2", "4"}

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.rewards import score
 from reasonlab.tasks import Problem, get_task
 from reasonlab.tasks.knights import check_tags, parse_answer
-from reasonlab.tasks.knights_logic import person_masks, sample_formula, to_tuple, unique_solution
-from reasonlab.tasks.knights_render import clause, name_pool, puzzle_text
+from reasonlab.tasks.knights.logic import person_masks, sample_formula, to_tuple, unique_solution
+from reasonlab.tasks.knights.render import clause, name_pool, puzzle_text
 
 TASK = get_task("knights")
 LOGIC_RL_TOTALS = {3.0, -0.5, -1.0, -3.0}
@@ -122,10 +123,10 @@ def test_gold_completions_get_full_reward_in_both_styles(knobs, count):
             prompt, gold = TASK.render(p, style)
             assert prompt.endswith("<think>")
             q = Problem(p.id, p.task, prompt, p.answer, gold, p.meta)
-            assert TASK.score(q, gold, "logic_rl").reward == 3.0
-            assert TASK.score(q, gold, "outcome").reward == 1.0
-            score = TASK.score(q, gold, "partial")
-            assert score.reward == 1.0 and score.extra["person_accuracy"] == 1.0 and score.pred == p.answer
+            assert score(TASK, q, gold, "logic_rl").reward == 3.0
+            assert score(TASK, q, gold, "outcome").reward == 1.0
+            partial = score(TASK, q, gold, "partial")
+            assert partial.reward == 1.0 and partial.extra["person_accuracy"] == 1.0 and partial.pred == p.answer
 
 
 def test_meta_and_answer_shape():
@@ -173,8 +174,8 @@ def test_bad_knobs_are_one_line_errors(knobs):
 
 def test_params_accept_cli_strings():
     p = TASK.params(people="3-7", depth="3", width="3", roles="saint/sinner")
-    assert (p.people_range, p.depth, p.width, p.roles) == ((3, 7), 3, 3, "saint/sinner")
-    assert TASK.params(people=5).people == "5"
+    assert ((p.people.lo, p.people.hi), p.depth, p.width, p.roles) == ((3, 7), 3, 3, "saint/sinner")
+    assert str(TASK.params(people=5).people) == "5"
 
 
 def test_exhausted_draws_raise_instead_of_returning_fewer():
@@ -287,20 +288,20 @@ def wrong_answer(p: Problem, k: int = 1) -> str:
 
 
 def logic_rl(p: Problem, completion: str) -> float:
-    return TASK.score(p, completion, "logic_rl").reward
+    return score(TASK, p, completion, "logic_rl").reward
 
 
 def test_wrong_answers_and_partial_credit(puzzle):
     cot, _ = parts(puzzle)
     one_wrong = f"{cot}</think>\n<answer>\n{wrong_answer(puzzle, 1)}\n</answer>"
-    s = TASK.score(puzzle, one_wrong, "logic_rl")
+    s = score(TASK, puzzle, one_wrong, "logic_rl")
     assert s.reward == -0.5 and not s.correct and s.format_ok and s.extra["person_accuracy"] == 0.75
-    assert TASK.score(puzzle, one_wrong, "partial").reward == pytest.approx(0.3 + 0.7 * 3 / 4)
-    assert TASK.score(puzzle, one_wrong, "outcome").reward == 0.0
+    assert score(TASK, puzzle, one_wrong, "partial").reward == pytest.approx(0.3 + 0.7 * 3 / 4)
+    assert score(TASK, puzzle, one_wrong, "outcome").reward == 0.0
     missing = f"{cot}</think>\n<answer>\n{puzzle.answer.rsplit(chr(10), 1)[0]}\n</answer>"
-    s = TASK.score(puzzle, missing, "logic_rl")
+    s = score(TASK, puzzle, missing, "logic_rl")
     assert s.reward == -1.0 and s.pred is None and s.error
-    assert TASK.score(puzzle, missing, "partial").reward == 0.0
+    assert score(TASK, puzzle, missing, "partial").reward == 0.0
     assert logic_rl(puzzle, "") == -3.0
 
 
@@ -416,7 +417,7 @@ def test_verifier_survives_malformed_meta(puzzle):
     v = TASK.verify(broken, puzzle.solution)
     assert not v.correct and v.answer_status == "unparseable" and v.error
     for scheme, value in (("logic_rl", -3.0), ("partial", 0.0), ("outcome", 0.0)):
-        s = TASK.score(broken, puzzle.solution, scheme)
+        s = score(TASK, broken, puzzle.solution, scheme)
         assert s.reward == value and s.extra["person_accuracy"] == 0.0
     assert TASK.verify(puzzle, None).answer_status == "unparseable"  # type: ignore[arg-type]
 
@@ -443,7 +444,7 @@ def test_fuzzed_completions_never_crash(puzzle, pieces):
     names = puzzle.meta["names"]
     completion = completion.replace("Zoey", names[0])
     for scheme in ("logic_rl", "partial", "outcome"):
-        s = TASK.score(puzzle, completion, scheme)
+        s = score(TASK, puzzle, completion, scheme)
         if scheme == "logic_rl":
             assert s.reward in LOGIC_RL_TOTALS
         else:
@@ -458,7 +459,7 @@ def test_fuzzed_answers_around_gold_never_crash_or_overscore(puzzle, noise, wher
     blocks = [cot, "</think>\n<answer>\n", answer, "\n</answer>"]
     blocks.insert(where + 1, noise)
     completion = "".join(blocks)
-    s = TASK.score(puzzle, completion, "logic_rl")
+    s = score(TASK, puzzle, completion, "logic_rl")
     assert s.reward in LOGIC_RL_TOTALS
     if s.reward == 3.0 and where in (1, 2):  # inside the answer only numbering/punctuation is tolerated
         assert not re.sub(r"\band\b|[\s\d.,;:*()\-]", "", noise, flags=re.IGNORECASE)
@@ -481,4 +482,4 @@ def test_any_knobs_give_unique_verifiable_puzzles(people, depth, width, roles, n
         assert p.meta["people"] == people
         if people <= 8:
             assert brute_solutions(p.meta["statements"]) == [p.meta["solution"]]
-        assert TASK.score(p, p.solution, "logic_rl").reward == 3.0
+        assert score(TASK, p, p.solution, "logic_rl").reward == 3.0

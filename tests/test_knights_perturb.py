@@ -11,10 +11,11 @@ from reasonlab.cli import main
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.limem import consistency_ratio, limem_table, limem_value, people_by_id
 from reasonlab.io import read_records, write_records
+from reasonlab.rewards import score
 from reasonlab.tasks import Problem, get_task
-from reasonlab.tasks.knights_logic import leaf_paths, to_tuple
-from reasonlab.tasks.knights_perturb import MATH_LEVEL, PERTURBATIONS, perturb_problem, perturb_problems
-from reasonlab.tasks.knights_render import ROLE_PAIRS, name_pool
+from reasonlab.tasks.knights.logic import leaf_paths, to_tuple
+from reasonlab.tasks.knights.perturb import MATH_LEVEL, PERTURBATIONS, perturb_problem, perturb_problems
+from reasonlab.tasks.knights.render import ROLE_PAIRS, name_pool
 
 TASK = get_task("knights")
 
@@ -53,14 +54,14 @@ def test_perturbations_keep_lineage_and_verify(problems, kind):
         p = originals[q.meta["original_id"]]
         assert q.id == f"{p.id}:{kind}" and q.meta["perturbation"] == kind
         assert q.meta["people"] == p.meta["people"]
-        assert TASK.score(q, q.solution, "logic_rl").reward == 3.0
+        assert score(TASK, q, q.solution, "logic_rl").reward == 3.0
         assert q.prompt != p.prompt
         assert solutions(q.meta["statements"]) == [q.meta["solution"]]
         if kind in MATH_LEVEL:
             assert q.meta["solution"] != p.meta["solution"]
             assert q.meta["names"] == p.meta["names"] and q.meta["roles"] == p.meta["roles"]
             # the memorised old answer no longer earns full reward
-            assert TASK.score(q, p.solution, "logic_rl").reward < 3.0
+            assert score(TASK, q, p.solution, "logic_rl").reward < 3.0
         else:
             assert q.meta["statements"] == p.meta["statements"]
             assert q.meta["solution"] == p.meta["solution"]
@@ -217,8 +218,8 @@ def test_limem_on_generated_records(problems):
     perturbed = perturb_problems(problems, "leaf", seed=0).problems
     # a "memoriser" answers every item with the original solution
     memorised = {p.id: p.solution for p in problems}
-    orig_scores = [TASK.score(p, p.solution).to_dict() for p in problems]
-    pert_scores = [TASK.score(q, memorised[q.meta["original_id"]]).to_dict() for q in perturbed]
+    orig_scores = [score(TASK, p, p.solution).to_dict() for p in problems]
+    pert_scores = [score(TASK, q, memorised[q.meta["original_id"]]).to_dict() for q in perturbed]
     rows = limem_table(orig_scores, pert_scores, people_by_id(p.to_dict() for p in problems))
     overall = next(r for r in rows if r.people is None)
     assert overall.acc == 1.0 and overall.cr == 0.0 and overall.limem == 1.0

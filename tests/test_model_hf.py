@@ -195,7 +195,7 @@ def test_cli_bench_sample_reports_both_engines(capsys) -> None:
 def test_sample_flops_by_hand() -> None:
     from types import SimpleNamespace
 
-    from reasonlab.cli.bench import sample_flops
+    from reasonlab.bench.sample import sample_flops
 
     cfg = SimpleNamespace(vocab_size=1000, hidden_size=200, num_layers=2, num_heads=4)
     # no-attention part: 2*(1e6-2e5)*(3+2) + 2*2e5*2 = 8.8e6; attention: 4*2*200*3*5 = 24000

@@ -8,16 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reasonlab.eval import protocol as P
 from reasonlab.eval.compare import compare_runs
+from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.record import SUMMARY_SCHEMA
+from reasonlab.eval.stats import summarize
 from reasonlab.io import atomic_write_text, write_records
-from reasonlab.report.markdown import write_report
+from reasonlab.report.markdown import write_compare_report, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _config(name: str) -> P.EvalConfig:
-    return P.EvalConfig.model_validate({
+def _config(name: str) -> EvalConfig:
+    return EvalConfig.model_validate({
         "name": name, "task": "knights", "buckets": {"knob": "people", "values": [2, 3]}, "problems_per_bucket": 20,
         "seeds": 4, "samples_per_seed": 1, "bootstrap": 200,
     })
@@ -38,7 +40,7 @@ def _fake_run(d: Path, name: str, correct: np.ndarray) -> Path:
                 "unparseable": False,
             })
     summary = {
-        "schema": P.SUMMARY_SCHEMA, "name": name,
+        "schema": SUMMARY_SCHEMA, "name": name,
         "record": {
             "config": cfg.model_dump(mode="json"), "model_path": f"/models/{name}", "model_params": 1000,
             "dtype": "float32", "prompt_template": {"id": "knights/plain", "render_hash": "0" * 16,
@@ -49,7 +51,7 @@ def _fake_run(d: Path, name: str, correct: np.ndarray) -> Path:
         },
         "timing": {"wall_s": 1.0, "generate_s": 0.8, "score_s": 0.1, "generated_tokens": 100, "tokens_per_s": 125.0,
                    "samples_per_s": 80.0},
-        **P.summarize(recs, cfg),
+        **summarize(recs, cfg),
     }
     atomic_write_text(d / "eval" / "summary.json", json.dumps(summary))
     write_records(d / "eval" / "samples.jsonl", recs)
@@ -94,6 +96,7 @@ def test_report_markdown_and_plots(runs: dict[str, Path]) -> None:
 
 def test_compare_flags_real_gain(runs: dict[str, Path]) -> None:
     res = compare_runs(runs["base"], runs["better"], runs["tmp"] / "cmp", n_perm=2000)
+    write_compare_report(res, runs["tmp"] / "cmp")
     ov = res["overall"]
     assert ov["paired"]["mean_diff"] > 0.2
     assert ov["paired"]["p_value"] < 0.01 and ov["significant"]

@@ -14,6 +14,7 @@ import torch
 from reasonlab.config import StrictModel, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks import Problem, Task, Verification, register
+from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import (
     AdaptiveCurriculum,
     CurriculumConfig,
@@ -21,7 +22,8 @@ from reasonlab.train.rl.curriculum import (
     adaptive_move,
     build_curriculum,
 )
-from reasonlab.train.rl.trainer import RLConfig, pack_sequences, train_rl
+from reasonlab.train.rl.rollout import pack_sequences
+from reasonlab.train.rl.trainer import train_rl
 
 ANSWER = re.compile(r"<answer>\s*(\S+)\s*</answer>")
 
@@ -261,7 +263,7 @@ def test_curricula() -> None:
 @pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("configs/rl_*.yaml")))
 def test_shipped_rl_configs_validate(path: Path) -> None:
     from reasonlab.tasks import get_task
-    from reasonlab.train.rl.trainer import load_rl_config
+    from reasonlab.train.rl.config import load_rl_config
 
     cfg = load_rl_config(path)
     task = get_task(cfg.task.name)

@@ -12,19 +12,11 @@ from hypothesis import strategies as st
 import toytask_train  # noqa: F401  (registers the "toyadd" task)
 from reasonlab.config import validate
 from reasonlab.errors import ReasonlabError
-from reasonlab.rundir import RunDir
-from reasonlab.train.data import (
-    TRAIN_SEED_BASE,
-    Document,
-    PackedCorpus,
-    allocate_counts,
-    document_targets,
-    is_training_seed,
-    pack_documents,
-    train_data_seed,
-)
-from reasonlab.train.loop import lr_at
-from reasonlab.train.midtrain import MidtrainConfig, lineage_hash_files, midtrain
+from reasonlab.rundir import RunDir, lineage_prompt_hashes
+from reasonlab.seeds import TRAIN_SEED_BASE, is_training_seed, train_data_seed
+from reasonlab.train.corpus import Document, PackedCorpus, allocate_counts, document_targets, pack_documents
+from reasonlab.train.midtrain import MidtrainConfig, midtrain
+from reasonlab.train.optim import lr_at
 from reasonlab.train.pretrain import PretrainConfig, pretrain
 
 
@@ -171,8 +163,8 @@ def test_midtrain_sft_and_ntp(tmp_path) -> None:
     ntp = RunDir(tmp_path / "mid-ntp").read_metrics()
     assert sft[0]["target_tokens"] < ntp[0]["target_tokens"]  # prompts are not targets under SFT
     # the overlap check follows init_from: the mid-trained model's lineage includes the base corpus
-    files = lineage_hash_files(tmp_path / "mid-sft" / "model")
-    assert files == [tmp_path / name / "data" / "prompt_hashes.npy" for name in ("mid-sft", "base")]
+    files, _ = lineage_prompt_hashes(tmp_path / "mid-sft" / "model")
+    assert files == [str((tmp_path / name / "data" / "prompt_hashes.npy").resolve()) for name in ("mid-sft", "base")]
 
 
 def test_bad_configs_are_one_line_errors(tmp_path) -> None:
@@ -235,8 +227,8 @@ def test_corpus_ids_rejects_ids_beyond_the_vocabulary() -> None:
 
 def test_quick_eval_counts_process_verified_answers_apart(monkeypatch) -> None:
     """A right answer reached with a wrong step counts for accuracy but not for process accuracy."""
+    from reasonlab.eval import quick as qe
     from reasonlab.tasks import get_task
-    from reasonlab.train import quick_eval as qe
 
     task = get_task("arith")
     knobs = {"distractors": 0, "operators": "+", "modulus": 7}

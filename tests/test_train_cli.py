@@ -10,7 +10,7 @@ import yaml
 
 import toytask_train  # noqa: F401  (registers the "toyadd" task)
 from reasonlab.cli import main
-from reasonlab.cli.train import apply_overrides
+from reasonlab.config import apply_assignments as apply_overrides
 from reasonlab.config import load_config
 from reasonlab.errors import ReasonlabError
 from reasonlab.train.midtrain import MidtrainConfig

@@ -1,12 +1,18 @@
-"""Typed configuration: YAML files validated into pydantic models.
+"""Typed configuration: YAML files validated into pydantic models, and the one override mechanism.
 
 Every config model derives from :class:`StrictModel`, which forbids unknown fields. Validation
 failures become a one-line :class:`ReasonlabError` naming the file, the field and what is allowed.
+
+Overrides are applied to the raw mapping before validation, one way everywhere: ``--set a.b=VALUE``
+assignments (:func:`apply_assignments`, values parsed as YAML) and nested mappings merged over a
+base (:func:`deep_merge`, what a recipe step's ``overrides`` does). ``NAME=VALUE`` lists on the
+command line (task knobs, reward arguments) go through :func:`parse_key_values`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +34,7 @@ def format_validation_error(exc: ValidationError, source: str, model: type[BaseM
     """Render the first pydantic error as ``source: field 'a.b': message (allowed: ...)``."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         fields = model.model_fields if len(err["loc"]) == 1 else {}
         allowed = f" (allowed: {', '.join(fields)})" if fields else ""
@@ -64,9 +70,66 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | os.PathLike[str], model: type[M]) -> M:
-    """Load a YAML file and validate it into ``model``."""
-    return validate(model, load_yaml(path), source=str(path))
+def load_config(
+    path: str | os.PathLike[str], model: type[M], assignments: Iterable[str] = (), overrides: dict[str, Any] | None = None
+) -> M:
+    """Load a YAML file, merge ``overrides`` and ``--set`` ``assignments`` over it, validate into ``model``."""
+    data = load_yaml(path)
+    if overrides:
+        data = deep_merge(data, overrides)
+    return validate(model, apply_assignments(data, assignments), source=str(path))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base``; nested mappings merge, everything else replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_assignments(data: dict[str, Any], assignments: Iterable[str]) -> dict[str, Any]:
+    """Apply ``--set a.b.c=VALUE`` assignments (values parsed as YAML) to a config mapping, in place."""
+    for item in assignments:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise ReasonlabError(f"--set {item!r}: use --set field.sub=value")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ReasonlabError(f"--set {item!r}: {part!r} is not a section")
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ReasonlabError(f"--set {item!r}: value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return data
+
+
+def parse_key_values(
+    items: Iterable[str], option: str, convert: Callable[[str], Any] = str, example: str = "NAME=VALUE"
+) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": convert("1"), "b": convert("x")}``; one-line errors name ``option``.
+
+    Keys have ``-`` replaced by ``_`` (``num-mode=mod`` is the knob ``num_mode``).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ReasonlabError(f"{option} {item!r}: expected {example}")
+        try:
+            out[key.strip().replace("-", "_")] = convert(value)
+        except ValueError:
+            raise ReasonlabError(f"{option} {item!r}: expected {example}") from None
+    return out
 
 
 def dump_config(config: BaseModel) -> str:

@@ -71,6 +71,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def read_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
+    """The parsed JSON of ``path``; a one-line error naming the file when it is missing or corrupt."""
+    src = Path(path)
+    if not src.is_file():
+        raise ReasonlabError(f"{src}: missing {what}")
+    try:
+        return json.loads(src.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise ReasonlabError(f"{src}: corrupt {what} (not valid JSON)") from None
+
+
 def _check_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:

@@ -1,19 +1,21 @@
-"""Reward schemes, selectable by name, built on a task's :class:`Verification`.
+"""Reward schemes, selectable by name, built on a task's :class:`Verification`, and scoring.
 
 Each scheme is a small pure function registered in :data:`SCHEMES`; the math lives in separate pure
 functions (formula in the docstring) so it can be tested against hand-computed numbers and reused
-by the engine integrations.
+by the engine integrations. This module owns scoring: :func:`score` verifies one completion and
+returns a :class:`Score` record (DESIGN.md contract), :func:`score_records` scores completion files,
+:func:`supported_schemes` says which schemes a task's verifier can feed.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.tasks.base import Verification
+from reasonlab.tasks import Problem, Task, Verification, get_task
 
 # ----------------------------------------------------------------------------- pure math
 
@@ -82,6 +84,7 @@ class RewardScheme:
     description: str
 
     def kwargs(self) -> list[str]:
+        """Names of the scheme's keyword arguments (e.g. ``w_a``, ``w_s``)."""
         return [p for p in inspect.signature(self.fn).parameters if p != "v"]
 
 
@@ -144,13 +147,103 @@ def supports(name: str, v: Verification) -> bool:
 
 def compute_reward(name: str, v: Verification, **kwargs: Any) -> float:
     """Reward of ``v`` under scheme ``name``; one-line errors for unknown schemes or arguments."""
-    if name not in SCHEMES:
-        raise ReasonlabError(f"unknown reward {name!r}; choose from {', '.join(sorted(SCHEMES))}")
+    check_reward(name, kwargs)
     s = SCHEMES[name]
-    bad = sorted(set(kwargs) - set(s.kwargs()))
-    if bad:
-        allowed = ", ".join(s.kwargs()) or "none"
-        raise ReasonlabError(f"reward {name!r} takes no argument {bad[0]!r} (allowed: {allowed})")
     if not supports(name, v):
         raise ReasonlabError(f"reward {name!r} needs a {s.needs} check, which this task's verifier does not provide")
     return float(s.fn(v, **kwargs))
+
+
+def check_reward(name: str, kwargs: dict[str, Any] | None = None) -> None:
+    """One-line error unless ``name`` is a scheme and ``kwargs`` are among its arguments (config-time check)."""
+    if name not in SCHEMES:
+        raise ReasonlabError(f"unknown reward {name!r}; choose from {', '.join(sorted(SCHEMES))}")
+    bad = sorted(set(kwargs or {}) - set(SCHEMES[name].kwargs()))
+    if bad:
+        allowed = ", ".join(SCHEMES[name].kwargs()) or "none"
+        raise ReasonlabError(f"reward {name!r} takes no argument {bad[0]!r} (allowed: {allowed})")
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class Score:
+    """One score record (DESIGN.md contract), plus task-specific extras."""
+
+    id: str
+    correct: bool
+    format_ok: bool
+    process_ok: bool | None
+    step_accuracy: float | None
+    reward: float
+    pred: str | None
+    error: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a flat dict (extras merged in)."""
+        row = asdict(self)
+        row.update(row.pop("extra"))
+        return row
+
+
+def score_verification(problem_id: str, v: Verification, reward: str = "outcome", **reward_kwargs: Any) -> Score:
+    """The :class:`Score` record of an existing verification under scheme ``reward``."""
+    return Score(
+        id=problem_id,
+        correct=v.correct,
+        format_ok=v.format_ok,
+        process_ok=None if v.process is None else v.process.ok,
+        step_accuracy=None if v.process is None else v.process.step_accuracy,
+        reward=compute_reward(reward, v, **reward_kwargs),
+        pred=v.pred,
+        error=v.error,
+        extra=dict(v.extra),
+    )
+
+
+def score(task: Task, problem: Problem, completion: str, reward: str = "outcome", **reward_kwargs: Any) -> Score:
+    """Verify ``completion`` of ``problem`` with ``task`` and score it under scheme ``reward``."""
+    return score_verification(problem.id, task.verify(problem, completion), reward, **reward_kwargs)
+
+
+def score_records(
+    problems: list[dict[str, Any]],
+    completions: list[dict[str, Any]],
+    reward: str,
+    reward_kwargs: dict[str, float] | None = None,
+    source: str = "completions",
+) -> list[dict[str, Any]]:
+    """Score every completion record (``id``, ``completion``) against its problem record.
+
+    Rows are score records; they carry the completion's ``sample``/``seed`` when given.
+    """
+    check_reward(reward, reward_kwargs)
+    by_id = {}
+    for i, row in enumerate(problems):
+        problem = Problem.from_dict(row, source=f"problem {i + 1}")
+        by_id[problem.id] = problem
+    tasks: dict[str, Task] = {}
+    out = []
+    for i, row in enumerate(completions):
+        pid, text = row.get("id"), row.get("completion")
+        if not isinstance(pid, str) or not isinstance(text, str):
+            raise ReasonlabError(f"{source} record {i + 1}: needs string fields 'id' and 'completion'")
+        if pid not in by_id:
+            raise ReasonlabError(f"{source} record {i + 1}: id {pid!r} is not among the problems")
+        problem = by_id[pid]
+        task = tasks.setdefault(problem.task, get_task(problem.task))
+        record = score(task, problem, text, reward, **(reward_kwargs or {})).to_dict()
+        for key in ("sample", "seed"):
+            if key in row:
+                record[key] = row[key]
+        out.append(record)
+    return out
+
+
+def supported_schemes(task: Task) -> list[str]:
+    """The reward schemes ``task``'s verifier can feed (checked on a gold completion of the default knobs)."""
+    problem = next(task.generate(task.params(), 1, seed=0))
+    v = task.verify(problem, problem.solution)
+    return [name for name in SCHEMES if supports(name, v)]

@@ -1,4 +1,5 @@
-"""Run directories: ``runs/<name>/`` with the resolved config, metrics, checkpoints and resume.
+"""Run directories: ``runs/<name>/`` with the resolved config, metrics, checkpoints and resume; the
+lineage of a model (which runs trained it, on which prompts), and where a model or device is found.
 
 Layout (DESIGN.md contract)::
 
@@ -8,12 +9,17 @@ Layout (DESIGN.md contract)::
       checkpoints/step-N/    config.json, model.safetensors, tokenizer.json (``save_model``)
                              + optimizer.pt, rng.pt, trainer_state.json (written last)
       model/                 the final model (``save_model``), what later phases load
+      data/prompt_hashes.npy prompt hashes of every problem the run trained on (the held-out check,
+                             :mod:`reasonlab.seeds`)
 
 A checkpoint directory is built under a temporary name and renamed into place, so ``step-N`` either
 exists complete or not at all; a crash mid-write leaves only a ``.tmp-*`` directory that the next
 start removes. :meth:`RunDir.latest_checkpoint` returns the newest complete one, and on resume
 :meth:`RunDir.truncate_metrics` drops metric lines logged after it so that the file reads as if the
-run had never been interrupted.
+run had never been interrupted; :func:`resume_checkpoint` restores model, optimizer and RNG states.
+
+The **lineage** of a model (:func:`training_lineage`) is its own run directory, then the run its
+config's ``init_from`` names, and so on: what an evaluation checks its problems against.
 """
 
 from __future__ import annotations
@@ -30,11 +36,27 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reasonlab.config import dump_config
+from reasonlab.config import dump_config, load_yaml
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_dir, atomic_write_text
+from reasonlab.io import atomic_dir, atomic_path, atomic_write_text
+from reasonlab.model import is_checkpoint, load_model, write_model_files
 
-__all__ = ["ProgressLine", "RunDir", "capture_rng_state", "restore_rng_state"]
+__all__ = [
+    "LINEAGE_KEYS",
+    "ProgressLine",
+    "RunDir",
+    "capture_rng_state",
+    "lineage_prompt_hashes",
+    "lineage_seeds",
+    "prompt_hashes_path",
+    "resolve_device",
+    "resolve_model_path",
+    "restore_rng_state",
+    "resume_checkpoint",
+    "run_dir_of",
+    "training_lineage",
+    "write_prompt_hashes",
+]
 
 _STEP_RE = re.compile(r"^step-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
@@ -184,8 +206,6 @@ class RunDir:
         """
         import torch
 
-        from reasonlab.model import write_model_files
-
         final = self.checkpoint_path(step)
         with atomic_dir(final) as tmp:
             write_model_files(tmp, model, tokenizer)
@@ -206,7 +226,6 @@ class RunDir:
         written beside it as ``compute.json`` so the next phase continues the totals.
         """
         from reasonlab.compute import COMPUTE_FILE
-        from reasonlab.model import write_model_files
 
         with atomic_dir(self.model_dir) as tmp:
             write_model_files(tmp, model, tokenizer)
@@ -224,6 +243,170 @@ def load_checkpoint_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(src.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ReasonlabError(f"{src}: corrupt trainer state") from None
+
+
+def resume_checkpoint(run: RunDir, model: Any, optimizer: Any, device: Any = "cpu") -> dict[str, Any] | None:
+    """Restore the newest complete checkpoint of ``run`` into ``model`` and ``optimizer``; return its state.
+
+    Loads the weights, the optimizer state (required: without it a resume would not be exact), the
+    Python/NumPy/torch RNG states, and drops metric lines logged after the checkpoint. Returns the
+    checkpoint's trainer state, or None when the run has no checkpoint yet.
+    """
+    import torch
+
+    ckpt = run.latest_checkpoint()
+    if ckpt is None:
+        return None
+    state = load_checkpoint_state(ckpt)
+    loaded, _ = load_model(ckpt, device=device)
+    model.load_state_dict(loaded.state_dict())
+    opt_path = ckpt / "optimizer.pt"
+    if not opt_path.is_file():
+        raise ReasonlabError(f"{ckpt}: checkpoint has no optimizer.pt; cannot resume exactly")
+    try:
+        optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=False))
+        rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch.load raises assorted types for corrupt files
+        raise ReasonlabError(f"{ckpt}: corrupt checkpoint ({type(exc).__name__})") from None
+    restore_rng_state(rng)
+    run.truncate_metrics(int(state["step"]))
+    return state
+
+
+# ----------------------------------------------------------------------------- models, devices, lineage
+
+
+def resolve_model_path(path: str | os.PathLike[str], field: str = "model") -> Path:
+    """A loadable model directory from a checkpoint dir, or a run dir (its ``model/``, else its newest
+    ``checkpoints/step-N``); a one-line error naming ``field`` otherwise."""
+    p = Path(path)
+    if is_checkpoint(p):
+        return p
+    if is_checkpoint(p / "model"):
+        return p / "model"
+    ckpts = p / "checkpoints"
+    if ckpts.is_dir():
+        steps = [(int(d.name[5:]), d) for d in ckpts.iterdir()
+                 if _STEP_RE.match(d.name) and is_checkpoint(d)]
+        if steps:
+            return max(steps)[1]
+    raise ReasonlabError(f"{field} {path}: not a checkpoint dir, nor a run dir with model/ or checkpoints/step-N/")
+
+
+def resolve_device(name: str) -> Any:
+    """``torch.device`` for ``auto`` (cuda when available, else cpu), ``cpu``, ``cuda`` or ``cuda:N``."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise ReasonlabError(f"device {name!r}: use cpu, cuda, cuda:N or auto")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ReasonlabError(f"device {name!r}: CUDA is not available on this machine (use cpu or auto)")
+    return torch.device(name)
+
+
+#: Config keys that name the checkpoint a training phase started from (midtrain, RL).
+LINEAGE_KEYS = ("init_from", "base_model")
+
+
+def run_dir_of(model_path: str | os.PathLike[str] | None) -> Path | None:
+    """The run dir a model belongs to: the path itself or one of its three nearest parents with a config.yaml."""
+    if model_path is None:
+        return None
+    p = Path(model_path).resolve()
+    for cand in [p, *list(p.parents)[:3]]:
+        if (cand / "config.yaml").is_file():
+            return cand
+    return None
+
+
+def training_lineage(model_path: str | os.PathLike[str] | None, max_depth: int = 8) -> list[Path]:
+    """Run dirs that trained ``model_path``: its own, then those its config's ``init_from`` points at.
+
+    So an RL model's lineage covers the RL run, the mid-training run and the pre-training run.
+    """
+    runs: list[Path] = []
+    current = run_dir_of(model_path)
+    while current is not None and current not in runs and len(runs) < max_depth:
+        runs.append(current)
+        try:
+            cfg = load_yaml(current / "config.yaml")
+        except ReasonlabError:
+            break
+        nxt = None
+        for key in LINEAGE_KEYS:
+            value = cfg.get(key)
+            if isinstance(value, str) and Path(value).exists():
+                nxt = run_dir_of(value)
+                break
+        current = nxt
+    return runs
+
+
+def prompt_hashes_path(run_dir: str | os.PathLike[str]) -> Path:
+    """``RUN/data/prompt_hashes.npy``: the prompt hashes of every problem a run trained on."""
+    return Path(run_dir) / "data" / "prompt_hashes.npy"
+
+
+def write_prompt_hashes(run_dir: str | os.PathLike[str], hashes: Any) -> Path:
+    """Write a run's training prompt hashes (int64 array, :func:`reasonlab.seeds.prompt_hash`) atomically."""
+    import numpy as np
+
+    path = prompt_hashes_path(run_dir)
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.save(fh, np.asarray(hashes, dtype=np.int64))
+    return path
+
+
+def lineage_prompt_hashes(model_path: str | os.PathLike[str] | None) -> tuple[list[str], set[int]]:
+    """``(hash files, hashes)`` of the training prompts over the model's whole lineage."""
+    import numpy as np
+
+    files: list[str] = []
+    hashes: set[int] = set()
+    for run in training_lineage(model_path):
+        path = prompt_hashes_path(run)
+        if not path.is_file():
+            continue
+        try:
+            arr = np.load(path)
+        except (OSError, ValueError):
+            raise ReasonlabError(f"{path}: unreadable training prompt hashes") from None
+        files.append(str(path))
+        hashes.update(int(h) for h in arr.tolist())
+    return files, hashes
+
+
+def _collect_seeds(obj: Any, out: set[int]) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and (key == "seed" or key.endswith("_seed") or key == "seeds"):
+                for v in value if isinstance(value, list) else [value]:
+                    if isinstance(v, int) and not isinstance(v, bool):
+                        out.add(v)
+            _collect_seeds(value, out)
+    elif isinstance(obj, list):
+        for item in obj:
+            _collect_seeds(item, out)
+
+
+def lineage_seeds(model_path: str | os.PathLike[str] | None) -> tuple[str | None, list[int]]:
+    """Seeds recorded by the training runs that produced ``model_path`` (their config.yaml files).
+
+    Returns ``(path of the model's own run config, sorted seeds over its whole lineage)``, or
+    ``(None, [])`` when the model has no run dir.
+    """
+    runs = training_lineage(model_path)
+    if not runs:
+        return None, []
+    seeds: set[int] = set()
+    for run in runs:
+        try:
+            _collect_seeds(load_yaml(run / "config.yaml"), seeds)
+        except ReasonlabError:
+            continue
+    return str(runs[0] / "config.yaml"), sorted(seeds)
 
 
 def _jsonable(value: Any) -> Any:

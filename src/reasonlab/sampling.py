@@ -23,7 +23,9 @@ from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
+from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.model.decoder import Decoder
 from reasonlab.model.tokenizer import TaskTokenizer
@@ -61,6 +63,28 @@ class SamplingParams:
             raise ReasonlabError(f"sampling: top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
         if any(not isinstance(s, str) or not s for s in self.stop):
             raise ReasonlabError(f"sampling: stop strings must be non-empty strings, got {self.stop!r}")
+
+
+class DecodingConfig(StrictModel):
+    """Decoding settings as a config section (evaluation ``decoding``, RL ``rollout``): the one place
+    they are declared and turned into :class:`SamplingParams`."""
+
+    temperature: float = Field(1.0, ge=0.0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(0, ge=0, description="0 = no top-k filter")
+    max_new_tokens: int = Field(256, ge=1)
+    stop: list[str] = Field(default_factory=list, description="extra stop strings (EOS always stops)")
+
+    def sampling_params(self, stop_token_ids: Sequence[int] = (), max_new_tokens: int | None = None) -> SamplingParams:
+        """These settings as :class:`SamplingParams` (``max_new_tokens`` overrides the configured budget)."""
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens if max_new_tokens is None else max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            stop=list(self.stop),
+            stop_token_ids=list(stop_token_ids),
+        )
 
 
 @dataclass

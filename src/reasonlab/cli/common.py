@@ -1,32 +1,41 @@
-"""Helpers shared by CLI verbs: progress bars and parsing of free-form ``--knob value`` options."""
+"""Helpers shared by CLI verbs: progress bars, the ``--set`` option and free-form ``--knob value`` options."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from reasonlab.config import parse_key_values
 from reasonlab.errors import ReasonlabError
 
 console = Console(stderr=True)
 
+#: ``--set FIELD=VALUE`` (repeatable): the one override mechanism of every config-driven verb.
+set_option = click.option(
+    "--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+    help="Override a config field, e.g. --set optim.max_steps=200 (repeatable; values are YAML).",
+)
+
 
 def parse_knobs(args: list[str]) -> dict[str, str]:
-    """Turn ``["--ops", "2-10", "--num-mode", "mod"]`` into ``{"ops": "2-10", "num_mode": "mod"}``."""
-    knobs: dict[str, str] = {}
+    """Turn ``["--ops", "2-10", "--num-mode=mod"]`` into ``{"ops": "2-10", "num_mode": "mod"}``."""
+    items: list[str] = []
     it = iter(args)
     for token in it:
         if not token.startswith("--"):
             raise ReasonlabError(f"unexpected argument {token!r}; task knobs are given as --name value")
         key, eq, value = token[2:].partition("=")
         if not eq:
-            value = next(it, None)  # type: ignore[assignment]
-            if value is None or value.startswith("--"):
+            nxt = next(it, None)
+            if nxt is None or nxt.startswith("--"):
                 raise ReasonlabError(f"option --{key} needs a value")
-        knobs[key.replace("-", "_")] = value
-    return knobs
+            value = nxt
+        items.append(f"{key}={value}")
+    return parse_key_values(items, "task knob", example="--name value")
 
 
 @contextlib.contextmanager

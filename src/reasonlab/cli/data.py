@@ -10,15 +10,8 @@ from rich.table import Table
 from reasonlab.cli.common import console, parse_knobs, progress_bar
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import write_records
-from reasonlab.rewards import SCHEMES, supports
+from reasonlab.rewards import supported_schemes
 from reasonlab.tasks import get_task, task_names
-
-
-def _supported_rewards(task_name: str) -> list[str]:
-    task = get_task(task_name)
-    problem = next(task.generate(task.params(), 1, seed=0))
-    v = task.verify(problem, problem.solution)
-    return [name for name in SCHEMES if supports(name, v)]
 
 
 @click.command("tasks")
@@ -33,7 +26,7 @@ def tasks_cmd() -> None:
         for field_name, field in task.Params.model_fields.items():
             table.add_row(f"--{field_name.replace('_', '-')}", str(field.default), field.description or "")
         console.print(table)
-        console.print(f"  rewards: {', '.join(_supported_rewards(name))}\n")
+        console.print(f"  rewards: {', '.join(supported_schemes(task))}\n")
 
 
 @click.group("data")

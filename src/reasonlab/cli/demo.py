@@ -1,15 +1,12 @@
 """``reasonlab demo``: generate a mixed arith set, score gold and corrupted completions, print per-op tables.
 
-This is the project's main job until a training recipe replaces it: it exercises the generator, both
-prompt styles' gold completions and every verifier flag (via :mod:`reasonlab.tasks.arith_corrupt`),
-and shows what each reward scheme pays for each kind of mistake.
+The computation is :func:`reasonlab.experiments.verifier_demo.run_verifier_demo`; this module prints it.
+It exercises the generator, the gold completions and every verifier flag (via
+:mod:`reasonlab.tasks.arith.corrupt`), and shows what each reward scheme pays for each kind of mistake.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import click
@@ -18,13 +15,10 @@ from rich.table import Table
 
 from reasonlab.cli.common import console, progress_bar
 from reasonlab.io import write_records
-from reasonlab.rewards import compute_reward
 from reasonlab.tasks import get_task
-from reasonlab.tasks.arith import parse_ops
-from reasonlab.tasks.arith_corrupt import CORRUPTIONS, corrupt
-from reasonlab.tasks.base import stable_seed
+from reasonlab.tasks.arith.corrupt import CORRUPTIONS
 
-KINDS = ("gold", *CORRUPTIONS)
+KINDS = ("gold", *CORRUPTIONS)  # the columns: the same kinds as reasonlab.experiments.verifier_demo.KINDS
 #: Column labels (narrow, so the tables fit a terminal).
 LABELS = {
     "gold": "gold",
@@ -39,7 +33,6 @@ LABELS = {
     "garbage": "junk",
     "long": "long",
 }
-REWARDS = ("strict", "process", "outcome")
 
 
 def _table(title: str, ops: list[int], means: dict[tuple[str, str], list[float]], reward: str) -> Table:
@@ -73,36 +66,16 @@ def demo_cmd(
     ops: str, n_per_op: int, context: str, mode: str, num_mode: str, depth: str, seed: int, out: str | None
 ) -> None:
     """Generate arith problems per op, score gold and corrupted completions, print per-op reward tables."""
-    task = get_task("arith")
-    base = task.params(ops=ops, context=context, mode=mode, num_mode=num_mode, depth=depth)
-    lo, hi = parse_ops(base.ops)
-    op_list = list(range(lo, hi + 1))
-    start = time.perf_counter()
-    problems = []
-    with progress_bar("generate", n_per_op * len(op_list)) as advance:
-        for op in op_list:
-            params = base.model_copy(update={"ops": str(op)})
-            problems.extend(task.generate(params, n_per_op, seed * 1000 + op, progress=advance))
-    t_gen = time.perf_counter() - start
+    from reasonlab.experiments.verifier_demo import REWARDS, run_verifier_demo
 
-    means: dict[tuple[str, str], list[float]] = defaultdict(list)
-    completions, scores = [], []
-    start = time.perf_counter()
-    for p in problems:
-        for kind in KINDS:
-            rng = random.Random(stable_seed("demo", seed, p.id, kind))
-            text = p.solution if kind == "gold" else corrupt(p, kind, rng)
-            v = task.verify(p, text)
-            row = {"id": p.id, "kind": kind, "ops": p.meta["ops"], "correct": v.correct}
-            row["process_ok"] = v.process.ok if v.process else None
-            for reward in REWARDS:
-                value = compute_reward(reward, v)
-                row[reward] = value
-                for key in (str(p.meta["ops"]), "all"):
-                    means[(key, f"{reward}:{kind}")].append(value)
-            completions.append({"id": p.id, "completion": text, "kind": kind})
-            scores.append(row)
-    t_ver = time.perf_counter() - start
+    knobs = {"ops": ops, "context": context, "mode": mode, "num_mode": num_mode, "depth": depth}
+    n_ops = len(get_task("arith").params(**knobs).ops.values())
+    with progress_bar("generate", n_per_op * n_ops) as advance:
+        res = run_verifier_demo(knobs, n_per_op, seed, progress=advance)
+    base, op_list, means, problems, completions, scores = (
+        res.params, res.ops, res.means, res.problems, res.completions, res.scores
+    )
+    t_gen, t_ver = res.generate_s, res.verify_s
 
     console.print(
         f"arith demo: {len(problems)} problems ({len(problems) / max(t_gen, 1e-9):.0f}/s), "
@@ -116,8 +89,7 @@ def demo_cmd(
     }
     for reward in REWARDS:
         console.print(_table(titles[reward], op_list, means, reward))
-    gold_perfect = all(s["strict"] == 1.0 for s in scores if s["kind"] == "gold")
-    wrong_paid = sum(1 for s in scores if s["kind"] not in ("gold", "extra_step") and s["strict"] == 1.0)
+    gold_perfect, wrong_paid = res.gold_perfect, res.wrong_paid
     console.print(
         "columns: the gold completion, then one corruption each: value = one wrong intermediate value "
         "(answer kept), dep = wrong dependency, miss = missing step, extra = fabricated extra step, "

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from reasonlab.cli.common import console
+from reasonlab.cli.common import console, set_option
 
 
 class _EvalGroup(click.Group):
@@ -62,21 +62,20 @@ def _summary_table(summary: dict[str, Any]) -> Table:
 @click.option("--model", "model_path", help="Override the config's model (checkpoint, run dir or HF dir).")
 @click.option("--threads", type=int, help="torch threads for this evaluation.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: int | None, quiet: bool) -> None:
+@set_option
+def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: int | None, quiet: bool,
+            assignments: tuple[str, ...]) -> None:
     """Run the evaluation described by CONFIG (YAML, see configs/eval_*.yaml)."""
-    from reasonlab.config import validate
-    from reasonlab.eval.protocol import EvalConfig, load_eval_config, run_eval
+    from reasonlab.eval.config import load_eval_config
+    from reasonlab.eval.protocol import run_eval
+    from reasonlab.report.markdown import write_report
 
-    config = load_eval_config(config_path)
-    if model_path is not None or threads is not None:
-        data = config.model_dump()
-        if model_path is not None:
-            data["model"] = model_path
-        if threads is not None:
-            data["threads"] = threads
-        config = validate(EvalConfig, data, source=config_path)
+    sugar = [f"{k}={v}" for k, v in (("model", model_path), ("threads", threads)) if v is not None]
+    config = load_eval_config(config_path, (*assignments, *sugar))
     out_dir = Path(out) if out else Path("runs") / config.name
     summary = run_eval(config, out_dir, progress=not quiet)
+    if config.report:
+        write_report(out_dir)
     console.print(_summary_table(summary))
     console.print(f"wrote {out_dir}/eval/samples.jsonl, eval/summary.json" + (", report.md, plots/" if config.report
                                                                                  else ""))
@@ -90,8 +89,11 @@ def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: 
 def compare_cmd(run_a: str, run_b: str, out: str | None, n_perm: int) -> None:
     """Paired comparison of RUN_B (candidate) against RUN_A (baseline) on their shared problems."""
     from reasonlab.eval.compare import compare_runs
+    from reasonlab.report.markdown import write_compare_report
 
     res = compare_runs(run_a, run_b, out, n_perm=n_perm)
+    if out:
+        write_compare_report(res, out)
     table = Table(title=f"B - A: {res['candidate']['name']} vs {res['baseline']['name']}", title_justify="left")
     for col in ("bucket", "A pass@1", "B pass@1", "B - A [95% CI]", "p", "A seed band", "inside band"):
         table.add_column(col, justify="right")
@@ -144,7 +146,7 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
     import json
 
     from reasonlab.eval.analyses import seed_variance_study
-    from reasonlab.eval.protocol import load_run
+    from reasonlab.eval.record import load_run
     from reasonlab.io import atomic_write_text
 
     _, records = load_run(run_dir)

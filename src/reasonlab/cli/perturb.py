@@ -8,7 +8,7 @@ from reasonlab.cli.common import console
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import read_records, write_records
 from reasonlab.tasks import Problem
-from reasonlab.tasks.knights_perturb import PERTURBATIONS, perturb_problems
+from reasonlab.tasks.knights.perturb import PERTURBATIONS, perturb_problems
 
 
 @click.command("perturb")

@@ -6,20 +6,22 @@ from pathlib import Path
 
 import click
 
-from reasonlab.cli.common import console
+from reasonlab.cli.common import console, set_option
 
 
 @click.command("rl")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--name", default=None, help="Override the run name (directory under out_dir).")
 @click.option("--steps", type=int, default=None, help="Override the number of RL steps.")
-@click.option("--init-from", default=None, help="Override the starting checkpoint.")
-def rl_cmd(config: str, name: str | None, steps: int | None, init_from: str | None) -> None:
+@click.option("--init-from", default=None, help="Override the starting model (checkpoint or run dir).")
+@set_option
+def rl_cmd(config: str, name: str | None, steps: int | None, init_from: str | None, assignments: tuple[str, ...]) -> None:
     """RL-train a model as described by CONFIG (YAML): GRPO, Dr GRPO, RLOO, REINFORCE++, PPO."""
-    from reasonlab.train.rl.trainer import load_rl_config, train_rl
+    from reasonlab.train.rl.config import load_rl_config
+    from reasonlab.train.rl.trainer import train_rl
 
-    overrides = {k: v for k, v in (("name", name), ("steps", steps), ("init_from", init_from)) if v is not None}
-    cfg = load_rl_config(config, overrides)
+    sugar = [f"{k}={v}" for k, v in (("name", name), ("steps", steps), ("init_from", init_from)) if v is not None]
+    cfg = load_rl_config(config, (*assignments, *sugar))
     summary = train_rl(cfg)
     console.print(
         f"RL done: {summary['steps']} steps ({summary['stop_reason']}), {summary['totals']['rollouts']} rollouts, "
@@ -33,19 +35,15 @@ def rl_cmd(config: str, name: str | None, steps: int | None, init_from: str | No
 @click.option("--fresh", is_flag=True, help="Delete this recipe's run directory first instead of resuming.")
 def run_cmd(recipe: str, out_dir: str | None, fresh: bool) -> None:
     """Run a recipe: its steps in order, skipping those already done (resume after a kill)."""
-    import shutil
-
     from reasonlab.experiments.pipeline import load_recipe, run_recipe
 
-    rec = load_recipe(recipe)
+    # relative config paths in a recipe resolve from the CWD, else from the repository the recipe lives in
+    base_dir = Path(recipe).resolve().parent.parent
+    rec = load_recipe(recipe, base_dir)
     if out_dir is not None:
         rec.out_dir = out_dir
-    root = Path(rec.out_dir) / rec.name
-    if fresh and root.exists():
-        shutil.rmtree(root)
-    # relative config paths in a recipe resolve from the CWD, else from the repository the recipe lives in
-    result = run_recipe(rec, base_dir=Path(recipe).resolve().parent.parent)
-    report = root / "report.md"
+    result = run_recipe(rec, base_dir=base_dir, fresh=fresh)
+    report = Path(result["root"]) / "report.md"
     console.print(f"done: {result['root']}" + (f" (report: {report})" if report.is_file() else ""))
 
 

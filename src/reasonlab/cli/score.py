@@ -9,50 +9,10 @@ import click
 from rich.table import Table
 
 from reasonlab.cli.common import console
+from reasonlab.config import parse_key_values
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import read_records, write_records
-from reasonlab.tasks import Problem, get_task
-
-
-def _parse_reward_args(items: tuple[str, ...]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise ReasonlabError(f"--reward-arg {item!r}: expected NAME=NUMBER, e.g. w_a=0.5") from None
-        if not eq:
-            raise ReasonlabError(f"--reward-arg {item!r}: expected NAME=NUMBER, e.g. w_a=0.5")
-    return out
-
-
-def score_records(
-    problems: list[dict[str, Any]],
-    completions: list[dict[str, Any]],
-    reward: str,
-    reward_kwargs: dict[str, float] | None = None,
-    source: str = "completions",
-) -> list[dict[str, Any]]:
-    """Score every completion against its problem; rows carry ``sample``/``seed`` when given."""
-    by_id = {}
-    for i, row in enumerate(problems):
-        problem = Problem.from_dict(row, source=f"problem {i + 1}")
-        by_id[problem.id] = problem
-    out = []
-    for i, row in enumerate(completions):
-        pid, text = row.get("id"), row.get("completion")
-        if not isinstance(pid, str) or not isinstance(text, str):
-            raise ReasonlabError(f"{source} record {i + 1}: needs string fields 'id' and 'completion'")
-        if pid not in by_id:
-            raise ReasonlabError(f"{source} record {i + 1}: id {pid!r} is not among the problems")
-        problem = by_id[pid]
-        record = get_task(problem.task).score(problem, text, reward, **(reward_kwargs or {})).to_dict()
-        for key in ("sample", "seed"):
-            if key in row:
-                record[key] = row[key]
-        out.append(record)
-    return out
+from reasonlab.rewards import score_records
 
 
 def summary_table(
@@ -106,7 +66,8 @@ def score_cmd(
     """Verify completions (JSONL/Parquet with id, completion) and print a summary table."""
     problems = read_records(problems_path)
     completions = read_records(completions_path)
-    scores = score_records(problems, completions, reward, _parse_reward_args(reward_arg), source=completions_path)
+    reward_kwargs = parse_key_values(reward_arg, "--reward-arg", float, "NAME=NUMBER, e.g. w_a=0.5")
+    scores = score_records(problems, completions, reward, reward_kwargs, source=completions_path)
     if not scores:
         raise ReasonlabError(f"{completions_path}: no completions to score")
     if out:

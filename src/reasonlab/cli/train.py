@@ -7,33 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-import yaml
 
-from reasonlab.config import load_yaml, validate
+from reasonlab.cli.common import set_option
+from reasonlab.config import load_config
 from reasonlab.errors import ReasonlabError
 
-
-def apply_overrides(data: dict[str, Any], assignments: tuple[str, ...]) -> dict[str, Any]:
-    """Apply ``--set a.b.c=value`` assignments (values parsed as YAML) to a config mapping."""
-    for item in assignments:
-        key, eq, raw = item.partition("=")
-        if not eq or not key:
-            raise ReasonlabError(f"--set {item!r}: use --set field.sub=value")
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ReasonlabError(f"--set {item!r}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = yaml.safe_load(raw)
-    return data
-
-
-_set_option = click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-                           help="Override a config field, e.g. --set optim.max_steps=200 (repeatable).")
 _overwrite_option = click.option("--overwrite", is_flag=True,
                                  help="Delete an existing run directory of this name instead of resuming it.")
 
@@ -41,7 +19,7 @@ _overwrite_option = click.option("--overwrite", is_flag=True,
 def _run_phase(config_path: str, assignments: tuple[str, ...], overwrite: bool, config_cls: type[Any],
                fn: Callable[..., dict[str, Any]]) -> None:
     """Load CONFIG with ``--set`` overrides, run a training phase and print its summary as one JSON line."""
-    cfg = validate(config_cls, apply_overrides(load_yaml(config_path), assignments), source=config_path)
+    cfg = load_config(config_path, config_cls, assignments)
     summary = fn(cfg, overwrite=overwrite)
     keys = ("run", "model", "steps", "final_loss", "val_loss", "tokens_total", "flops_total", "seconds")
     click.echo(json.dumps({k: summary[k] for k in keys}))
@@ -49,7 +27,7 @@ def _run_phase(config_path: str, assignments: tuple[str, ...], overwrite: bool, 
 
 @click.command("pretrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@_set_option
+@set_option
 @_overwrite_option
 def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
     """Pre-train a from-scratch decoder on a task mixture (resumes runs/<name> if it exists)."""
@@ -60,7 +38,7 @@ def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
 
 @click.command("midtrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@_set_option
+@set_option
 @_overwrite_option
 def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
     """Mid-train a checkpoint: SFT on gold completions or continued next-token training."""
@@ -82,8 +60,8 @@ def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
 def bench_train_cmd(preset: str, batch_size: int, seq_len: int, vocab_size: int, steps: int, warmup: int,
                     threads: int, use_compile: bool, no_transformers: bool) -> None:
     """Training tokens/s: native vs transformers Qwen2 (same config), and MFU vs measured matmul peak."""
+    from reasonlab.bench.train import bench_train
     from reasonlab.model import PRESETS
-    from reasonlab.train.bench import bench_train
 
     if preset not in PRESETS:
         raise ReasonlabError(f"--preset {preset!r}: unknown (allowed: {', '.join(PRESETS)})")

@@ -24,6 +24,10 @@ import numpy as np
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval import metrics as M
+from reasonlab.eval.limem import limem_table, people_by_id
+from reasonlab.eval.record import load_run
+from reasonlab.eval.stats import per_seed_pass1, problem_scores
+from reasonlab.io import read_records
 
 #: Words whose frequency is compared between correct and wrong responses by default.
 REASONING_WORDS = (
@@ -114,8 +118,6 @@ def seed_stability_curve(
     records: Sequence[dict[str, Any]], *, n_resamples: int = 2000, seed: int = 0
 ) -> list[dict[str, float]]:
     """Spread of mean pass@1 when averaging K = 1..S seed runs (:func:`metrics.seed_stability`)."""
-    from reasonlab.eval.protocol import per_seed_pass1
-
     return M.seed_stability(per_seed_pass1(records), n_resamples=n_resamples, seed=seed)
 
 
@@ -129,8 +131,6 @@ def seed_variance_study(records: Sequence[dict[str, Any]], sizes: Sequence[int])
     the std of block means (how much the choice of problems moves the score). One question is worth
     ``1/m`` of pass@1.
     """
-    from reasonlab.eval.protocol import per_seed_pass1
-
     order = list(dict.fromkeys(r["id"] for r in records))
     by_id: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -179,8 +179,6 @@ def delta_at_k(
     Each entry is a :class:`metrics.PairedResult` as a dict plus both means; k values larger than
     either run's samples per problem are skipped.
     """
-    from reasonlab.eval.protocol import problem_scores
-
     out: dict[str, dict[str, Any]] = {}
     n_a = min(_samples_per_problem(model_records).values())
     n_b = min(_samples_per_problem(base_records).values())
@@ -228,10 +226,6 @@ def limem_analysis(
     arithmetic lives in :mod:`reasonlab.eval.limem` (owned by the knights task), so there is one
     definition of the score.
     """
-    from reasonlab.eval.limem import limem_table, people_by_id
-    from reasonlab.eval.protocol import load_run
-    from reasonlab.io import read_records
-
     _, orig = load_run(original_run)
     people = people_by_id(read_records(Path(original_run) / "eval" / "problems.jsonl"))
     pert: list[dict[str, Any]] = []

@@ -20,7 +20,8 @@ from typing import Any
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval import metrics as M
 from reasonlab.eval.analyses import collapse_flag, delta_at_k
-from reasonlab.eval.protocol import bucket_order, load_run, per_seed_pass1, problem_scores
+from reasonlab.eval.record import load_run
+from reasonlab.eval.stats import bucket_order, per_seed_pass1, problem_scores
 from reasonlab.io import atomic_write_text
 
 COMPARE_SCHEMA = "reasonlab.eval.compare/1"
@@ -71,10 +72,10 @@ def compare_runs(
     *,
     n_perm: int = 10000,
 ) -> dict[str, Any]:
-    """Compare evaluation run B (candidate) against run A (baseline); optionally write ``out/``.
+    """Compare evaluation run B (candidate) against run A (baseline); optionally write ``out/compare.json``.
 
-    Writes ``compare.json``, ``compare.md`` and ``plots/pass_at_k_by_bucket.png`` (both models, with
-    error bars) when ``out`` is given.
+    The readable report (``compare.md`` and the pass@k plot) is written by
+    :func:`reasonlab.report.compare.write_compare_report`.
     """
     sa, ra = load_run(run_a)
     sb, rb = load_run(run_b)
@@ -113,15 +114,5 @@ def compare_runs(
         },
     }
     if out is not None:
-        from reasonlab.report.markdown import compare_markdown
-        from reasonlab.report.plots import plot_pass_at_k_by_bucket
-
-        od = Path(out)
-        atomic_write_text(od / "compare.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
-        label_a = sa.get("name") or "A"
-        label_b = sb.get("name") or "B"
-        if label_a == label_b:
-            label_a, label_b = f"A: {label_a}", f"B: {label_b}"
-        plot_pass_at_k_by_bucket({label_a: sa, label_b: sb}, od / "plots" / "pass_at_k_by_bucket.png")
-        atomic_write_text(od / "compare.md", compare_markdown(result))
+        atomic_write_text(Path(out) / "compare.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result

@@ -1,19 +1,27 @@
 """Recipes: ``reasonlab run RECIPE`` turns a YAML recipe into a pipeline of steps in one run directory.
 
 A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
-``eval``, ``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus ``overrides``).
-Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes, ``step_done.json`` with
-its outputs (model path, run path, seconds). Running the recipe again skips finished steps and lets an
-unfinished one resume from its own checkpoints, so a killed pipeline continues where it stopped.
+``eval``, ``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus
+``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes,
+``step_done.json`` with its outputs (model path, run path, seconds). Running the recipe again skips
+finished steps and lets an unfinished one resume from its own checkpoints, so a killed pipeline
+continues where it stopped.
 
 Strings of the form ``@step`` inside a step's config are replaced by that earlier step's main output
-(a model directory for ``pretrain``/``midtrain``/``rl``, a run directory for ``eval``/``compare``); ``@step.key``
-picks another output. Adding a step kind is one decorated function in :data:`STEP_KINDS`.
+(a model directory for ``pretrain``/``midtrain``/``rl``, a run directory for ``eval``/``compare``);
+``@step.key`` picks another output (:data:`STEP_OUTPUTS` lists them).
+
+A recipe may state ``task: {name, knobs}`` once; every step inherits those knobs as defaults (mixture
+components, the quick evaluation, RL prompts, evaluation buckets), so a knob such as ``modulus: 7`` is
+written once. :func:`load_recipe` validates every step's config when the recipe loads, with ``@``
+references standing in for the outputs they will name, so a typo in the last step fails before the
+first one runs. Adding a step kind is one :class:`StepKind` in :data:`STEP_KINDS`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -21,13 +29,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from reasonlab.config import StrictModel, dump_config, load_yaml, validate
+from reasonlab.config import StrictModel, deep_merge, dump_config, load_yaml, validate
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_write_text
+from reasonlab.eval.compare import compare_runs
+from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.protocol import run_eval
+from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.markdown import write_compare_report, write_report
+from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
+from reasonlab.train.midtrain import MidtrainConfig, midtrain
+from reasonlab.train.pretrain import PretrainConfig, pretrain
+from reasonlab.train.rl.config import RLConfig
+from reasonlab.train.rl.trainer import train_rl
+
+__all__ = ["STEP_KINDS", "STEP_OUTPUTS", "Recipe", "StepSpec", "deep_merge", "load_recipe", "resolve_refs", "run_recipe"]
 
 DONE_FILE = "step_done.json"
+
+
+class RecipeTask(StrictModel):
+    """The task every step of a recipe inherits: its family and knobs (steps may override any knob)."""
+
+    name: str = Field(description="task family, e.g. arith")
+    knobs: dict[str, Any] = Field(default_factory=dict, description="knobs every step inherits, e.g. {modulus: 7}")
 
 
 class StepSpec(StrictModel):
@@ -46,18 +72,16 @@ class Recipe(StrictModel):
     description: str = ""
     out_dir: str = "runs"
     threads: int = Field(2, gt=0, description="torch CPU threads for every step")
+    task: RecipeTask | None = Field(None, description="task and knobs every step inherits (written once)")
     steps: list[StepSpec] = Field(min_length=1)
 
 
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` merged into a copy of ``base``; nested mappings merge, everything else replaces."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+class CompareStepConfig(StrictModel):
+    """A ``compare`` step: the two eval steps and the permutation count of the paired test."""
+
+    baseline: str = Field(description="baseline eval step, e.g. @eval_base")
+    candidate: str = Field(description="candidate eval step, e.g. @eval_rl")
+    n_perm: int = Field(10000, ge=100, description="sign-flip permutations")
 
 
 def resolve_refs(obj: Any, outputs: dict[str, dict[str, Any]], where: str) -> Any:
@@ -78,13 +102,60 @@ def resolve_refs(obj: Any, outputs: dict[str, dict[str, Any]], where: str) -> An
     return obj
 
 
+# ----------------------------------------------------------------------------- task inheritance
+
+
+def _inherit_knobs(task: RecipeTask, name: str | None, knobs: dict[str, Any] | None, skip: str | None = None) -> Any:
+    """``knobs`` with the recipe task's knobs as defaults when ``name`` is the recipe's task."""
+    if name is not None and name != task.name:
+        return knobs
+    base = {k: v for k, v in task.knobs.items() if k != skip}
+    return {**base, **(knobs or {})}
+
+
+def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> dict[str, Any]:
+    """A step config with the recipe-level task filled in (the step's own values win)."""
+    if task is None:
+        return config
+    cfg = dict(config)
+    if kind in ("pretrain", "midtrain"):
+        data = dict(cfg.get("data") or {})
+        for key in ("mixture", "tokenizer_extra"):
+            if isinstance(data.get(key), list):
+                data[key] = [
+                    {**c, "knobs": _inherit_knobs(task, c.get("task"), c.get("knobs"))} if isinstance(c, dict) else c
+                    for c in data[key]
+                ]
+        if data:
+            cfg["data"] = data
+        if isinstance(cfg.get("eval"), dict):
+            ev = dict(cfg["eval"])
+            ev.setdefault("task", task.name)
+            ev["knobs"] = _inherit_knobs(task, ev["task"], ev.get("knobs"), skip=ev.get("bucket_knob", "ops"))
+            cfg["eval"] = ev
+    elif kind == "rl":
+        t = dict(cfg.get("task") or {})
+        t.setdefault("name", task.name)
+        t["knobs"] = _inherit_knobs(task, t["name"], t.get("knobs"))
+        cfg["task"] = t
+    elif kind == "eval":
+        cfg.setdefault("task", task.name)
+        knob = (cfg.get("buckets") or {}).get("knob") if isinstance(cfg.get("buckets"), dict) else None
+        if cfg.get("problems") is None:
+            cfg["fixed"] = _inherit_knobs(task, cfg["task"], cfg.get("fixed"), skip=knob)
+    return cfg
+
+
+# ----------------------------------------------------------------------------- step kinds
+
+
 @dataclass
 class StepContext:
-    """What a step runner gets: its spec, resolved config mapping, directories and earlier outputs."""
+    """What a step runner gets: its spec, resolved config, directories and earlier outputs."""
 
     recipe: Recipe
     spec: StepSpec
-    config: dict[str, Any]
+    config: BaseModel
     root: Path
     outputs: dict[str, dict[str, Any]]
     log: Callable[[str], None]
@@ -95,93 +166,94 @@ class StepContext:
         return self.root / self.spec.name
 
 
-StepRunner = Callable[[StepContext], dict[str, Any]]
-STEP_KINDS: dict[str, StepRunner] = {}
+@dataclass(frozen=True)
+class StepKind:
+    """A step kind: how its config mapping becomes a validated config, how it runs, what it outputs."""
+
+    config: Callable[[dict[str, Any], StepSpec, Path], BaseModel]
+    run: Callable[[StepContext], dict[str, Any]]
+    outputs: tuple[str, ...]
 
 
-def step_kind(name: str) -> Callable[[StepRunner], StepRunner]:
-    """Register a step runner ``fn(ctx) -> outputs`` (outputs must hold ``main``)."""
+def _named(cls: type[BaseModel]) -> Callable[[dict[str, Any], StepSpec, Path], BaseModel]:
+    """Validate a training/eval config with the step's name and directory filled in.
 
-    def deco(fn: StepRunner) -> StepRunner:
-        STEP_KINDS[name] = fn
-        return fn
+    Training runs are always named after the step and live in the recipe's directory; an evaluation
+    keeps a ``name`` of its own as its label (it writes into the step's directory either way).
+    """
 
-    return deco
+    def make(data: dict[str, Any], spec: StepSpec, root: Path) -> BaseModel:
+        if "out_dir" in cls.model_fields:
+            data = {**data, "name": spec.name, "out_dir": str(root)}
+        else:
+            data = {"name": spec.name, **data}
+        return validate(cls, data, source=f"recipe step {spec.name!r}")
 
-
-def _train(ctx: StepContext, config_cls: type[Any], fn: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    """Run a training entry point (pretrain/midtrain/rl) with this step's config, in this step's directory."""
-    data = {**ctx.config, "name": ctx.spec.name, "out_dir": str(ctx.root)}
-    summary = fn(validate(config_cls, data, source=f"recipe step {ctx.spec.name!r}"), log=ctx.log)
-    return {"main": str(Path(summary["model"])), "run": str(ctx.dir), "summary": summary}
-
-
-@step_kind("pretrain")
-def _pretrain(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.train.pretrain import PretrainConfig, pretrain
-
-    return _train(ctx, PretrainConfig, pretrain)
+    return make
 
 
-@step_kind("midtrain")
-def _midtrain(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.train.midtrain import MidtrainConfig, midtrain
+def _plain(cls: type[BaseModel]) -> Callable[[dict[str, Any], StepSpec, Path], BaseModel]:
+    def make(data: dict[str, Any], spec: StepSpec, root: Path) -> BaseModel:
+        return validate(cls, data, source=f"recipe step {spec.name!r}")
 
-    return _train(ctx, MidtrainConfig, midtrain)
-
-
-@step_kind("rl")
-def _rl(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.train.rl.trainer import RLConfig, train_rl
-
-    out = _train(ctx, RLConfig, train_rl)
-    return {**out, "prompts": out["summary"]["train_prompts"]}
+    return make
 
 
-@step_kind("eval")
-def _eval(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.eval.protocol import EvalConfig, run_eval
+def _train_outputs(summary: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+    return {"main": str(Path(summary["model"])), "run": str(ctx.dir)}
 
-    data = {"name": ctx.spec.name, **ctx.config}
-    cfg = validate(EvalConfig, data, source=f"recipe step {ctx.spec.name!r}")
+
+def _run_pretrain(ctx: StepContext) -> dict[str, Any]:
+    return _train_outputs(pretrain(ctx.config, log=ctx.log), ctx)  # type: ignore[arg-type]
+
+
+def _run_midtrain(ctx: StepContext) -> dict[str, Any]:
+    return _train_outputs(midtrain(ctx.config, log=ctx.log), ctx)  # type: ignore[arg-type]
+
+
+def _run_rl(ctx: StepContext) -> dict[str, Any]:
+    summary = train_rl(ctx.config, log=ctx.log)  # type: ignore[arg-type]
+    return {**_train_outputs(summary, ctx), "prompts": summary["train_prompts"]}
+
+
+def _run_eval(ctx: StepContext) -> dict[str, Any]:
+    cfg: EvalConfig = ctx.config  # type: ignore[assignment]
     summary = run_eval(cfg, ctx.dir, log=ctx.log)
+    if cfg.report:
+        write_report(ctx.dir)
     overall = summary["overall"]["outcome"]["pass@k"].get("1", {}).get("mean")
     return {"main": str(ctx.dir), "run": str(ctx.dir), "pass@1": overall}
 
 
-@step_kind("compare")
-def _compare(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.eval.compare import compare_runs
-
-    cfg = dict(ctx.config)
-    for key in ("baseline", "candidate"):
-        if not isinstance(cfg.get(key), str):
-            raise ReasonlabError(
-                f"recipe step {ctx.spec.name!r}: compare needs '{key}' (an eval step, e.g. @eval_base)"
-            )
-    extra = sorted(set(cfg) - {"baseline", "candidate", "n_perm"})
-    if extra:
-        raise ReasonlabError(
-            f"recipe step {ctx.spec.name!r}: unknown field {extra[0]!r} (allowed: baseline, candidate, n_perm)"
-        )
-    compare_runs(cfg["baseline"], cfg["candidate"], ctx.dir, n_perm=int(cfg.get("n_perm", 10000)))
+def _run_compare(ctx: StepContext) -> dict[str, Any]:
+    cfg: CompareStepConfig = ctx.config  # type: ignore[assignment]
+    result = compare_runs(cfg.baseline, cfg.candidate, ctx.dir, n_perm=cfg.n_perm)
+    write_compare_report(result, ctx.dir)
     return {"main": str(ctx.dir), "run": str(ctx.dir)}
 
 
-@step_kind("report")
-def _report(ctx: StepContext) -> dict[str, Any]:
-    from reasonlab.experiments.report import write_pipeline_report
-
-    path = write_pipeline_report(ctx.root, ctx.recipe, ctx.config, ctx.outputs)
+def _run_report(ctx: StepContext) -> dict[str, Any]:
+    path = write_pipeline_report(ctx.root, ctx.recipe, ctx.config, ctx.outputs)  # type: ignore[arg-type]
     return {"main": str(path), "run": str(ctx.dir)}
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Load and validate a recipe YAML (one-line errors naming the field)."""
-    return validate(Recipe, load_yaml(path), source=str(path))
+STEP_KINDS: dict[str, StepKind] = {
+    "pretrain": StepKind(_named(PretrainConfig), _run_pretrain, ("main", "run")),
+    "midtrain": StepKind(_named(MidtrainConfig), _run_midtrain, ("main", "run")),
+    "rl": StepKind(_named(RLConfig), _run_rl, ("main", "run", "prompts")),
+    "eval": StepKind(_named(EvalConfig), _run_eval, ("main", "run", "pass@1")),
+    "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
+    "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
+}
+#: The outputs each step kind provides to ``@step.key`` references.
+STEP_OUTPUTS = {kind: k.outputs for kind, k in STEP_KINDS.items()}
 
 
-def _step_config(spec: StepSpec, base_dir: Path, source: str) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- loading and running
+
+
+def _step_config(recipe: Recipe, spec: StepSpec, base_dir: Path) -> dict[str, Any]:
+    """The step's raw config mapping: file or inline, overrides merged, the recipe task inherited."""
     if isinstance(spec.config, str):
         cfg_path = Path(spec.config)
         if not cfg_path.is_absolute() and not cfg_path.is_file():
@@ -189,58 +261,92 @@ def _step_config(spec: StepSpec, base_dir: Path, source: str) -> dict[str, Any]:
         data = load_yaml(cfg_path)
     else:
         data = dict(spec.config)
-    return deep_merge(data, spec.overrides)
+    return inherit_task(spec.kind, deep_merge(data, spec.overrides), recipe.task)
+
+
+def check_recipe(recipe: Recipe, base_dir: Path) -> None:
+    """Validate every step's config now, with each ``@ref`` standing for the output it will name."""
+    names = [s.name for s in recipe.steps]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ReasonlabError(f"recipe {recipe.name!r}: step name {dup!r} is used twice")
+    for spec in recipe.steps:
+        if not spec.name or not spec.name.replace("_", "").replace("-", "").isalnum():
+            raise ReasonlabError(f"recipe step name {spec.name!r}: use letters, digits, '_' and '-' only")
+    root = Path(recipe.out_dir) / recipe.name
+    placeholders: dict[str, dict[str, Any]] = {}
+    for spec in recipe.steps:
+        source = f"recipe step {spec.name!r}"
+        data = resolve_refs(_step_config(recipe, spec, base_dir), placeholders, source)
+        STEP_KINDS[spec.kind].config(data, spec, root)
+        placeholders[spec.name] = {key: f"@{spec.name}.{key}" for key in STEP_KINDS[spec.kind].outputs}
+
+
+def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:
+    """Load a recipe YAML and validate it and every step's config (one-line errors naming the field).
+
+    ``base_dir`` is where relative config paths are looked up when not found from the current
+    directory (default: the repository the recipe lives in, i.e. the recipe file's grandparent).
+    """
+    recipe = validate(Recipe, load_yaml(path), source=str(path))
+    check_recipe(recipe, Path(base_dir) if base_dir is not None else Path(path).resolve().parent.parent)
+    return recipe
 
 
 def run_recipe(
     recipe: Recipe,
     *,
     base_dir: str | Path | None = None,
+    fresh: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run every step not yet done (in order); returns ``{"root", "steps": {name: outputs}, "seconds"}``.
 
     ``base_dir`` is where relative config paths are looked up when not found from the current directory.
+    ``fresh`` deletes the recipe's run directory first (only a directory this pipeline made).
     """
     import torch
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    check_recipe(recipe, base)
     torch.set_num_threads(recipe.threads)
-    names = [s.name for s in recipe.steps]
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup:
-        raise ReasonlabError(f"recipe {recipe.name!r}: step name {dup!r} is used twice")
     root = Path(recipe.out_dir) / recipe.name
+    if fresh and root.exists():
+        if not (root / "recipe.yaml").is_file():
+            raise ReasonlabError(f"--fresh: {root} is not a recipe run directory (no recipe.yaml); not deleting it")
+        shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "recipe.yaml", dump_config(recipe))
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
     outputs: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     for spec in recipe.steps:
         done = root / spec.name / DONE_FILE
         if done.is_file():
-            record = json.loads(done.read_text(encoding="utf-8"))
+            record = read_json(done, "step record")
             outputs[spec.name] = record["outputs"]
             timings[spec.name] = float(record.get("seconds", 0.0))
             say(f"[run] {spec.name}: done already ({timings[spec.name]:.0f}s), skipping")
             continue
         source = f"recipe step {spec.name!r}"
-        config = resolve_refs(_step_config(spec, base, source), outputs, source)
-        ctx = StepContext(recipe, spec, config, root, outputs, say, base)
+        data = resolve_refs(_step_config(recipe, spec, base), outputs, source)
+        kind = STEP_KINDS[spec.kind]
+        ctx = StepContext(recipe, spec, kind.config(data, spec, root), root, outputs, say, base)
         say(f"[run] {spec.name} ({spec.kind}) ...")
         t0 = time.perf_counter()
-        result = STEP_KINDS[spec.kind](ctx)
+        outputs[spec.name] = kind.run(ctx)
         seconds = time.perf_counter() - t0
-        outputs[spec.name] = {k: v for k, v in result.items() if k != "summary"}
         timings[spec.name] = seconds
         ctx.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            done, json.dumps({"kind": spec.kind, "seconds": seconds, "outputs": outputs[spec.name]}, indent=1)
-        )
+        atomic_write_text(done, _json({"kind": spec.kind, "seconds": seconds, "outputs": outputs[spec.name]}))
         say(f"[run] {spec.name} done in {seconds:.0f}s")
     total = time.perf_counter() - t_all
     record = {"root": str(root), "steps": outputs, "seconds": timings, "wall_s_this_invocation": total}
-    atomic_write_text(root / "pipeline.json", json.dumps(record, indent=1, default=str))
+    atomic_write_text(root / "pipeline.json", _json(record))
     say(f"[run] {recipe.name}: all {len(recipe.steps)} steps done; total {sum(timings.values()):.0f}s -> {root}")
     return record
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=1, default=str)

@@ -22,6 +22,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_dir
 from reasonlab.model.decoder import Decoder, ModelConfig
 from reasonlab.model.tokenizer import BOS, EOS, PAD, SPECIAL_TOKENS, TaskTokenizer
+from reasonlab.model.weights import load_state, read_safetensors
 
 SUPPORTED_MODEL_TYPES = ("qwen2", "llama")
 
@@ -199,8 +200,6 @@ def from_hf_state_dict(config: ModelConfig, hf: dict[str, torch.Tensor], source:
 
 def load_hf_dir(path: Path, data: dict[str, Any]) -> tuple[Decoder, TaskTokenizer]:
     """Load a Hugging Face Qwen2/Llama directory (``config.json`` already parsed as ``data``)."""
-    from reasonlab.model import load_state, read_safetensors
-
     config = config_from_hf(data, str(path / "config.json"))
     files = sorted(path.glob("*.safetensors"))
     if not files:

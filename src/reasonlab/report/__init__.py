@@ -1,9 +1,6 @@
-"""Reports from run directories: matplotlib plots (:mod:`.plots`) and markdown (:mod:`.markdown`).
+"""Reports: the only writer of ``report.md`` files and plots.
 
-``reasonlab report RUN_DIR`` (re)writes ``report.md`` and ``plots/*.png`` from ``eval/summary.json`` and
-``eval/samples.jsonl``; the plots use matplotlib's Agg backend, so no display is needed.
+- :mod:`~reasonlab.report.markdown`: one evaluation run (``reasonlab report RUN_DIR``) and a paired comparison;
+- :mod:`~reasonlab.report.pipeline`: the report of a recipe run (``reasonlab run``), verdict first;
+- :mod:`~reasonlab.report.plots`: matplotlib figures (Agg backend, no display needed), written atomically.
 """
-
-from reasonlab.report.markdown import compare_markdown, render_report, write_report
-
-__all__ = ["compare_markdown", "render_report", "write_report"]

@@ -8,7 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reasonlab.eval import analyses as A
+from reasonlab.eval.record import load_run
 from reasonlab.io import atomic_write_text
+from reasonlab.report import plots as P
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -144,10 +147,6 @@ def write_report(run_dir: str | os.PathLike[str], others: Sequence[str | os.Path
 
     ``others`` are further evaluation run dirs drawn with this one on ``plots/pass_at_k_models.png``.
     """
-    from reasonlab.eval import analyses as A
-    from reasonlab.eval.protocol import load_run
-    from reasonlab.report import plots as P
-
     d = Path(run_dir)
     summary, records = load_run(d)
     seed = int(summary["record"]["config"].get("seed", 0))
@@ -216,3 +215,19 @@ def compare_markdown(result: Mapping[str, Any]) -> str:
     ]
     lines += [f"- {k}: {v}" for k, v in result["conventions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def write_compare_report(result: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Write ``out/compare.md`` and ``out/plots/pass_at_k_by_bucket.png`` (both models, with error bars)
+    for a paired comparison (:func:`reasonlab.eval.compare.compare_runs`); return the markdown path."""
+    od = Path(out)
+    sa, _ = load_run(result["baseline"]["run"])
+    sb, _ = load_run(result["candidate"]["run"])
+    label_a = sa.get("name") or "A"
+    label_b = sb.get("name") or "B"
+    if label_a == label_b:
+        label_a, label_b = f"A: {label_a}", f"B: {label_b}"
+    P.plot_pass_at_k_by_bucket({label_a: sa, label_b: sb}, od / "plots" / "pass_at_k_by_bucket.png")
+    path = od / "compare.md"
+    atomic_write_text(path, compare_markdown(result))
+    return path

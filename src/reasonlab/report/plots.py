@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -167,4 +168,23 @@ def plot_seed_band_by_size(rows: Sequence[Mapping[str, Any]], path: str | os.Pat
     ax.set_ylabel("pass@1 of each seed run")
     ax.set_title(f"seed band by benchmark size ({rows[0]['seeds']} seeds)" if rows else "seed band")
     ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_rl_curve(metrics: list[dict[str, Any]], path: Path) -> None:
+    """Training score, accuracy, response length and zero-variance group share against RL step."""
+    steps = [r["step"] for r in metrics]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
+    for key, label in (("critic/score/mean", "reward"), ("acc/mean", "accuracy")):
+        axes[0].plot(steps, [r.get(key, float("nan")) for r in metrics], label=label)
+    axes[0].set_title("training batch")
+    axes[0].legend()
+    axes[1].plot(steps, [r.get("response_length/mean", float("nan")) for r in metrics])
+    axes[1].set_title("response_length/mean")
+    axes[2].plot(steps, [r.get("frac_reward_zero_std", float("nan")) for r in metrics])
+    axes[2].set_title("frac_reward_zero_std")
+    for ax in axes:
+        ax.set_xlabel("RL step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
     _save(fig, path)

@@ -2,9 +2,10 @@
 
 A task family (``arith``, ``knights``, ...) is one module defining a :class:`Task` subclass with a
 pydantic ``Params`` model (its difficulty/context knobs), a ``sample`` method that draws one problem
-from a seeded RNG, and a ``verify`` method that checks a completion exactly. Reward schemes live in
-:mod:`reasonlab.rewards` and turn a :class:`Verification` into a number, so every task gets every
-scheme its verification supports without code of its own.
+from a seeded RNG, and a ``verify`` method that checks a completion exactly; it registers itself in
+:mod:`reasonlab.tasks.registry`. Reward schemes live in :mod:`reasonlab.rewards` and turn a
+:class:`Verification` into a number (and a score record), so every task gets every scheme its
+verification supports without code of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from reasonlab.config import StrictModel, validate
 from reasonlab.errors import ReasonlabError
+from reasonlab.seeds import stable_seed
 
 PROBLEM_FIELDS = ("id", "task", "prompt", "answer", "solution", "meta")
 
@@ -39,6 +41,7 @@ class Problem:
     meta: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (the JSONL/Parquet row)."""
         return asdict(self)
 
     @classmethod
@@ -107,32 +110,6 @@ class Verification:
     units_correct: int | None = None
     units_total: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Score:
-    """One score record (DESIGN.md contract), plus task-specific extras."""
-
-    id: str
-    correct: bool
-    format_ok: bool
-    process_ok: bool | None
-    step_accuracy: float | None
-    reward: float
-    pred: str | None
-    error: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.update(row.pop("extra"))
-        return row
-
-
-def stable_seed(*parts: object) -> int:
-    """A 64-bit seed derived from ``parts`` with SHA-256: identical on every machine and Python."""
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
 
 
 class Task(ABC):
@@ -216,21 +193,3 @@ class Task(ABC):
             if progress is not None:
                 progress(1)
             yield problem
-
-    def score(self, problem: Problem, completion: str, reward: str = "outcome", **reward_kwargs: Any) -> Score:
-        """Verify ``completion`` and compute the named reward (see :mod:`reasonlab.rewards`)."""
-        from reasonlab.rewards import compute_reward
-
-        v = self.verify(problem, completion)
-        value = compute_reward(reward, v, **reward_kwargs)
-        return Score(
-            id=problem.id,
-            correct=v.correct,
-            format_ok=v.format_ok,
-            process_ok=None if v.process is None else v.process.ok,
-            step_accuracy=None if v.process is None else v.process.step_accuracy,
-            reward=value,
-            pred=v.pred,
-            error=v.error,
-            extra=dict(v.extra),
-        )

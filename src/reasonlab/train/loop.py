@@ -1,7 +1,6 @@
 """The one training loop shared by pre-training and mid-training.
 
-AdamW (decoupled weight decay on matrices only), linear warmup then cosine decay to ``min_lr_ratio *
-lr``, global-norm gradient clipping, optional gradient accumulation, bf16 autocast on CUDA, a progress
+The optimizer and schedule of :mod:`reasonlab.train.optim`, optional gradient accumulation, bf16 autocast on CUDA, a progress
 line and one ``metrics.jsonl`` row per step, atomic checkpoints every ``checkpoint_every`` steps and
 exact resume from the newest complete one.
 
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -25,36 +25,12 @@ from pydantic import Field
 from reasonlab.compute import ComputeLedger, attention_shape, train_flops
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, restore_rng_state
-from reasonlab.train.data import IGNORE, PackedCorpus
+from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, resume_checkpoint
+from reasonlab.rundir import resolve_device as resolve_device_name
+from reasonlab.train.corpus import IGNORE, PackedCorpus
+from reasonlab.train.optim import TrainOptimConfig, lr_at, make_optimizer
 
-__all__ = ["OptimConfig", "RuntimeConfig", "TrainResult", "lr_at", "resolve_device", "train_loop"]
-
-
-class OptimConfig(StrictModel):
-    """Optimiser and schedule (AdamW; warmup + cosine; clipping)."""
-
-    lr: float = Field(3e-3, gt=0, description="Peak learning rate.")
-    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
-    warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
-    max_steps: int = Field(1000, ge=1, description="Optimizer steps in the run.")
-    stop_at: int | None = Field(
-        None, ge=1,
-        description="Stop after this many steps, keeping the schedule of max_steps (a budget stop: the "
-        "model equals that step of the full run, and raising it later resumes the same trajectory).",
-    )
-    batch_size: int = Field(32, ge=1, description="Rows per micro-batch.")
-    grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
-    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (matrices only).")
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.95, ge=0, lt=1)
-    eps: float = Field(1e-8, gt=0)
-    grad_clip: float = Field(1.0, ge=0, description="Clip the global gradient norm to this (0 = off).")
-    softmax: Literal["vocab", "corpus"] = Field(
-        "vocab",
-        description="Ids the training softmax covers: the whole vocabulary, or only the ids that occur in the "
-        "training corpus (ids that never occur cannot soak up probability mass; see docs/results.md).",
-    )
+__all__ = ["RuntimeConfig", "TrainResult", "resolve_device", "train_loop"]
 
 
 class RuntimeConfig(StrictModel):
@@ -70,49 +46,17 @@ class RuntimeConfig(StrictModel):
     keep_last: int = Field(2, ge=0, description="Checkpoints kept (0 = all).")
 
 
-def lr_at(step: int, max_steps: int, lr: float, warmup: int, min_ratio: float) -> float:
-    """Learning rate for 0-based ``step``: linear warmup, then cosine decay.
-
-    ``step < warmup``: ``lr * (step + 1) / warmup``; afterwards with ``p = (step - warmup) /
-    max(1, max_steps - warmup)``: ``lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + cos(pi * p)))``.
-    Example: lr 1, warmup 10, 110 steps, ratio 0.1: step 0 -> 0.1, step 9 -> 1.0, step 10 -> 1.0,
-    step 60 -> 0.55, step 110 -> 0.1.
-    """
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    p = min(1.0, (step - warmup) / max(1, max_steps - warmup))
-    return lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p)))
-
-
 def resolve_device(runtime: RuntimeConfig) -> tuple[torch.device, torch.dtype | None]:
-    """``(device, autocast dtype or None)`` from the runtime config."""
-    if runtime.device == "cuda" and not torch.cuda.is_available():
-        raise ReasonlabError("runtime.device: 'cuda' requested but no CUDA device is available (allowed: auto, cpu)")
-    use_cuda = runtime.device == "cuda" or (runtime.device == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda" if use_cuda else "cpu")
-    if runtime.dtype == "bf16" or (runtime.dtype == "auto" and use_cuda):
+    """``(device, autocast dtype or None)`` from the runtime config (bf16 autocast on CUDA by default)."""
+    device = resolve_device_name(runtime.device)
+    if runtime.dtype == "bf16" or (runtime.dtype == "auto" and device.type == "cuda"):
         return device, torch.bfloat16
     return device, None
-
-
-def make_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on >= 2-D parameters (matrices, embeddings), none on norms and biases.
-
-    Uses torch's fused kernel (one pass over each parameter instead of ~10 elementwise ops), which
-    is ~10% of a CPU training step for the tiny presets.
-    """
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused = all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in model.parameters())
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused or None)
 
 
 def corpus_ids(corpus: PackedCorpus, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(keep, remap)``: the sorted ids that occur in the corpus (training and held-out rows), and a
     ``[vocab_size]`` table sending each kept id to its position in ``keep`` (other ids to ``-100``)."""
-    import numpy as np
-
     ids = np.unique(np.concatenate([corpus.tokens.ravel(), corpus.val_tokens.ravel()]))
     if ids.size and int(ids[-1]) >= vocab_size:
         raise ReasonlabError(f"corpus holds id {int(ids[-1])}, beyond the model's vocabulary of {vocab_size}")
@@ -176,33 +120,11 @@ def _autocast(device: torch.device, amp: torch.dtype | None) -> Any:
     return torch.autocast(device.type, dtype=amp)
 
 
-def _resume(run: RunDir, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
-    ckpt = run.latest_checkpoint()
-    if ckpt is None:
-        return None
-    from reasonlab.model import load_model
-
-    state = load_checkpoint_state(ckpt)
-    loaded, _ = load_model(ckpt)
-    model.load_state_dict(loaded.state_dict())
-    opt_path = ckpt / "optimizer.pt"
-    if not opt_path.is_file():
-        raise ReasonlabError(f"{ckpt}: checkpoint has no optimizer.pt; cannot resume exactly")
-    try:
-        optimizer.load_state_dict(torch.load(opt_path, map_location="cpu", weights_only=False))
-        rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch.load raises assorted types for corrupt files
-        raise ReasonlabError(f"{ckpt}: corrupt checkpoint ({type(exc).__name__})") from None
-    restore_rng_state(rng)
-    run.truncate_metrics(int(state["step"]))
-    return state
-
-
 def train_loop(
     model: torch.nn.Module,
     tokenizer: Any,
     corpus: PackedCorpus,
-    optim: OptimConfig,
+    optim: TrainOptimConfig,
     runtime: RuntimeConfig,
     run: RunDir,
     *,
@@ -224,11 +146,11 @@ def train_loop(
         torch.set_num_threads(runtime.num_threads)
     model.to(device)
     model.train()
-    optimizer = make_optimizer(model, optim)
+    optimizer = make_optimizer(model.parameters(), optim)
     ledger = ledger or ComputeLedger()
     start_step = 0
     resumed_from = None
-    state = _resume(run, model, optimizer)
+    state = resume_checkpoint(run, model, optimizer, device)
     if state is not None:
         start_step = int(state["step"])
         resumed_from = start_step

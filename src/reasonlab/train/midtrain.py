@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -29,11 +28,13 @@ from pydantic import Field
 from reasonlab.compute import read_compute
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.rundir import RunDir
-from reasonlab.train.data import DataConfig, PackedCorpus, build_corpus, generate_documents, write_stats
-from reasonlab.train.loop import OptimConfig, RuntimeConfig, train_loop
+from reasonlab.eval.quick import QuickEvalConfig
+from reasonlab.model import load_model
+from reasonlab.rundir import RunDir, lineage_prompt_hashes, resolve_model_path, write_prompt_hashes
+from reasonlab.train.corpus import DataConfig, PackedCorpus, build_corpus, generate_documents, write_stats
+from reasonlab.train.loop import RuntimeConfig, train_loop
+from reasonlab.train.optim import TrainOptimConfig
 from reasonlab.train.pretrain import finish_run
-from reasonlab.train.quick_eval import QuickEvalConfig
 
 __all__ = ["MidtrainConfig", "midtrain"]
 
@@ -43,11 +44,11 @@ class MidtrainConfig(StrictModel):
 
     name: str = Field(description="Run name: the run directory is out_dir/name.")
     out_dir: str = Field("runs", description="Parent directory of run directories.")
-    init_from: str = Field(description="Native model directory to start from (runs/<pretrain>/model).")
+    init_from: str = Field(description="Model to start from: a model directory or a run directory (its model/).")
     objective: Literal["sft", "ntp"] = Field("ntp", description="sft = loss on completions only; ntp = all tokens.")
     seed: int = Field(0, ge=0, description="Drives data generation and batch order.")
     data: DataConfig
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=20, max_steps=300))
+    optim: TrainOptimConfig = Field(default_factory=lambda: TrainOptimConfig(lr=1e-3, warmup_steps=20, max_steps=300))
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     eval: QuickEvalConfig | None = Field(None, description="Greedy accuracy by bucket after training.")
 
@@ -64,11 +65,7 @@ def midtrain(
     log: Callable[[str], None] = _log,
 ) -> dict[str, Any]:
     """Run (or resume) a mid-training run; returns the summary (also in ``run/summary.json``)."""
-    from reasonlab.model import load_model
-
-    parent = Path(config.init_from)
-    if not parent.is_dir():
-        raise ReasonlabError(f"init_from: {parent} is not a model directory")
+    parent = resolve_model_path(config.init_from, "init_from")
     run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite)
     if config.runtime.num_threads:
         torch.set_num_threads(config.runtime.num_threads)
@@ -87,7 +84,7 @@ def midtrain(
                                      rendered=rendered, log=log)
         data_dir.mkdir(parents=True, exist_ok=True)
         corpus.save(data_dir)
-        np.save(data_dir / "prompt_hashes.npy", hashes)
+        write_prompt_hashes(run.path, hashes)
         write_stats(data_dir, {**stats, "objective": config.objective, "init_from": str(parent)})
         log(f"corpus ({config.objective}): {stats['documents']} problems, {stats['rows']} rows")
     model.train()
@@ -96,30 +93,6 @@ def midtrain(
     result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run,
                         label=f"midtrain-{config.objective}", ledger=ledger, on_step=on_step,
                         extra_state={"init_from": str(parent)}, log=log)
-    hashes = [np.load(data_dir / "prompt_hashes.npy")] if (data_dir / "prompt_hashes.npy").is_file() else []
-    hashes += [np.load(h) for h in lineage_hash_files(parent)]
-    lineage = np.concatenate(hashes) if hashes else None
-    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log, train_hashes=lineage)
-
-
-def lineage_hash_files(model_dir: Path) -> list[Path]:
-    """Prompt-hash files of the runs that produced ``model_dir``, following ``init_from`` upwards.
-
-    A model directory ``runs/<a>/model`` or ``runs/<a>/checkpoints/step-N`` belongs to run ``runs/<a>``;
-    that run's ``data/prompt_hashes.npy`` is collected, then its config's ``init_from`` is followed.
-    """
-    from reasonlab.config import load_yaml
-
-    found: list[Path] = []
-    current: Path | None = model_dir
-    for _ in range(8):  # lineages are short; the bound guards against cycles
-        if current is None:
-            break
-        run = next((c for c in (current.parent, current.parent.parent) if (c / "config.yaml").is_file()), None)
-        if run is None:
-            break
-        if (run / "data" / "prompt_hashes.npy").is_file():
-            found.append(run / "data" / "prompt_hashes.npy")
-        parent = load_yaml(run / "config.yaml").get("init_from")
-        current = Path(parent) if isinstance(parent, str) else None
-    return found
+    _, lineage = lineage_prompt_hashes(run.path)
+    hashes = np.array(sorted(lineage), dtype=np.int64) if lineage else None
+    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log, train_hashes=hashes)

@@ -3,14 +3,16 @@
 A run: build the corpus from the mixture (:mod:`reasonlab.train.data`), build the tokenizer from it,
 make the model from a size preset with the tokenizer's vocabulary, train with the shared loop
 (:mod:`reasonlab.train.loop`), save ``runs/<name>/model`` and optionally run a quick greedy accuracy
-check by bucket (:mod:`reasonlab.train.quick_eval`). A second start of the same config resumes from
+check by bucket (:mod:`reasonlab.eval.quick`). A second start of the same config resumes from
 the newest checkpoint, reusing the cached corpus and tokenizer in ``runs/<name>/data``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, Literal
 
 import numpy as np
@@ -19,8 +21,11 @@ from pydantic import Field
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.rundir import RunDir
-from reasonlab.train.data import (
+from reasonlab.eval.quick import QuickEvalConfig, run_quick_eval
+from reasonlab.io import atomic_write_text
+from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer
+from reasonlab.rundir import RunDir, write_prompt_hashes
+from reasonlab.train.corpus import (
     DataConfig,
     PackedCorpus,
     build_corpus,
@@ -28,8 +33,8 @@ from reasonlab.train.data import (
     tokenizer_texts,
     write_stats,
 )
-from reasonlab.train.loop import OptimConfig, RuntimeConfig, TrainResult, train_loop
-from reasonlab.train.quick_eval import QuickEvalConfig, run_quick_eval
+from reasonlab.train.loop import RuntimeConfig, TrainResult, train_loop
+from reasonlab.train.optim import TrainOptimConfig
 
 __all__ = ["ModelSpec", "PretrainConfig", "build_model", "pretrain"]
 
@@ -54,19 +59,15 @@ class PretrainConfig(StrictModel):
     )
     data: DataConfig
     model: ModelSpec = Field(default_factory=ModelSpec)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
+    optim: TrainOptimConfig = Field(default_factory=TrainOptimConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     eval: QuickEvalConfig | None = Field(None, description="Greedy accuracy by bucket after training.")
 
 
 def build_model(spec: ModelSpec, vocab_size: int, seq_len: int, seed: int) -> Any:
     """A freshly initialised Decoder (seeded) from the spec; ``max_seq_len`` is at least ``seq_len``."""
-    from reasonlab.model import Decoder, ModelConfig
-
     overrides = dict(spec.overrides)
     overrides["vocab_size"] = vocab_size
-    from reasonlab.model import PRESETS
-
     if spec.preset not in PRESETS:
         raise ReasonlabError(f"model.preset: unknown preset {spec.preset!r} (allowed: {', '.join(PRESETS)})")
     base_len = overrides.get("max_seq_len", PRESETS[spec.preset]["max_seq_len"])
@@ -84,8 +85,6 @@ def prepare_pretrain_data(
     config: PretrainConfig, run: RunDir, log: Callable[[str], None] = _log
 ) -> tuple[Any, PackedCorpus]:
     """Tokenizer and packed corpus of a run: loaded from ``run/data`` when cached, else built and cached."""
-    from reasonlab.model import TaskTokenizer
-
     data_dir = run.path / "data"
     if (data_dir / "corpus.npz").is_file() and (data_dir / "tokenizer.json").is_file():
         log(f"using cached corpus in {data_dir}")
@@ -100,7 +99,7 @@ def prepare_pretrain_data(
                                  log=log)
     data_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(data_dir)
-    np.save(data_dir / "prompt_hashes.npy", hashes)
+    write_prompt_hashes(run.path, hashes)
     corpus.save(data_dir)
     write_stats(data_dir, stats)
     log(
@@ -136,11 +135,6 @@ def finish_run(run: RunDir, model: Any, tokenizer: Any, result: TrainResult, eva
 
     ``train_hashes`` (prompt hashes of every corpus the model was trained on) defaults to this run's.
     """
-    import json
-    from dataclasses import asdict
-
-    from reasonlab.io import atomic_write_text
-
     summary: dict[str, Any] = {"run": str(run.path), "model": str(run.model_dir), **asdict(result),
                                "num_params": sum(p.numel() for p in model.parameters())}
     if eval_cfg is not None:

@@ -5,7 +5,7 @@ One step:
 1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum),
    sample ``group_size`` completions each with the native KV-cache sampler (per-row seeds derived from
    the config seed, the step and the row, so a resumed run draws the same samples);
-2. **reward**: ``task.score(problem, completion, reward, **reward_kwargs)``, plus the DAPO overlong
+2. **reward**: :func:`reasonlab.rewards.score` under the configured scheme, plus the DAPO overlong
    penalty when configured; DAPO dynamic sampling drops groups whose rewards are all equal and draws
    new prompts until the batch is full (or ``max_refill_rounds`` is reached);
 3. **old / reference / value passes** (no grad): the policy's log-probs before the update (needed for
@@ -28,305 +28,56 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
-from torch import nn
 
-from reasonlab.config import StrictModel, load_config
-from reasonlab.errors import ReasonlabError
-from reasonlab.io import read_records, write_records
-from reasonlab.tasks import Problem, get_task
-from reasonlab.tasks.base import stable_seed
+from reasonlab.compute import ComputeLedger, attention_shape, inference_flops, train_flops
+from reasonlab.config import validate
+from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.protocol import run_eval
+from reasonlab.io import atomic_write_text, read_records, write_records
+from reasonlab.model import load_model
+from reasonlab.rewards import score
+from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
+from reasonlab.sampling import generate
+from reasonlab.seeds import prompt_hash, rl_prompt_seed, rl_rollout_seed, stable_seed
+from reasonlab.train.optim import lr_at, make_optimizer
 from reasonlab.train.rl import algorithms as alg
-from reasonlab.train.rl.curriculum import CurriculumConfig, build_curriculum
+from reasonlab.train.rl.config import RLConfig
+from reasonlab.train.rl.curriculum import build_curriculum
+from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
+from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward
 
-# ----------------------------------------------------------------------------- config
-
-
-class TaskSpec(StrictModel):
-    """Which task the prompts come from, its base knobs, the prompt style and the reward scheme."""
-
-    name: str = Field("arith", description="registered task family (see `reasonlab tasks`)")
-    knobs: dict[str, Any] = Field(default_factory=dict, description="task knobs, e.g. {ops: '7-8', num_mode: mod}")
-    style: str = Field("plain", description="prompt style passed to task.render")
-    reward: str = Field("outcome", description="reward scheme (outcome, process, strict, logic_rl, partial, ...)")
-    reward_kwargs: dict[str, float] = Field(default_factory=dict, description="reward scheme arguments, e.g. w_a")
-
-
-class RolloutConfig(StrictModel):
-    """Sampling settings for rollouts."""
-
-    batch_size: int = Field(64, gt=0, description="rollouts per step (prompts per step x group_size)")
-    group_size: int = Field(8, gt=0, description="completions per prompt (GRPO's n)")
-    temperature: float = Field(1.0, ge=0.0, description="sampling temperature (1.0 as in the CMU lab)")
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0, description="0 = off")
-    max_new_tokens: int = Field(256, gt=0, description="response length limit (L_max)")
-
-
-class KLConfig(StrictModel):
-    """KL regularisation against the frozen reference model."""
-
-    placement: Literal["none", "reward", "loss"] = Field(
-        "none", description="'reward': r_t -= beta*KL_t (PPO/REINFORCE++ style); 'loss': loss += coef*KL (GRPO)"
-    )
-    estimator: Literal["k1", "k2", "k3"] = Field("k3", description="k1 for in-reward, k3 (low_var_kl) in-loss")
-    coef: float = Field(0.001, ge=0.0, description="beta (in reward) or KL loss coefficient (in loss)")
-    adaptive: bool = Field(False, description="adaptive beta controller (in-reward only)")
-    target: float = Field(6.0, gt=0.0, description="adaptive: target sequence KL")
-    horizon: int = Field(10000, gt=0, description="adaptive: horizon in samples")
-
-
-class AlgorithmConfig(StrictModel):
-    """Advantage estimator, policy/value loss and DAPO knobs."""
-
-    name: str = Field("grpo", description="advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, ...")
-    std_scaling: Literal["group", "batch", "none"] = Field("group", description="GRPO std scaling")
-    eps: float = Field(1e-6, gt=0.0, description="GRPO denominator epsilon (verl 1e-6, TRL 1e-4)")
-    gamma: float = Field(1.0, ge=0.0, le=1.0)
-    lam: float = Field(1.0, ge=0.0, le=1.0, description="GAE lambda (verl 1.0, TRL 0.95)")
-    clip_eps_low: float = Field(0.2, ge=0.0)
-    clip_eps_high: float = Field(0.2, ge=0.0, description="0.28 = DAPO clip-higher")
-    dual_clip: float | None = Field(None, description="dual-clip constant c (> 1, typically 3) or null")
-    loss_agg: str = Field(
-        "token-mean", description="token-mean | seq-mean-token-mean | seq-mean-token-sum | seq-mean-token-sum-norm"
-    )
-    entropy_coef: float = Field(0.0, ge=0.0, description="entropy bonus coefficient")
-    kl: KLConfig = Field(default_factory=KLConfig)
-    vf_coef: float = Field(0.5, ge=0.0, description="value loss weight (critic estimators)")
-    value_clip: float | None = Field(0.2, description="value clipping range or null")
-    ppo_epochs: int = Field(1, gt=0)
-    mini_batches: int = Field(1, gt=0, description="mini-batches per epoch (batch_size must divide)")
-    dynamic_sampling: bool = Field(False, description="DAPO: drop zero-variance groups and refill the batch")
-    max_refill_rounds: int = Field(4, ge=0, description="dynamic sampling: extra generation rounds at most")
-    overlong_buffer: int | None = Field(None, description="DAPO overlong shaping buffer (tokens) or null")
-    overlong_factor: float = Field(1.0, ge=0.0)
-
-
-class OptimConfig(StrictModel):
-    """AdamW with linear warmup then constant learning rate."""
-
-    lr: float = Field(1e-4, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    betas: tuple[float, float] = (0.9, 0.99)
-    grad_clip: float = Field(1.0, gt=0.0)
-    warmup_steps: int = Field(0, ge=0)
-
-
-class BudgetConfig(StrictModel):
-    """Stop when any limit is reached (RL phase only; null = no limit)."""
-
-    prompts: int | None = None
-    rollouts: int | None = None
-    generated_tokens: int | None = None
-    flops: float | None = None
-
-
-class EvalHook(StrictModel):
-    """Periodic evaluation through the harness (``reasonlab.eval.protocol.run_eval``)."""
-
-    every: int = Field(0, ge=0, description="evaluate every N steps (0 = never); also at the end when > 0")
-    config: dict[str, Any] = Field(default_factory=dict, description="an EvalConfig mapping (model is filled in)")
-
-
-class RLConfig(StrictModel):
-    """Everything ``reasonlab rl`` needs. Unknown fields are errors."""
-
-    name: str = Field("rl", description="run name: the directory under out_dir")
-    out_dir: str = Field("runs", description="parent directory of the run")
-    init_from: str = Field(description="checkpoint (native dir or HF dir) the policy starts from")
-    reference: Literal["init", "none"] = Field(
-        "init", description="frozen reference model for KL: the initial policy, or none"
-    )
-    seed: int = 0
-    device: str = Field("auto", description="auto | cpu | cuda")
-    threads: int = Field(2, gt=0, description="torch CPU threads")
-    steps: int = Field(100, gt=0, description="RL steps (a budget may stop earlier)")
-    budget: BudgetConfig = Field(default_factory=BudgetConfig)
-    task: TaskSpec = Field(default_factory=TaskSpec)
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
-    algorithm: AlgorithmConfig = Field(default_factory=AlgorithmConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
-    eval: EvalHook = Field(default_factory=EvalHook)
-    log_every: int = Field(1, gt=0)
-    sample_every: int = Field(10, ge=0, description="log sample completions every N steps (0 = never)")
-    samples_logged: int = Field(4, ge=0, description="how many completions to log each time")
-    save_every: int = Field(0, ge=0, description="checkpoint every N steps (0 = only at the end)")
-    keep_checkpoints: int = Field(2, ge=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> RLConfig:
-        r, a = self.rollout, self.algorithm
-        if r.batch_size % r.group_size:
-            raise ValueError(
-                f"rollout.batch_size {r.batch_size} is not divisible into groups of group_size {r.group_size}"
-            )
-        if r.batch_size % a.mini_batches:
-            raise ValueError(f"rollout.batch_size {r.batch_size} is not divisible into {a.mini_batches} mini_batches")
-        if a.name not in alg.ADV_ESTIMATORS:
-            raise ValueError(f"unknown algorithm {a.name!r}; allowed: {', '.join(sorted(alg.ADV_ESTIMATORS))}")
-        if a.loss_agg not in alg.LOSS_AGG:
-            raise ValueError(f"unknown loss_agg {a.loss_agg!r}; allowed: {', '.join(alg.LOSS_AGG)}")
-        if a.kl.placement != "none" and self.reference == "none":
-            raise ValueError(f"algorithm.kl.placement {a.kl.placement!r} needs a reference model (set reference: init)")
-        if a.kl.adaptive and a.kl.placement != "reward":
-            raise ValueError("algorithm.kl.adaptive needs kl.placement 'reward'")
-        if a.dual_clip is not None and a.dual_clip <= 1.0:
-            raise ValueError(f"algorithm.dual_clip must be > 1 (typically 3), got {a.dual_clip}")
-        if a.overlong_buffer is not None and not 0 < a.overlong_buffer <= r.max_new_tokens:
-            raise ValueError(f"algorithm.overlong_buffer must be in 1..max_new_tokens ({r.max_new_tokens})")
-        return self
-
-
-def load_rl_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RLConfig:
-    """Load and validate an RL config file (``overrides`` are merged at the top level)."""
-    from reasonlab.config import load_yaml, validate
-
-    if not overrides:
-        return load_config(path, RLConfig)
-    data = load_yaml(path)
-    data.update(overrides)
-    return validate(RLConfig, data, source=str(path))
-
-
-# ----------------------------------------------------------------------------- batch building
-
-
-class ValueHead(nn.Module):
-    """PPO critic: one linear layer on the decoder's final hidden states (shared trunk)."""
-
-    def __init__(self, hidden_size: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(hidden_size, 1)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.proj(hidden.float()).squeeze(-1)
-
-
-def pack_sequences(
-    prompt_ids: list[list[int]], response_ids: list[list[int]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ``prompt + response`` rows and the response view of them.
-
-    Returns ``input_ids [B, L]``, ``responses [B, T]`` (pad-filled), ``mask [B, T]`` (1 on response
-    tokens) and ``positions [B, T]``: the index in ``input_ids`` of the logit that predicts response
-    token ``t`` (``len(prompt) - 1 + t``; clamped for padding).
-    """
-    B = len(prompt_ids)
-    T = max(1, max(len(r) for r in response_ids))
-    L = max(len(p) + len(r) for p, r in zip(prompt_ids, response_ids, strict=True))
-    input_ids = torch.full((B, L), pad_id, dtype=torch.long)
-    responses = torch.full((B, T), pad_id, dtype=torch.long)
-    mask = torch.zeros(B, T)
-    positions = torch.zeros(B, T, dtype=torch.long)
-    for b, (p, r) in enumerate(zip(prompt_ids, response_ids, strict=True)):
-        seq = list(p) + list(r)
-        input_ids[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        if r:
-            responses[b, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[b, : len(r)] = 1.0
-        positions[b] = (torch.arange(T) + len(p) - 1).clamp(max=L - 1)
-    return input_ids, responses, mask, positions
-
-
-def policy_forward(
-    model: nn.Module,
-    input_ids: torch.Tensor,
-    positions: torch.Tensor,
-    responses: torch.Tensor,
-    *,
-    temperature: float = 1.0,
-    value_head: nn.Module | None = None,
-    with_entropy: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Per-token log-probs of ``responses`` (logits divided by the sampling temperature), entropy, values.
-
-    Only the hidden states at response positions are projected to the vocabulary, so the logits cost
-    ``B * T * V`` instead of ``B * L * V``.
-    """
-    hidden = model.hidden_states(input_ids)
-    H = hidden.shape[-1]
-    h = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, H))
-    logits = model.logits(h).float()
-    if temperature > 0 and temperature != 1.0:
-        logits = logits / temperature
-    logp = alg.token_logprobs(logits, responses)
-    entropy = alg.entropy_from_logits(logits) if with_entropy else None
-    values = value_head(h) if value_head is not None else None
-    return logp, entropy, values
-
-
-# ----------------------------------------------------------------------------- trainer
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ReasonlabError(f"device {name!r}: use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ReasonlabError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
-
-
-class Rollouts:
-    """One step's scored rollouts (lists aligned by row)."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.prompt_ids: list[list[int]] = []
-        self.response_ids: list[list[int]] = []
-        self.texts: list[str] = []
-        self.finish: list[str] = []
-        self.scores: list[float] = []
-        self.task_scores: list[float] = []
-        self.correct: list[bool] = []
-        self.group: list[int] = []
-
-    def extend(self, other: Rollouts, rows: list[int]) -> None:
-        for name in vars(self):
-            getattr(self, name).extend(getattr(other, name)[i] for i in rows)
-
-    def __len__(self) -> int:
-        return len(self.texts)
+__all__ = ["RLTrainer", "train_rl"]
 
 
 class RLTrainer:
     """Owns the policy, reference model, value head, optimizer, curriculum and run directory."""
 
     def __init__(self, config: RLConfig, *, log: Any = None) -> None:
-        from reasonlab.compute import ComputeLedger, attention_shape
-        from reasonlab.model import load_model
-        from reasonlab.rundir import RunDir
-
         self.config = config
         self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr, flush=True))
         torch.set_num_threads(config.threads)
-        self.device = _device(config.device)
-        self.task = get_task(config.task.name)
-        self.task.params(**config.task.knobs)  # validate the base knobs early (one-line error)
+        self.device = resolve_device(config.device)
+        self.task = config.task.task
         self.estimator = alg.get_estimator(config.algorithm.name)
+        init_from = resolve_model_path(config.init_from, "init_from")
         self.run = RunDir.create(config.out_dir, config.name, config)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
 
-        self.model, self.tokenizer = load_model(config.init_from, device=str(self.device))
+        self.model, self.tokenizer = load_model(init_from, device=str(self.device))
         self.model.train()
         self.ref_model = None
         if config.algorithm.kl.placement != "none":
-            self.ref_model, _ = load_model(config.init_from, device=str(self.device))
+            self.ref_model, _ = load_model(init_from, device=str(self.device))
             self.ref_model.eval().requires_grad_(False)
         self.value_head = (
             ValueHead(self.model.config.hidden_size).to(self.device) if self.estimator.needs_critic else None
         )
         params = list(self.model.parameters()) + (list(self.value_head.parameters()) if self.value_head else [])
-        o = config.optim
-        self.optimizer = torch.optim.AdamW(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        self.optimizer = make_optimizer(params, config.optim, fused=False)
         kl = config.algorithm.kl
         self.kl_ctl: alg.FixedKLController | alg.AdaptiveKLController = (
             alg.AdaptiveKLController(kl.coef, kl.target, kl.horizon) if kl.adaptive else alg.FixedKLController(kl.coef)
@@ -343,33 +94,20 @@ class RLTrainer:
 
     # ------------------------------------------------------------------ resume
     def _resume(self) -> None:
-        from reasonlab.model import load_model
-        from reasonlab.rundir import load_checkpoint_state, restore_rng_state
-
-        ckpt = self.run.latest_checkpoint()
-        if ckpt is None:
+        state = resume_checkpoint(self.run, self.model, self.optimizer, self.device)
+        if state is None:
             return
-        state = load_checkpoint_state(ckpt)
-        model, _ = load_model(ckpt, device=str(self.device))
-        self.model.load_state_dict(model.state_dict())
         if self.value_head is not None and "value_head" in state:
             self.value_head.load_state_dict({k: torch.tensor(v) for k, v in state["value_head"].items()})
-        opt_path = ckpt / "optimizer.pt"
-        if opt_path.is_file():
-            self.optimizer.load_state_dict(torch.load(opt_path, map_location=self.device, weights_only=False))
-        rng_path = ckpt / "rng.pt"
-        if rng_path.is_file():
-            restore_rng_state(torch.load(rng_path, weights_only=False))
         self.step = int(state["step"])
         self.ledger.load_state_dict(state["ledger"])
         self.totals = {k: int(v) for k, v in state["totals"].items()}
         self.flops_by_phase = {k: float(v) for k, v in state["flops_by_phase"].items()}
         self.kl_ctl.value = float(state["kl_coef"])
         self.curriculum.load_state_dict(state["curriculum"])
-        self.run.truncate_metrics(self.step)
         if self.prompts_path.is_file():
             self.train_prompts = {r["prompt"]: r["id"] for r in read_records(self.prompts_path)}
-        self.log(f"[rl] resumed from {ckpt} at step {self.step}")
+        self.log(f"[rl] resumed from {self.run.checkpoint_path(self.step)} at step {self.step}")
 
     @property
     def prompts_path(self) -> Path:
@@ -377,16 +115,9 @@ class RLTrainer:
         return self.run.path / "data" / "train_prompts.jsonl"
 
     def _save_prompts(self) -> None:
-        """Write the trained-on prompts as records and as ``data/prompt_hashes.npy`` (the eval lineage check)."""
-        import numpy as np
-
-        from reasonlab.io import atomic_path
-        from reasonlab.train.quick_eval import prompt_hash
-
+        """Write the trained-on prompts as records and as prompt hashes (the eval lineage check)."""
         write_records(self.prompts_path, [{"id": i, "prompt": p} for p, i in self.train_prompts.items()])
-        hashes = np.array([prompt_hash(p) for p in self.train_prompts], dtype=np.int64)
-        with atomic_path(self.run.path / "data" / "prompt_hashes.npy") as tmp, tmp.open("wb") as fh:
-            np.save(fh, hashes)
+        write_prompt_hashes(self.run.path, [prompt_hash(p) for p in self.train_prompts])
 
     def _save(self) -> None:
         self._save_prompts()
@@ -422,25 +153,13 @@ class RLTrainer:
 
     # ------------------------------------------------------------------ rollout
     def _sample_round(self, step: int, round_: int, n_prompts: int, group_offset: int) -> tuple[Rollouts, float]:
-        from reasonlab.sampling import SamplingParams, generate
-
         cfg, r = self.config, self.config.rollout
-        knobs = {**cfg.task.knobs, **self.curriculum.knobs(step)}
-        params = self.task.params(**knobs)
-        # A seed space of its own (prefix "rl-train") so evaluation problems never coincide by seed.
-        seed = stable_seed("rl-train", cfg.seed, step, round_) % (2**31)
-        problems = list(self.task.generate(params, n_prompts, seed))
+        params = cfg.task.params_with(self.curriculum.knobs(step))
+        problems = list(self.task.generate(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_)))
         prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
-        seeds = [stable_seed("rl-rollout", cfg.seed, step, round_, i) % (2**31) for i in range(len(rows_prompts))]
-        sp = SamplingParams(
-            max_new_tokens=r.max_new_tokens,
-            temperature=r.temperature,
-            top_p=r.top_p,
-            top_k=r.top_k,
-            stop=[],
-            stop_token_ids=[self.tokenizer.eos_id],
-        )
+        seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
+        sp = r.sampling_params([self.tokenizer.eos_id])
         self.model.eval()
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -463,17 +182,17 @@ class RLTrainer:
         cfg = self.config
         a = cfg.algorithm
         for p, text, ids in zip(ro.problems, ro.texts, ro.response_ids, strict=True):
-            s = self.task.score(p, text, cfg.task.reward, **cfg.task.reward_kwargs)
+            s = score(self.task, p, text, cfg.task.reward, **cfg.task.reward_kwargs)
             ro.task_scores.append(float(s.reward))
             ro.correct.append(bool(s.correct))
-            score = float(s.reward)
+            value = float(s.reward)
             if a.overlong_buffer is not None:
-                score += float(
+                value += float(
                     alg.overlong_penalty(
                         torch.tensor([len(ids)]), cfg.rollout.max_new_tokens, a.overlong_buffer, a.overlong_factor
                     )[0]
                 )
-            ro.scores.append(score)
+            ro.scores.append(value)
 
     def collect(self, step: int) -> tuple[Rollouts, dict[str, float]]:
         """Generate and score one batch (with DAPO refills when dynamic sampling is on)."""
@@ -519,8 +238,6 @@ class RLTrainer:
         return batch, metrics
 
     def _account_rollout(self, stats: dict[str, float]) -> None:
-        from reasonlab.compute import inference_flops
-
         tokens = int(stats["prompt_tokens"] + stats["generated_tokens"])
         mean_ctx = stats["ctx_sum"] / max(tokens, 1)
         self._step_flops["rollout"] = inference_flops(self.n_params, tokens, attn=self.attn, mean_context=mean_ctx)
@@ -540,8 +257,6 @@ class RLTrainer:
     # ------------------------------------------------------------------ one step
     def train_step(self) -> dict[str, float]:
         """Roll out, score, compute advantages and update; returns the step's metrics."""
-        from reasonlab.compute import inference_flops, train_flops
-
         cfg, a = self.config, self.config.algorithm
         step = self.step
         self._step_flops: dict[str, float] = {}
@@ -615,27 +330,8 @@ class RLTrainer:
         metrics.update(upd)
 
         # ---- metrics
-        lengths = mask.sum(-1).cpu()
         acc = sum(ro.correct) / len(ro)
-        metrics.update(
-            {
-                "critic/score/mean": float(scores.mean()),
-                "critic/score/max": float(scores.max()),
-                "critic/score/min": float(scores.min()),
-                "critic/rewards/mean": float(token_rewards.sum(-1).mean()),
-                "critic/advantages/mean": float(alg.masked_mean(adv, mask)),
-                "critic/advantages/max": float(adv[mask > 0].max()) if mask.any() else 0.0,
-                "critic/advantages/min": float(adv[mask > 0].min()) if mask.any() else 0.0,
-                "critic/returns/mean": float(alg.masked_mean(returns, mask)),
-                "acc/mean": acc,
-                "response_length/mean": float(lengths.mean()),
-                "response_length/max": float(lengths.max()),
-                "response_length/min": float(lengths.min()),
-                "response_length/clip_ratio": sum(f == "length" for f in ro.finish) / len(ro),
-            }
-        )
-        if values is not None:
-            metrics["critic/values/mean"] = float(alg.masked_mean(values, mask))
+        metrics.update(batch_metrics(ro, scores, token_rewards, adv, returns, values, mask))
         metrics.update(self._account_step())
         metrics["perf/throughput"] = metrics["perf/rollout_tokens_per_s"]
         self.curriculum.update(acc)
@@ -659,11 +355,8 @@ class RLTrainer:
     ) -> dict[str, float]:
         cfg, a = self.config, self.config.algorithm
         B = input_ids.shape[0]
-        lr = (
-            cfg.optim.lr * min(1.0, (self.step + 1) / cfg.optim.warmup_steps)
-            if cfg.optim.warmup_steps
-            else cfg.optim.lr
-        )
+        o = cfg.optim
+        lr = lr_at(self.step, cfg.steps, o.lr, o.warmup_steps, o.min_lr_ratio)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         gen = torch.Generator().manual_seed(stable_seed("rl-minibatch", cfg.seed, self.step) % (2**31))
@@ -752,9 +445,6 @@ class RLTrainer:
         hook = self.config.eval
         if not hook.every or (not final and self.step % hook.every):
             return {}
-        from reasonlab.config import validate
-        from reasonlab.eval.protocol import EvalConfig, run_eval
-
         data = {**hook.config}
         data.setdefault("model", str(self.run.path))  # its config.yaml names the training seeds (clash check)
         data.setdefault("report", False)
@@ -812,21 +502,8 @@ class RLTrainer:
             "train_prompts": str(self.prompts_path),
             "seconds": time.perf_counter() - t_start,
         }
-        from reasonlab.io import atomic_write_text
-
         atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
         return summary
-
-
-def eval_metrics(summary: dict[str, Any], task: str) -> dict[str, float]:
-    """verl-style validation metrics from an eval summary: ``val-core/{task}/{bucket}/pass@k`` and overall."""
-    out: dict[str, float] = {}
-    for bucket, block in summary.get("buckets", {}).items():
-        for k, blk in block["outcome"]["pass@k"].items():
-            out[f"val-core/{task}/{bucket}/pass@{k}"] = float(blk["mean"])
-    for k, blk in summary.get("overall", {}).get("outcome", {}).get("pass@k", {}).items():
-        out[f"val-core/{task}/pass@{k}"] = float(blk["mean"])
-    return out
 
 
 def train_rl(config: RLConfig, log: Any = None) -> dict[str, Any]:

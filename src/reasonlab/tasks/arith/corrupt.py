@@ -25,10 +25,9 @@ import random
 from typing import Any
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.tasks.arith import (
-    LETTERS,
+from reasonlab.tasks.arith.contexts import get_context
+from reasonlab.tasks.arith.render import (
     fmt_affine,
-    get_context,
     gold_step_parts,
     meta_modulus,
     node_form,
@@ -36,6 +35,7 @@ from reasonlab.tasks.arith import (
     solve_sentence,
     step_text,
 )
+from reasonlab.tasks.arith.task import LETTERS
 from reasonlab.tasks.base import Problem
 
 CORRUPTIONS = (

@@ -21,10 +21,9 @@ Pipeline:
    fresh permutation each epoch, seeded by ``(seed, epoch)``, so resuming at step N reads exactly the
    batches an uninterrupted run would have read.
 
-Training seed space: training problems use ``generate`` seeds ``>= TRAIN_SEED_BASE`` (10**9):
-``TRAIN_SEED_BASE + 1000 * run_seed + phase_offset + component_index`` with phase offset 0 for
-pre-training and 500 for mid-training. Evaluation sets must use seeds below ``TRAIN_SEED_BASE``;
-:func:`is_training_seed` tells them apart.
+Seeds: component ``i`` of a run with seed ``s`` draws with :func:`reasonlab.seeds.train_data_seed`
+(``s``, ``i``, phase); every problem prompt's :func:`reasonlab.seeds.prompt_hash` is kept so that
+evaluations can prove their problems held out (:mod:`reasonlab.seeds`).
 """
 
 from __future__ import annotations
@@ -38,13 +37,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import atomic_path, atomic_write_text
+from reasonlab.seeds import prompt_hash, train_data_seed
+from reasonlab.tasks import get_task
+from reasonlab.tasks.registry import checked_params
 
 __all__ = [
-    "TRAIN_SEED_BASE",
+    "IGNORE",
     "DataConfig",
     "Document",
     "MixtureComponent",
@@ -52,31 +55,10 @@ __all__ = [
     "allocate_counts",
     "build_corpus",
     "generate_documents",
-    "is_training_seed",
     "pack_documents",
-    "train_data_seed",
 ]
 
-#: Every training-data seed is >= this; evaluation seeds must stay below it.
-TRAIN_SEED_BASE = 1_000_000_000
-PHASE_OFFSETS = {"pretrain": 0, "midtrain": 500}
 IGNORE = -100
-
-
-def train_data_seed(run_seed: int, component: int, phase: str = "pretrain") -> int:
-    """``TRAIN_SEED_BASE + 1000 * run_seed + PHASE_OFFSETS[phase] + component`` (component < 500)."""
-    if phase not in PHASE_OFFSETS:
-        raise ReasonlabError(f"unknown training phase {phase!r} (allowed: {', '.join(PHASE_OFFSETS)})")
-    if not 0 <= component < 500:
-        raise ReasonlabError(f"a mixture may have at most 500 components, got index {component}")
-    if run_seed < 0:
-        raise ReasonlabError(f"seed must be >= 0, got {run_seed}")
-    return TRAIN_SEED_BASE + 1000 * run_seed + PHASE_OFFSETS[phase] + component
-
-
-def is_training_seed(seed: int) -> bool:
-    """True when ``seed`` lies in the training seed space (so an eval set must not use it)."""
-    return seed >= TRAIN_SEED_BASE
 
 
 def allocate_counts(weights: Sequence[float], total: int) -> list[int]:
@@ -107,6 +89,17 @@ class MixtureComponent(StrictModel):
     weight: float = Field(1.0, gt=0, description="Relative share of the corpus (normalised over the mixture).")
     knobs: dict[str, Any] = Field(default_factory=dict, description="Task knobs, as for `data generate`.")
     dedup: bool = Field(True, description="Distinct prompts only (turn off for tiny problem spaces).")
+    _params: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> MixtureComponent:
+        self._params = checked_params(self.task, self.knobs)
+        return self
+
+    @property
+    def params(self) -> Any:
+        """The task's validated Params for :attr:`knobs`."""
+        return self._params
 
 
 class DataConfig(StrictModel):
@@ -130,17 +123,6 @@ class DataConfig(StrictModel):
     )
     tokenizer_extra_problems: int = Field(500, ge=0, description="Problems per tokenizer_extra component.")
 
-    @field_validator("mixture")
-    @classmethod
-    def _names(cls, v: list[MixtureComponent]) -> list[MixtureComponent]:
-        from reasonlab.tasks import task_names
-
-        known = task_names()
-        for comp in v:
-            if comp.task not in known:
-                raise ValueError(f"unknown task {comp.task!r} (allowed: {', '.join(known)})")
-        return v
-
 
 @dataclass
 class Document:
@@ -157,18 +139,13 @@ def generate_documents(
     seed: int,
     phase: str = "pretrain",
     *,
-    tokenizer: Any = None,
     log: Any = None,
 ) -> tuple[list[tuple[str, str, int, dict[str, Any]]], list[int], np.ndarray]:
     """Generate and render the mixture: ``([(prompt, completion, component, meta)], counts, hashes)``.
 
     ``meta`` keeps the problem's scalar knobs (``ops``, ``context`` ...) for statistics; ``hashes`` are
-    :func:`reasonlab.train.quick_eval.prompt_hash` of every problem prompt (to measure train/eval
-    overlap). ``tokenizer`` is unused here and accepted for symmetry with :func:`build_corpus`.
+    :func:`reasonlab.seeds.prompt_hash` of every problem prompt (the held-out check of evaluations).
     """
-    from reasonlab.tasks import get_task
-    from reasonlab.train.quick_eval import prompt_hash
-
     hashes: list[int] = []
     counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
     out: list[tuple[str, str, int, dict[str, Any]]] = []
@@ -176,11 +153,10 @@ def generate_documents(
         if n == 0:
             continue
         task = get_task(comp.task)
-        params = task.params(**comp.knobs)
         s = train_data_seed(seed, i, phase)
         if log:
             log(f"generating {n} {comp.task} problems (component {i}, seed {s}, knobs {comp.knobs})")
-        for p in task.generate(params, n, s, dedup=comp.dedup):
+        for p in task.generate(comp.params, n, s, dedup=comp.dedup):
             prompt, completion = task.render(p, data.style)
             hashes.append(prompt_hash(p.prompt))
             meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
@@ -190,13 +166,10 @@ def generate_documents(
 
 def tokenizer_texts(data: DataConfig, seed: int, rendered: list[tuple[str, str, int, dict[str, Any]]]) -> list[str]:
     """Texts the tokenizer is trained on: the corpus plus ``tokenizer_extra`` problems."""
-    from reasonlab.tasks import get_task
-
     texts = [p + c for p, c, _, _ in rendered]
     for j, comp in enumerate(data.tokenizer_extra):
         task = get_task(comp.task)
-        params = task.params(**comp.knobs)
-        for p in task.generate(params, data.tokenizer_extra_problems, train_data_seed(seed, 400 + j)):
+        for p in task.generate(comp.params, data.tokenizer_extra_problems, train_data_seed(seed, 400 + j)):
             a, b = task.render(p, data.style)
             texts.append(a + b)
     return texts
@@ -324,8 +297,6 @@ class PackedCorpus:
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write ``corpus.npz`` (all rows, validation first) atomically."""
-        from reasonlab.io import atomic_path
-
         dest = Path(directory) / "corpus.npz"
         with atomic_path(dest) as tmp, tmp.open("wb") as fh:
             np.savez(
@@ -409,6 +380,5 @@ def build_corpus(
 
 
 def write_stats(directory: str | os.PathLike[str], stats: dict[str, Any]) -> None:
-    from reasonlab.io import atomic_write_text
-
+    """Write the corpus statistics to ``directory/stats.json`` atomically."""
     atomic_write_text(Path(directory) / "stats.json", json.dumps(stats, indent=1))

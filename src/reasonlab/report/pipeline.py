@@ -13,16 +13,30 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_write_text
+from pydantic import Field, field_validator
 
-ALLOWED = ("baseline", "candidate", "compare", "pretrain", "rl", "title", "bands", "headline_bucket")
+from reasonlab.config import StrictModel
+from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.plots import plot_rl_curve
+
+__all__ = ["ReportStepConfig", "quickstart_rows", "quickstart_table", "write_pipeline_report"]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ReasonlabError(f"report: missing {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+class ReportStepConfig(StrictModel):
+    """A recipe's ``report`` step: which steps to read, the title and the band label of each bucket."""
+
+    baseline: str = Field(description="baseline eval step, e.g. @eval_base")
+    candidate: str = Field(description="candidate eval step, e.g. @eval_rl")
+    compare: str = Field(description="compare step, e.g. @compare")
+    pretrain: str | None = Field(None, description="pre-training run, e.g. @pretrain.run")
+    rl: str | None = Field(None, description="RL run, e.g. @rl.run")
+    title: str | None = Field(None, description="report title (default: the recipe name)")
+    bands: dict[str, str] = Field(default_factory=dict, description="bucket -> band label (in range, edge, ...)")
+
+    @field_validator("bands", mode="before")
+    @classmethod
+    def _keys_as_text(cls, v: Any) -> Any:
+        return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 
 def _blk(block: dict[str, Any] | None) -> str:
@@ -85,51 +99,17 @@ def quickstart_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot_rl_curve(metrics: list[dict[str, Any]], path: Path) -> None:
-    """Training score, accuracy, response length and zero-variance group share against RL step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [r["step"] for r in metrics]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
-    for key, label in (("critic/score/mean", "reward"), ("acc/mean", "accuracy")):
-        axes[0].plot(steps, [r.get(key, float("nan")) for r in metrics], label=label)
-    axes[0].set_title("training batch")
-    axes[0].legend()
-    axes[1].plot(steps, [r.get("response_length/mean", float("nan")) for r in metrics])
-    axes[1].set_title("response_length/mean")
-    axes[2].plot(steps, [r.get("frac_reward_zero_std", float("nan")) for r in metrics])
-    axes[2].set_title("frac_reward_zero_std")
-    for ax in axes:
-        ax.set_xlabel("RL step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-
-
-def write_pipeline_report(root: Path, recipe: Any, config: dict[str, Any], outputs: dict[str, Any]) -> Path:
+def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, outputs: dict[str, Any]) -> Path:
     """Write ``root/report.md`` (+ ``root/plots``) and ``root/results.json``; return the report path."""
-    extra = sorted(set(config) - set(ALLOWED))
-    if extra:
-        raise ReasonlabError(f"report step: unknown field {extra[0]!r} (allowed: {', '.join(ALLOWED)})")
-    for key in ("baseline", "candidate", "compare"):
-        if not isinstance(config.get(key), str):
-            raise ReasonlabError(f"report step: field {key!r} is required (e.g. @eval_base)")
-    base = _read_json(Path(config["baseline"]) / "eval" / "summary.json")
-    cand = _read_json(Path(config["candidate"]) / "eval" / "summary.json")
-    compare_dir = Path(config["compare"])
-    compare = _read_json(compare_dir / "compare.json")
-    bands = {str(k): str(v) for k, v in (config.get("bands") or {}).items()}
+    base = read_json(Path(config.baseline) / "eval" / "summary.json", "eval summary")
+    cand = read_json(Path(config.candidate) / "eval" / "summary.json", "eval summary")
+    compare_dir = Path(config.compare)
+    compare = read_json(compare_dir / "compare.json")
+    bands = config.bands
     rows = quickstart_rows(base, cand, compare, bands)
     plots = root / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {config.get('title') or recipe.name}", ""]
+    lines = [f"# {config.title or recipe.name}", ""]
     if recipe.description:
         lines += [recipe.description.strip(), ""]
     pipeline_seconds = {}
@@ -141,8 +121,8 @@ def write_pipeline_report(root: Path, recipe: Any, config: dict[str, Any], outpu
         lines += ["## Steps", "", "| step | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.0f} |" for k, v in pipeline_seconds.items()]
         lines += ["", ""]
-    if config.get("pretrain"):
-        ps = Path(config["pretrain"]) / "summary.json"
+    if config.pretrain:
+        ps = Path(config.pretrain) / "summary.json"
         if ps.is_file():
             s = json.loads(ps.read_text())
             lines += [
@@ -153,8 +133,8 @@ def write_pipeline_report(root: Path, recipe: Any, config: dict[str, Any], outpu
                 "",
             ]
     rl_summary = None
-    if config.get("rl"):
-        rl_dir = Path(config["rl"])
+    if config.rl:
+        rl_dir = Path(config.rl)
         metrics = [json.loads(x) for x in (rl_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
         if metrics:
             plot_rl_curve(metrics, plots / "rl_curve.png")

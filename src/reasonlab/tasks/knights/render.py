@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from reasonlab.tasks.knights_logic import LEAF_KINDS, Formula, eval3, people_in
+from reasonlab.tasks.knights.logic import LEAF_KINDS, Formula, eval3, people_in
 
 #: Role-word pairs (truth-teller, liar) used by the K&K literature.
 ROLE_PAIRS: tuple[tuple[str, str], ...] = (

@@ -2,13 +2,12 @@
 
 This is not the evaluation harness (``reasonlab eval`` does seeds x samples, pass@k and error bars);
 it answers one question cheaply: does greedy decoding solve the problems, bucket by bucket. Problems
-come from seeds below the training seed space, and when the run cached its training prompt hashes the
-report counts how many evaluation prompts also occur verbatim in the training corpus (``overlap``).
+come from small seeds, below the training data range (:mod:`reasonlab.seeds`), and the report counts
+how many evaluation prompts also occur verbatim among the training prompts (``overlap``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -17,12 +16,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from reasonlab.config import StrictModel
-from reasonlab.train.data import TRAIN_SEED_BASE
+from reasonlab.io import atomic_write_text
+from reasonlab.rundir import prompt_hashes_path
+from reasonlab.sampling import SamplingParams, generate
+from reasonlab.seeds import TRAIN_SEED_BASE, prompt_hash
+from reasonlab.tasks import get_task
+from reasonlab.tasks.registry import checked_params
 
-__all__ = ["QuickEvalConfig", "greedy_generate", "prompt_hash", "run_quick_eval"]
+__all__ = ["QuickEvalConfig", "greedy_generate", "run_quick_eval"]
 
 
 class QuickEvalConfig(StrictModel):
@@ -37,6 +41,16 @@ class QuickEvalConfig(StrictModel):
     max_new_tokens: int = Field(320, ge=1)
     batch_size: int = Field(64, ge=1)
     style: str = Field("plain")
+    _params: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> QuickEvalConfig:
+        self._params = {str(b): checked_params(self.task, {**self.knobs, self.bucket_knob: b}) for b in self.buckets}
+        return self
+
+    def bucket_params(self, value: Any) -> Any:
+        """The validated task Params of bucket ``value``."""
+        return self._params[str(value)]
 
     @field_validator("seed")
     @classmethod
@@ -46,17 +60,10 @@ class QuickEvalConfig(StrictModel):
         return v
 
 
-def prompt_hash(prompt: str) -> int:
-    """64-bit hash of a prompt (SHA-1 prefix) used to detect train/eval overlap."""
-    return int.from_bytes(hashlib.sha1(prompt.encode()).digest()[:8], "little", signed=True)
-
-
 @torch.no_grad()
 def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int,
                     batch_size: int = 64) -> list[str]:
     """Greedy completions (the text after each prompt, up to ``<eos>``) with the team sampler."""
-    from reasonlab.sampling import SamplingParams, generate
-
     room = model.config.max_seq_len - max((len(tokenizer.encode(p)) + 1 for p in prompts), default=0)
     params = SamplingParams(max_new_tokens=max(1, min(max_new_tokens, room)), temperature=0.0)
     gens = generate(model, tokenizer, list(prompts), params, seeds=list(range(len(prompts))), batch_size=batch_size)
@@ -74,20 +81,16 @@ def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir:
     With ``out_dir`` the result is also written to ``out_dir/quick_eval.json``, and training prompt
     hashes are read from ``out_dir/data/prompt_hashes.npy`` when ``train_hashes`` is not given.
     """
-    from reasonlab.io import atomic_write_text
-    from reasonlab.tasks import get_task
-
     task = get_task(cfg.task)
     if train_hashes is None and out_dir is not None:
-        path = Path(out_dir) / "data" / "prompt_hashes.npy"
+        path = prompt_hashes_path(out_dir)
         if path.is_file():
             train_hashes = np.load(path)
     seen = set(train_hashes.tolist()) if train_hashes is not None else None
     model.eval()
     result: dict[str, Any] = {}
     for bucket in cfg.buckets:
-        params = task.params(**{**cfg.knobs, cfg.bucket_knob: bucket})
-        problems = list(task.generate(params, cfg.n_per_bucket, cfg.seed))
+        problems = list(task.generate(cfg.bucket_params(bucket), cfg.n_per_bucket, cfg.seed))
         rendered = [task.render(p, cfg.style) for p in problems]
         texts = greedy_generate(model, tokenizer, [r[0] for r in rendered], cfg.max_new_tokens, cfg.batch_size)
         verdicts = [task.verify(p, t) for p, t in zip(problems, texts, strict=True)]

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from reasonlab.compute import attention_shape, measure_matmul_peak, train_flops
+from reasonlab.model import Decoder, ModelConfig
 
 __all__ = ["bench_train"]
 
@@ -92,8 +93,6 @@ def bench_train(
     peak_n: int = 1024,
 ) -> dict[str, Any]:
     """Measure and return the JSON-able report (see the module docstring)."""
-    from reasonlab.model import Decoder, ModelConfig
-
     if threads:
         torch.set_num_threads(threads)
     config = ModelConfig.from_preset(preset, vocab_size=vocab_size, max_seq_len=max(seq_len, 64))
@@ -124,7 +123,7 @@ def bench_train(
         "ours_mfu": flops / t_ours / peak,
     }
     if compare_transformers:
-        import transformers
+        import transformers  # optional (test extra): only the comparison needs it
 
         hf = hf_twin(config).train()
         t_hf = _time_steps(_make_step(hf, x, y, hf=True), steps, warmup)

@@ -44,10 +44,11 @@ from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.tasks import register
-from reasonlab.tasks.arith import PROMPT_HEAD, PROMPT_TAIL, check_modulus
-from reasonlab.tasks.arith_graph import ALL_OPERATORS, MOD
+from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD
+from reasonlab.tasks.arith.render import PROMPT_HEAD, PROMPT_TAIL
+from reasonlab.tasks.arith.task import check_modulus
 from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
+from reasonlab.tasks.registry import register
 
 __all__ = ["ArithFactsParams", "ArithFactsTask", "apply_operator", "parse_equations"]
 

@@ -1,0 +1,107 @@
+"""The run record of an evaluation: versions, device, git commit, prompt template; loading a finished run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reasonlab import __version__
+from reasonlab.errors import ReasonlabError
+from reasonlab.io import read_records
+from reasonlab.tasks import Task
+
+__all__ = ["SUMMARY_SCHEMA", "device_record", "git_commit", "load_run", "prompt_template_record", "versions"]
+
+SUMMARY_SCHEMA = "reasonlab.eval.summary/1"
+
+
+def git_commit() -> dict[str, Any] | None:
+    src = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=src, capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)} if commit else None
+
+
+def versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version(), "reasonlab": __version__}
+    for pkg in ("torch", "numpy", "tokenizers", "transformers", "safetensors", "scipy", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_record(device: str) -> dict[str, Any]:
+    """Device name, thread count and platform, as the protocol asks every run to record."""
+    import torch
+
+    rec: dict[str, Any] = {
+        "device": device,
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        rec["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return rec
+
+
+def prompt_template_record(task: Task, style: str, prompts: Sequence[str]) -> dict[str, str]:
+    """Template id and hashes: the render code of the task and the exact prompt set evaluated."""
+    try:
+        source = inspect.getsource(type(task).render)
+    except (OSError, TypeError):
+        source = repr(type(task).render)
+    return {
+        "id": f"{task.name}/{style}",
+        "render_hash": hashlib.sha256(source.encode()).hexdigest()[:16],
+        "prompt_set_hash": hashlib.sha256("\x00".join(prompts).encode()).hexdigest()[:16],
+    }
+
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``(summary, sample records)`` of an evaluation run directory, with one-line errors."""
+    d = Path(run_dir)
+    path = d / "eval" / "summary.json"
+    if not path.is_file():
+        raise ReasonlabError(f"{d}: not an evaluation run (no eval/summary.json)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ReasonlabError(f"{path}: corrupt summary (not JSON)") from None
+    if not isinstance(summary, dict) or summary.get("schema") != SUMMARY_SCHEMA:
+        raise ReasonlabError(f"{path}: not a reasonlab eval summary (schema {SUMMARY_SCHEMA})")
+    return summary, read_records(d / "eval" / "samples.jsonl")
+
+

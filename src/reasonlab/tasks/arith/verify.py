@@ -1,0 +1,164 @@
+"""Verification of ``arith`` completions: the answer, and the steps compared with the gold graph.
+
+The parser reads the solution grammar of :mod:`reasonlab.tasks.arith.render` (``Define <name> as V;
+so V = <expr> = ... = <value>.``) and :func:`process_check` compares the steps with the structured
+graph in ``meta`` as the CMU process-verified evaluation does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from reasonlab.tasks.arith.render import node_form
+from reasonlab.tasks.base import ProcessCheck, Verification
+
+#: One step without its final period: ``Define <name> as V`` optionally followed by ``; so <body>``.
+_STEP_RE = re.compile(r"Define ([^;]{1,160}?) as ([A-Za-z])(?:; so (.*))?", re.DOTALL)
+#: Longest step (from ``Define`` to its period) the parser looks at; bounds the work on junk input.
+MAX_STEP_CHARS = 800
+_ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,100})</answer>")
+_ANSWER_RE = re.compile(r"Answer:\**\s*\**\s*(-?\d{1,12})")
+_INT_RE = re.compile(r"\s*(-?\d{1,12})\s*")
+_AFFINE_RE = re.compile(r"\s*(-?\d{0,12})x(?:\s*([+-])\s*(\d{1,12}))?\s*")
+_LETTER_RE = re.compile(r"[A-Za-z]")
+
+
+def parse_value(text: str) -> tuple[int, int] | None:
+    """``"7"`` -> (0, 7); ``"2x + 3"`` -> (2, 3); ``"-x - 4"`` -> (-1, -4); anything else -> None."""
+    m = _INT_RE.fullmatch(text)
+    if m:
+        return (0, int(m.group(1)))
+    m = _AFFINE_RE.fullmatch(text)
+    if not m:
+        return None
+    coef = m.group(1)
+    a = 1 if coef == "" else -1 if coef == "-" else int(coef)
+    b = 0
+    if m.group(2):
+        b = int(m.group(3)) * (1 if m.group(2) == "+" else -1)
+    return (a, b)
+
+
+def extract_answer(completion: str) -> tuple[str | None, str | None]:
+    """(integer text or None, error or None): last ``<answer>`` tag, else last ``Answer: N``."""
+    tags = _ANSWER_TAG_RE.findall(completion)
+    if tags:
+        m = _INT_RE.fullmatch(tags[-1])
+        if m:
+            return str(int(m.group(1))), None
+    last = None
+    for m in _ANSWER_RE.finditer(completion):
+        last = m
+    if last is not None:
+        return str(int(last.group(1))), None
+    if tags:
+        return None, "answer tag does not hold an integer"
+    return None, "no answer found"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One parsed ``Define`` step: parameter name, variable letter, dependency letters, value."""
+
+    name: str
+    var: str
+    deps: frozenset[str]
+    value: tuple[int, int] | None
+
+
+def parse_steps(completion: str) -> list[Step]:
+    """Every well-formed ``Define <name> as V; so V = <expr> = ... = <value>.`` step, in order.
+
+    A step without ``; so`` defines the unknown (value ``x`` when ``V`` is ``x``). The dependency
+    letters come from the first expression after ``V =``; the value is the last ``=`` term.
+    """
+    steps = []
+    find = completion.find
+    fullmatch = _STEP_RE.fullmatch
+    pos = find("Define ")
+    while pos >= 0:
+        start, pos = pos, find("Define ", pos + 7)
+        end = find(".", start, start + MAX_STEP_CHARS)
+        if end < 0 or 0 <= pos < end:  # no period in reach, or the next step starts first: malformed
+            continue
+        m = fullmatch(completion, start, end)
+        if m is None:
+            continue
+        name, var, body = m.group(1), m.group(2), m.group(3)
+        if body is None:
+            steps.append(Step(name, var, frozenset(), (1, 0) if var == "x" else None))
+            continue
+        parts = body.split(" = ")
+        if len(parts) < 2 or parts[0].strip() != var:
+            steps.append(Step(name, var, frozenset(), None))
+            continue
+        deps = frozenset(_LETTER_RE.findall(parts[1]))
+        steps.append(Step(name, var, deps, parse_value(parts[-1])))
+    return steps
+
+
+def process_check(meta: dict[str, Any], steps: list[Step], correct: bool) -> ProcessCheck:
+    """Compare parsed steps with the gold graph (CMU process-verified evaluation).
+
+    Each step's name is looked up among gold parameter names; unknown or repeated names are
+    ``extra``. Letters resolve to the parameter most recently defined with that letter; a matched
+    step needs the gold value and exactly the gold dependency set to count in ``matched_ok``.
+    """
+    nodes = meta["graph"]["nodes"]
+    by_name = {n["name"]: i for i, n in enumerate(nodes)}
+    check = ProcessCheck(n_gold=len(nodes), n_steps=len(steps), answer_mismatch=not correct)
+    letter_to: dict[str, int] = {}
+    seen: set[int] = set()
+    for st in steps:
+        i = by_name.get(st.name.strip())
+        if i is None or i in seen:
+            check.extra += 1
+            letter_to[st.var] = -1
+            continue
+        seen.add(i)
+        node = nodes[i]
+        deps = {letter_to.get(ch, -2) for ch in st.deps}
+        value_ok = st.value is not None and st.value == node_form(node)
+        dep_ok = deps == set(node["parents"])
+        if not value_ok:
+            check.value_mismatch += 1
+        if not dep_ok:
+            check.dep_mismatch += 1
+        if value_ok and dep_ok:
+            check.matched_ok += 1
+        letter_to[st.var] = i
+    check.missing = len(nodes) - len(seen)
+    return check
+
+
+def verify_completion(meta: dict[str, Any], answer: str, completion: Any) -> Verification:
+    """Outcome + process verification of one completion; never raises."""
+    if not isinstance(completion, str):
+        completion = "" if completion is None else str(completion)
+    try:
+        pred, error = extract_answer(completion)
+        correct = pred is not None and pred == answer
+        steps = parse_steps(completion)
+        check = process_check(meta, steps, correct)
+    except Exception as exc:  # a malformed meta must not crash a training loop
+        return Verification(
+            correct=False,
+            format_ok=False,
+            pred=None,
+            answer_status="unparseable",
+            error=f"verifier error: {exc.__class__.__name__}",
+            process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True),
+        )
+    status = "exact" if correct else ("unparseable" if pred is None else "mismatch")
+    return Verification(
+        correct=correct,
+        format_ok=pred is not None and bool(steps),
+        pred=pred,
+        answer_status=status,  # type: ignore[arg-type]
+        error=error,
+        process=check,
+        extra={"n_steps": len(steps)},
+    )
+

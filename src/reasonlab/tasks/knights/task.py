@@ -1,0 +1,182 @@
+"""The ``knights`` task: knobs (:class:`KnightsParams`) and the puzzle generator (:class:`KnightsTask`).
+
+The verifier is :mod:`reasonlab.tasks.knights.verify`; the package docstring states its rules.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
+from reasonlab.tasks.base import Problem, Task, Verification
+from reasonlab.tasks.knights.logic import (
+    Formula,
+    sample_puzzle,
+    solution_of,
+    to_json,
+    to_tuple,
+)
+from reasonlab.tasks.knights.render import (
+    ROLE_PAIRS,
+    TEMPLATES,
+    answer_text,
+    name_pool,
+    render_completion,
+    render_prompt,
+)
+from reasonlab.tasks.knights.verify import verify_completion
+from reasonlab.tasks.knobs import IntRange, int_range_type
+from reasonlab.tasks.registry import register
+
+MIN_PEOPLE, MAX_PEOPLE = 2, 12
+ROLE_CHOICES = ("random", *(f"{t}/{f}" for t, f in ROLE_PAIRS))
+
+
+PeopleRange = int_range_type("people", MIN_PEOPLE, MAX_PEOPLE)
+
+
+def parse_people(value: Any) -> IntRange:
+    """``5`` -> 5..5; ``"3-7"`` -> 3..7; bounds 2..12. Raises ValueError with the allowed form."""
+    return IntRange.parse(value, "people", MIN_PEOPLE, MAX_PEOPLE)
+
+
+class KnightsParams(StrictModel):
+    """Knobs of the ``knights`` task (defaults follow the K&K generator and Logic-RL's training mix)."""
+
+    people: PeopleRange = Field(
+        "3-7", description="people per puzzle: N or a range LO-HI (2..12), drawn uniformly", validate_default=True
+    )
+    depth: int = Field(
+        2, ge=2, le=6, description="max statement tree depth (K&K default 2; single claims are never unique)"
+    )
+    width: int = Field(2, ge=2, le=6, description="max operands of and/or (K&K default 2)")
+    roles: str = Field(
+        "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
+    )
+    names: Literal["common", "uncommon", "mixed"] = Field(
+        "common", description="name pool: common, uncommon, mixed"
+    )
+    phrasing: Literal["varied", "fixed"] = Field(
+        "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
+    )
+    style: Literal["plain", "chat"] = Field(
+        "plain",
+        description="prompt format: plain (tag tokens, from-scratch models) or chat (Logic-RL ChatML)",
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ROLE_CHOICES:
+            raise ValueError(f"unknown role pair {value!r}; allowed: {', '.join(ROLE_CHOICES)}")
+        return value
+
+
+def _statements(meta: dict[str, Any]) -> tuple[Formula, ...]:
+    return tuple(to_tuple(s) for s in meta["statements"])
+
+
+# ----------------------------------------------------------------------------- task
+
+
+@register
+class KnightsTask(Task):
+    """Knights & Knaves: who tells the truth? Exactly one consistent assignment per puzzle."""
+
+    name: ClassVar[str] = "knights"
+    description: ClassVar[str] = "Knights & Knaves logic puzzles (K&K / Logic-RL), unique solution"
+    Params: ClassVar[type[StrictModel]] = KnightsParams
+
+    def __init__(self) -> None:
+        self._seen_statements: set[tuple[Formula, ...]] | None = None
+
+    def generate(
+        self, params: Any, n: int, seed: int, *, dedup: bool = True, progress: Any = None
+    ) -> Iterator[Problem]:
+        """As :meth:`Task.generate`, also de-duplicating statement tuples within the run."""
+        self._seen_statements = set() if dedup else None
+        try:
+            yield from super().generate(params, n, seed, dedup=dedup, progress=progress)
+        finally:
+            self._seen_statements = None
+
+    def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        """One draw: statements with the reference sampler; None unless exactly one assignment is consistent."""
+        p: KnightsParams = params
+        n = p.people.draw(rng)
+        draw = sample_puzzle(rng, n, p.depth, p.width)
+        if draw is None or draw[1].bit_count() != 1:
+            return None
+        statements, solution = draw[0], solution_of(draw[1], n)
+        if self._seen_statements is not None:
+            if statements in self._seen_statements:
+                return None
+            self._seen_statements.add(statements)
+        pool = name_pool("common") + name_pool("uncommon") if p.names == "mixed" else name_pool(p.names)
+        names = rng.sample(pool, n)
+        roles = (
+            list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
+        )
+        templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
+        meta = {
+            "people": n,
+            "names": names,
+            "roles": roles,
+            "statements": [to_json(s) for s in statements],
+            "solution": solution,
+            "depth": p.depth,
+            "width": p.width,
+            "name_pool": p.names,
+            "templates": templates,
+            "order": list(range(n)),
+            "style": p.style,
+        }
+        return build_problem(self, meta, "", p.style)
+
+    def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
+        """``(prompt, gold completion)``; both styles end the prompt with the pre-filled ``<think>``."""
+        if style not in self.styles:
+            raise ReasonlabError(
+                f"unknown style {style!r} for task 'knights'; allowed: {', '.join(self.styles)}"
+            )
+        meta = problem.meta
+        statements = _statements(meta)
+        prompt = render_prompt(meta, statements, style)
+        completion = render_completion(statements, meta["names"], meta["roles"], meta["solution"])
+        return prompt, completion
+
+    def verify(self, problem: Problem, completion: str) -> Verification:
+        """Format, answer extraction and per-person accuracy (module docstring); never raises."""
+        try:
+            return verify_completion(problem, completion)
+        except Exception as exc:  # malformed meta or input must never crash a scorer
+            return Verification(
+                False,
+                False,
+                None,
+                "unparseable",
+                error=f"verifier error: {type(exc).__name__}",
+                units_total=0,
+                extra={"person_accuracy": 0.0},
+            )
+
+
+
+def build_problem(task: Task, meta: dict[str, Any], problem_id: str, style: str) -> Problem:
+    """A Problem from ``meta``: prompt and gold completion rendered in ``style``, canonical answer."""
+    problem = Problem(
+        id=problem_id,
+        task="knights",
+        prompt="",
+        answer=answer_text(meta["names"], meta["roles"], meta["solution"]),
+        solution="",
+        meta=meta,
+    )
+    problem.prompt, problem.solution = task.render(problem, style)
+    return problem

@@ -1,0 +1,54 @@
+"""RL step metrics under the engines' names (verl: ``critic/score/mean``, ``response_length/mean``, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from reasonlab.train.rl import algorithms as alg
+from reasonlab.train.rl.rollout import Rollouts
+
+__all__ = ["batch_metrics", "eval_metrics"]
+
+
+def batch_metrics(
+    ro: Rollouts,
+    scores: torch.Tensor,
+    token_rewards: torch.Tensor,
+    adv: torch.Tensor,
+    returns: torch.Tensor,
+    values: torch.Tensor | None,
+    mask: torch.Tensor,
+) -> dict[str, float]:
+    """Scores, rewards, advantages, returns, accuracy and response lengths of one step's batch."""
+    lengths = mask.sum(-1).cpu()
+    out = {
+        "critic/score/mean": float(scores.mean()),
+        "critic/score/max": float(scores.max()),
+        "critic/score/min": float(scores.min()),
+        "critic/rewards/mean": float(token_rewards.sum(-1).mean()),
+        "critic/advantages/mean": float(alg.masked_mean(adv, mask)),
+        "critic/advantages/max": float(adv[mask > 0].max()) if mask.any() else 0.0,
+        "critic/advantages/min": float(adv[mask > 0].min()) if mask.any() else 0.0,
+        "critic/returns/mean": float(alg.masked_mean(returns, mask)),
+        "acc/mean": sum(ro.correct) / len(ro),
+        "response_length/mean": float(lengths.mean()),
+        "response_length/max": float(lengths.max()),
+        "response_length/min": float(lengths.min()),
+        "response_length/clip_ratio": sum(f == "length" for f in ro.finish) / len(ro),
+    }
+    if values is not None:
+        out["critic/values/mean"] = float(alg.masked_mean(values, mask))
+    return out
+
+
+def eval_metrics(summary: dict[str, Any], task: str) -> dict[str, float]:
+    """verl-style validation metrics from an eval summary: ``val-core/{task}/{bucket}/pass@k`` and overall."""
+    out: dict[str, float] = {}
+    for bucket, block in summary.get("buckets", {}).items():
+        for k, blk in block["outcome"]["pass@k"].items():
+            out[f"val-core/{task}/{bucket}/pass@{k}"] = float(blk["mean"])
+    for k, blk in summary.get("overall", {}).get("outcome", {}).get("pass@k", {}).items():
+        out[f"val-core/{task}/pass@{k}"] = float(blk["mean"])
+    return out
