@@ -40,26 +40,31 @@ def main() -> None:
     summary = run_eval(cfg, args.out)
     t = summary["timing"]
     ov = summary["overall"]
-    print(json.dumps({
-        "config": args.config,
-        "buckets": len(cfg.buckets.values),
-        "problems": ov["n_problems"],
-        "samples": ov["n_samples"],
-        "model_params": summary["record"]["model_params"],
-        "threads": args.threads,
-        "cpu": summary["record"]["device"]["cpu"],
-        "python": platform.python_version(),
-        "wall_s": round(t["wall_s"], 1),
-        "sampling_s": round(t["generate_s"], 1),
-        "verify_s": round(t["score_s"], 2),
-        "statistics_s": round(t["statistics_s"], 2),
-        "generated_tokens": t["generated_tokens"],
-        "sampler_tokens_per_s": round(t["tokens_per_s"], 1),
-        "samples_per_s": round(t["samples_per_s"], 2),
-        "mean_length": round(ov["mean_length"], 1),
-        "truncation_rate": round(ov["truncation_rate"], 4),
-        "pass@1": round(ov["outcome"]["pass@k"]["1"]["mean"], 4),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "config": args.config,
+                "buckets": len(cfg.buckets.values),
+                "problems": ov["n_problems"],
+                "samples": ov["n_samples"],
+                "model_params": summary["record"]["model_params"],
+                "threads": args.threads,
+                "cpu": summary["record"]["device"]["cpu"],
+                "python": platform.python_version(),
+                "wall_s": round(t["wall_s"], 1),
+                "sampling_s": round(t["generate_s"], 1),
+                "verify_s": round(t["score_s"], 2),
+                "statistics_s": round(t["statistics_s"], 2),
+                "generated_tokens": t["generated_tokens"],
+                "sampler_tokens_per_s": round(t["tokens_per_s"], 1),
+                "samples_per_s": round(t["samples_per_s"], 2),
+                "mean_length": round(ov["mean_length"], 1),
+                "truncation_rate": round(ov["truncation_rate"], 4),
+                "pass@1": round(ov["outcome"]["pass@k"]["1"]["mean"], 4),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -116,21 +116,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
     args = parser.parse_args()
     task = get_task("knights")
-    print(
-        f"python {platform.python_version()} on {platform.machine()}; depth {args.depth}, width {args.width}"
-    )
-    header = (
-        f"{'people':>6} {'naive ms':>10} {'core ms':>9} {'full ms':>9} {'naive/core':>11} {'naive/full':>11}"
-    )
+    print(f"python {platform.python_version()} on {platform.machine()}; depth {args.depth}, width {args.width}")
+    header = f"{'people':>6} {'naive ms':>10} {'core ms':>9} {'full ms':>9} {'naive/core':>11} {'naive/full':>11}"
     print(header)
     for n in args.people:
         rng_a, rng_b = random.Random(n), random.Random(n)
-        naive_ms, _ = per_puzzle_ms(
-            lambda rng=rng_a, n=n: naive_puzzle(rng, n, args.depth, args.width), args.seconds
-        )
-        core_ms, _ = per_puzzle_ms(
-            lambda rng=rng_b, n=n: core_puzzle(rng, n, args.depth, args.width), args.seconds
-        )
+        naive_ms, _ = per_puzzle_ms(lambda rng=rng_a, n=n: naive_puzzle(rng, n, args.depth, args.width), args.seconds)
+        core_ms, _ = per_puzzle_ms(lambda rng=rng_b, n=n: core_puzzle(rng, n, args.depth, args.width), args.seconds)
         params = task.params(people=n, depth=args.depth, width=args.width)
         count = max(20, int(args.seconds * 1000 / max(core_ms * 8, 1e-3)))
         start = time.perf_counter()

@@ -26,8 +26,10 @@ def main() -> None:
     args = ap.parse_args()
     for preset in args.presets.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            print(json.dumps(bench_sample(preset, batch, args.prompt_len, args.new_tokens, args.threads,
-                                          args.repeats)), flush=True)
+            print(
+                json.dumps(bench_sample(preset, batch, args.prompt_len, args.new_tokens, args.threads, args.repeats)),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

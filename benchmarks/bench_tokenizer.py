@@ -56,11 +56,22 @@ def main() -> None:
             spaced = statistics.mean(sum(i in spaced_ids for i in ids) for ids in encoded)
             assert all(tok.decode(tok.encode(t)) == t for t in held[op])
             chars = statistics.mean(len(t) for t in held[op])
-            print(json.dumps({"vocab": vocab, "actual_vocab": tok.vocab_size, "ops": op, "context": args.context,
-                              "number_tokens": args.number_tokens, "spaced_numbers": round(spaced, 1),
-                              "mean_tokens": round(statistics.mean(counts), 1), "max_tokens": max(counts),
-                              "mean_chars": round(chars, 1),
-                              "chars_per_token": round(chars / statistics.mean(counts), 2)}))
+            print(
+                json.dumps(
+                    {
+                        "vocab": vocab,
+                        "actual_vocab": tok.vocab_size,
+                        "ops": op,
+                        "context": args.context,
+                        "number_tokens": args.number_tokens,
+                        "spaced_numbers": round(spaced, 1),
+                        "mean_tokens": round(statistics.mean(counts), 1),
+                        "max_tokens": max(counts),
+                        "mean_chars": round(chars, 1),
+                        "chars_per_token": round(chars / statistics.mean(counts), 2),
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
-    report = bench_train(args.preset, batch_size=args.batch_size, seq_len=args.seq_len, steps=args.steps,
-                         threads=args.threads, compile=args.compile)
+    report = bench_train(
+        args.preset,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        steps=args.steps,
+        threads=args.threads,
+        compile=args.compile,
+    )
     print(json.dumps(report, indent=1))
 
 

@@ -38,8 +38,7 @@ def fact_queries(problem: Problem, tokenizer: Any) -> list[tuple[list[int], str]
     """
     prompt, solution = get_task(problem.task).render(problem)
     head = [tokenizer.bos_id, *tokenizer.encode(prompt)]
-    return [(head + tokenizer.encode(solution[: m.start(1)].rstrip()), m.group(1))
-            for m in _FACT_RE.finditer(solution)]
+    return [(head + tokenizer.encode(solution[: m.start(1)].rstrip()), m.group(1)) for m in _FACT_RE.finditer(solution)]
 
 
 @torch.no_grad()
@@ -70,8 +69,18 @@ def main() -> None:
     for path in args.models:
         model, tokenizer = load_model(path)
         right, total = fact_accuracy(model, tokenizer, problems)
-        print(json.dumps({"model": path, "facts": total, "right": right, "accuracy": round(right / total, 4),
-                          "chance": round(1 / args.modulus, 4)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "model": path,
+                    "facts": total,
+                    "right": right,
+                    "accuracy": round(right / total, 4),
+                    "chance": round(1 / args.modulus, 4),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

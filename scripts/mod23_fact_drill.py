@@ -94,19 +94,40 @@ def main() -> None:
     ap.add_argument("--rope-theta", type=float, default=1e4)
     ap.add_argument("--init-std", type=float, default=0.02, help="std of the normal weight init (model default 0.02)")
     ap.add_argument("--untied", action="store_true", help="separate input and output embeddings")
-    ap.add_argument("--first-operators", default="",
-                    help="operator curriculum: train only on these (a subset of --operators) for --first-steps")
+    ap.add_argument(
+        "--first-operators",
+        default="",
+        help="operator curriculum: train only on these (a subset of --operators) for --first-steps",
+    )
     ap.add_argument("--first-steps", type=int, default=0)
-    ap.add_argument("--loss-on", choices=("result", "all"), default="result",
-                    help="targets: the result after each '=' (default) or every next token, as in pre-training")
-    ap.add_argument("--pad-vocab", type=int, default=0,
-                    help="vocabulary size with unused ids added (a task tokenizer has ~750); 0 = only the used ids")
-    ap.add_argument("--softmax-used-only", action="store_true",
-                    help="with --pad-vocab: the training loss normalises over the used ids only")
-    ap.add_argument("--prefix", type=int, default=0,
-                    help="tokens of one constant id before the facts of every row (as a prompt precedes them)")
-    ap.add_argument("--prefix-random", action="store_true",
-                    help="with --prefix: draw the prefix tokens from the numbers, afresh for every row")
+    ap.add_argument(
+        "--loss-on",
+        choices=("result", "all"),
+        default="result",
+        help="targets: the result after each '=' (default) or every next token, as in pre-training",
+    )
+    ap.add_argument(
+        "--pad-vocab",
+        type=int,
+        default=0,
+        help="vocabulary size with unused ids added (a task tokenizer has ~750); 0 = only the used ids",
+    )
+    ap.add_argument(
+        "--softmax-used-only",
+        action="store_true",
+        help="with --pad-vocab: the training loss normalises over the used ids only",
+    )
+    ap.add_argument(
+        "--prefix",
+        type=int,
+        default=0,
+        help="tokens of one constant id before the facts of every row (as a prompt precedes them)",
+    )
+    ap.add_argument(
+        "--prefix-random",
+        action="store_true",
+        help="with --prefix: draw the prefix tokens from the numbers, afresh for every row",
+    )
     ap.add_argument("--spaced", action="store_true", help="a space token before every number (task tokenizer layout)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
@@ -124,14 +145,28 @@ def main() -> None:
     p, k = args.modulus, len(args.operators)
     # numbers, operators, "=", ";" (then the space token when spaced, the prefix token with --prefix)
     used = p + k + 2 + args.spaced + (args.prefix > 0)
-    cfg = ModelConfig.from_preset(args.preset, vocab_size=max(args.pad_vocab, used), rope_theta=args.rope_theta,
-                                  tie_embeddings=not args.untied, init_std=args.init_std)
+    cfg = ModelConfig.from_preset(
+        args.preset,
+        vocab_size=max(args.pad_vocab, used),
+        rope_theta=args.rope_theta,
+        tie_embeddings=not args.untied,
+        init_std=args.init_std,
+    )
     model = Decoder(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.95))
     table = fact_table(args.operators, p)
     blind_acc, blind_loss = op_blind_optimum(args.operators, p)
-    print(json.dumps({"params": model.num_params(), "facts": len(table), "op_blind_accuracy": round(blind_acc, 4),
-                      "op_blind_loss": round(blind_loss, 4), **vars(args)}))
+    print(
+        json.dumps(
+            {
+                "params": model.num_params(),
+                "facts": len(table),
+                "op_blind_accuracy": round(blind_acc, 4),
+                "op_blind_loss": round(blind_loss, 4),
+                **vars(args),
+            }
+        )
+    )
     gen = torch.Generator().manual_seed(args.seed + 1)
     prefix_gen = torch.Generator().manual_seed(args.seed + 2)  # its own stream: the facts stay the same
     width, result_at = (9, 6) if args.spaced else (6, 3)  # tokens per fact; target index of c in rows[:, 1:]
@@ -171,9 +206,19 @@ def main() -> None:
                 right = (logits.argmax(-1) == table[:, 3]).float()
                 table_loss = F.cross_entropy(logits, table[:, 3]).item()
             by_op = {op: round(right[table[:, 1] == i].mean().item(), 3) for i, op in enumerate(args.operators)}
-            print(json.dumps({"step": step, "train_loss": round(loss.item(), 3), "table_loss": round(table_loss, 3),
-                              "accuracy": round(right.mean().item(), 3), "by_operator": by_op,
-                              "seconds": round(time.perf_counter() - start, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "step": step,
+                        "train_loss": round(loss.item(), 3),
+                        "table_loss": round(table_loss, 3),
+                        "accuracy": round(right.mean().item(), 3),
+                        "by_operator": by_op,
+                        "seconds": round(time.perf_counter() - start, 1),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from reasonlab.rewards import compute_reward, score
 from reasonlab.tasks import get_task
 from reasonlab.tasks.arith import ArithParams, contexts, fmt_affine, parse_value
 from reasonlab.tasks.arith.contexts import CONTEXT_DIR, context_names
-from reasonlab.tasks.arith.graph import MOD, build_graph, in_edges
+from reasonlab.tasks.arith.graph import MOD, in_edges
 from reasonlab.tasks.arith.render import question_text
 from reasonlab.tasks.arith.task import MAX_OPS
+from reasonlab.tasks.arith.values import build_graph
 from reasonlab.tasks.knobs import Mix
 
 TASK = get_task("arith")
@@ -97,11 +98,14 @@ def test_operators_knob_is_canonical_and_default_keeps_every_operator() -> None:
     assert TASK.params(operators="*+").operators == "+*"
 
 
-@pytest.mark.parametrize(("operators", "allowed"), [
-    ("+", {"const", "add", "sum2", "sum"}),
-    ("+-", {"const", "add", "sub", "sum2", "diff2", "sum"}),
-    ("+*", {"const", "add", "mul", "sum2", "sum"}),
-])
+@pytest.mark.parametrize(
+    ("operators", "allowed"),
+    [
+        ("+", {"const", "add", "sum2", "sum"}),
+        ("+-", {"const", "add", "sub", "sum2", "diff2", "sum"}),
+        ("+*", {"const", "add", "mul", "sum2", "sum"}),
+    ],
+)
 def test_operators_knob_limits_relations_and_gold_still_verifies(operators: str, allowed: set[str]) -> None:
     seen: set[str] = set()
     for p in gen(150, seed=3, ops="2-12", mode="mix", distractors=3, operators=operators):
@@ -465,7 +469,14 @@ def test_independent_reader_solves_the_text_alone(ctx: str) -> None:
     for num_mode, modulus in (("mod", MOD), ("mod", 7), ("range", None)):
         for depth in (2, 3):
             for p in gen(
-                40, seed=21, ops="2-16", mode="mix", context=ctx, num_mode=num_mode, depth=depth, distractors=3,
+                40,
+                seed=21,
+                ops="2-16",
+                mode="mix",
+                context=ctx,
+                num_mode=num_mode,
+                depth=depth,
+                distractors=3,
                 modulus=modulus or MOD,
             ):
                 got = reader.solve(question_text(p.prompt), modulus)

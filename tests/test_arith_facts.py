@@ -33,8 +33,10 @@ def test_registered() -> None:
     assert "arith_facts" in task_names()
 
 
-@pytest.mark.parametrize(("a", "op", "b", "c"), [(8, "+", 12, 20), (22, "+", 22, 21), (8, "-", 12, 19),
-                                                 (0, "-", 1, 22), (17, "*", 3, 5), (22, "*", 22, 1)])
+@pytest.mark.parametrize(
+    ("a", "op", "b", "c"),
+    [(8, "+", 12, 20), (22, "+", 22, 21), (8, "-", 12, 19), (0, "-", 1, 22), (17, "*", 3, 5), (22, "*", 22, 1)],
+)
 def test_apply_operator_by_hand(a: int, op: str, b: int, c: int) -> None:
     assert apply_operator(a, op, b) == c
 
@@ -44,9 +46,17 @@ def test_apply_operator_rejects_unknown() -> None:
         apply_operator(1, "/", 2)
 
 
-@pytest.mark.parametrize(("knobs", "match"), [({"operators": ""}, "operators"), ({"operators": "+/"}, "operators"),
-                                              ({"operators": "++"}, "operators"), ({"facts": 0}, "facts"),
-                                              ({"facts": 65}, "facts"), ({"modulus": 9}, "modulus must be a prime")])
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"operators": ""}, "operators"),
+        ({"operators": "+/"}, "operators"),
+        ({"operators": "++"}, "operators"),
+        ({"facts": 0}, "facts"),
+        ({"facts": 65}, "facts"),
+        ({"modulus": 9}, "modulus must be a prime"),
+    ],
+)
 def test_bad_knobs_one_line(knobs: dict, match: str) -> None:
     with pytest.raises(ReasonlabError, match=match) as err:
         TASK.params(**knobs)
@@ -118,8 +128,9 @@ def test_answer_without_equations_is_correct_but_not_formatted() -> None:
     assert v.correct and not v.format_ok and v.process.missing == 3
 
 
-@pytest.mark.parametrize("meta", [{"items": "broken"}, {"items": [[1]]}, {"items": [[8, "+", 12]]}, {},
-                                  {"layout": "recite", "items": []}])
+@pytest.mark.parametrize(
+    "meta", [{"items": "broken"}, {"items": [[1]]}, {"items": [[8, "+", 12]]}, {}, {"layout": "recite", "items": []}]
+)
 def test_corrupt_meta_never_raises(meta: dict) -> None:
     p = fixed_problem()
     p.meta = meta
@@ -128,8 +139,11 @@ def test_corrupt_meta_never_raises(meta: dict) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(operators=st.sampled_from(["+", "-", "*", "+-", "+*", "-*", "+-*"]), facts=st.integers(1, 16),
-       seed=st.integers(0, 10**6))
+@given(
+    operators=st.sampled_from(["+", "-", "*", "+-", "+*", "-*", "+-*"]),
+    facts=st.integers(1, 16),
+    seed=st.integers(0, 10**6),
+)
 def test_property_gold_verifies_and_answers_are_mod_23(operators: str, facts: int, seed: int) -> None:
     p = one(operators, facts, seed)
     _, completion = TASK.render(p)

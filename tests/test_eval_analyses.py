@@ -17,16 +17,33 @@ from reasonlab.tasks import get_task
 
 
 def _r(pid: str, correct: bool, seed: int = 0, sample: int = 0, **kw: Any) -> dict[str, Any]:
-    row = {"id": pid, "bucket": 1, "cluster": None, "seed": seed, "sample": sample, "completion": "", "pred": "1",
-           "correct": correct, "process_ok": None, "reward": float(correct), "length": 3, "truncated": False,
-           "unparseable": False, "format_ok": True}
+    row = {
+        "id": pid,
+        "bucket": 1,
+        "cluster": None,
+        "seed": seed,
+        "sample": sample,
+        "completion": "",
+        "pred": "1",
+        "correct": correct,
+        "process_ok": None,
+        "reward": float(correct),
+        "length": 3,
+        "truncated": False,
+        "unparseable": False,
+        "format_ok": True,
+    }
     row.update(kw)
     return row
 
 
 def test_length_vs_correctness_hand_counts() -> None:
-    recs = [_r("a", True, length=2), _r("b", False, length=5), _r("c", False, length=9, truncated=True),
-            _r("d", True, length=9)]
+    recs = [
+        _r("a", True, length=2),
+        _r("b", False, length=5),
+        _r("c", False, length=9, truncated=True),
+        _r("d", True, length=9),
+    ]
     out = A.length_vs_correctness(recs, edges=[0, 5, 10])
     assert out["all"] == {"correct": [1, 1], "wrong": [0, 2], "accuracy": [1.0, 1 / 3]}
     assert out["complete"] == {"correct": [1, 1], "wrong": [0, 1], "accuracy": [1.0, 0.5]}
@@ -41,8 +58,11 @@ def test_length_vs_correctness_hand_counts() -> None:
 
 
 def test_reasoning_words_hand_values() -> None:
-    recs = [_r("a", True, completion="Wait, so... wait."), _r("b", False, completion="so it is"),
-            _r("c", False, completion="nothing")]
+    recs = [
+        _r("a", True, completion="Wait, so... wait."),
+        _r("b", False, completion="so it is"),
+        _r("c", False, completion="nothing"),
+    ]
     rows = {r["word"]: r for r in A.reasoning_words(recs, words=["wait", "so", "check"])}
     assert rows["wait"]["rate_correct"] == 2.0 and rows["wait"]["rate_wrong"] == 0.0
     assert rows["wait"]["acc_with"] == 1.0 and rows["wait"]["acc_without"] == 0.0

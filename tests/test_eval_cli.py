@@ -24,8 +24,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
     for seed in (0, 1):
         model = _model(tmp, seed)
-        rc = main(["eval", str(CONFIGS / "eval_smoke.yaml"), "--model", str(model), "--out", str(tmp / f"r{seed}"),
-                   "--threads", "1", "--quiet"])
+        rc = main(
+            [
+                "eval",
+                str(CONFIGS / "eval_smoke.yaml"),
+                "--model",
+                str(model),
+                "--out",
+                str(tmp / f"r{seed}"),
+                "--threads",
+                "1",
+                "--quiet",
+            ]
+        )
         assert rc == 0
     return tmp
 

@@ -27,9 +27,16 @@ from reasonlab.tasks import get_task
 
 def _cfg(**over: Any) -> EvalConfig:
     base: dict[str, Any] = {
-        "name": "t", "task": "knights", "buckets": {"knob": "people", "values": [2, 3]},
-        "problems_per_bucket": 3, "seeds": 2, "samples_per_seed": 2, "k": [1, 2, 4],
-        "decoding": {"temperature": 1.0, "max_new_tokens": 10}, "report": True, "bootstrap": 200,
+        "name": "t",
+        "task": "knights",
+        "buckets": {"knob": "people", "values": [2, 3]},
+        "problems_per_bucket": 3,
+        "seeds": 2,
+        "samples_per_seed": 2,
+        "k": [1, 2, 4],
+        "decoding": {"temperature": 1.0, "max_new_tokens": 10},
+        "report": True,
+        "bootstrap": 200,
     }
     base.update(over)
     return validate(EvalConfig, base)
@@ -106,9 +113,21 @@ def test_build_problems_buckets_and_holdout_file(tmp_path: Path) -> None:
 
 def _rec(pid: str, bucket: int, seed: int, sample: int, correct: bool, pred: str | None = "x", **kw: Any) -> dict:
     row = {
-        "id": pid, "bucket": bucket, "cluster": None, "seed": seed, "sample": sample, "sample_seed": 0,
-        "completion": "", "pred": pred, "correct": correct, "format_ok": True, "process_ok": None,
-        "reward": float(correct), "length": 5, "truncated": False, "unparseable": pred is None,
+        "id": pid,
+        "bucket": bucket,
+        "cluster": None,
+        "seed": seed,
+        "sample": sample,
+        "sample_seed": 0,
+        "completion": "",
+        "pred": pred,
+        "correct": correct,
+        "format_ok": True,
+        "process_ok": None,
+        "reward": float(correct),
+        "length": 5,
+        "truncated": False,
+        "unparseable": pred is None,
     }
     row.update(kw)
     return row
@@ -117,9 +136,14 @@ def _rec(pid: str, bucket: int, seed: int, sample: int, correct: bool, pred: str
 def test_summarize_hand_computed() -> None:
     # problem a: 3 of 4 correct; problem b: 1 of 4; seeds 0/1 x samples 0/1
     recs = [
-        _rec("a", 2, 0, 0, True), _rec("a", 2, 0, 1, True), _rec("a", 2, 1, 0, True), _rec("a", 2, 1, 1, False),
-        _rec("b", 2, 0, 0, False, truncated=True), _rec("b", 2, 0, 1, False, pred=None),
-        _rec("b", 2, 1, 0, True), _rec("b", 2, 1, 1, False, pred="y"),
+        _rec("a", 2, 0, 0, True),
+        _rec("a", 2, 0, 1, True),
+        _rec("a", 2, 1, 0, True),
+        _rec("a", 2, 1, 1, False),
+        _rec("b", 2, 0, 0, False, truncated=True),
+        _rec("b", 2, 0, 1, False, pred=None),
+        _rec("b", 2, 1, 0, True),
+        _rec("b", 2, 1, 1, False, pred="y"),
     ]
     s = summarize_records(recs, [1, 2, 4], n_boot=200)
     o = s["outcome"]
@@ -166,8 +190,15 @@ def _tiny_model(tmp_path: Path, seed: int = 0, max_seq_len: int = 512) -> Path:
         texts.append(prompt + gold)
     tok = TaskTokenizer.build(texts, vocab_size=400)
     torch.manual_seed(seed)
-    cfg = ModelConfig(vocab_size=tok.vocab_size, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-                      intermediate_size=64, max_seq_len=max_seq_len)
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=64,
+        max_seq_len=max_seq_len,
+    )
     out = tmp_path / f"model{seed}-{max_seq_len}"
     save_model(out, Decoder(cfg), tok)
     return out
@@ -188,8 +219,16 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_run_eval_writes_records_summary_report(run_dirs: dict[str, Any]) -> None:
     d = run_dirs["tmp"] / "run1"
-    for f in ("eval/samples.jsonl", "eval/summary.json", "eval/problems.jsonl", "eval/config.yaml", "report.md",
-              "plots/pass_at_k_by_bucket.png", "plots/length_vs_correctness.png", "plots/seed_stability.png"):
+    for f in (
+        "eval/samples.jsonl",
+        "eval/summary.json",
+        "eval/problems.jsonl",
+        "eval/config.yaml",
+        "report.md",
+        "plots/pass_at_k_by_bucket.png",
+        "plots/length_vs_correctness.png",
+        "plots/seed_stability.png",
+    ):
         assert (d / f).is_file(), f
     recs = read_records(d / "eval" / "samples.jsonl")
     assert len(recs) == 2 * 3 * 2 * 2
@@ -267,8 +306,7 @@ def test_prompts_longer_than_context_are_empty_truncated_samples(tmp_path: Path)
     s = run_eval(_cfg(model=str(model), report=False), tmp_path / "short", progress=False)
     recs = read_records(tmp_path / "short" / "eval" / "samples.jsonl")
     assert s["timing"]["prompts_over_context"] == 6
-    assert all(r["truncated"] and r["length"] == 0 and r["completion"] == "" and r["prompt_tokens"] >= 48
-               for r in recs)
+    assert all(r["truncated"] and r["length"] == 0 and r["completion"] == "" and r["prompt_tokens"] >= 48 for r in recs)
     assert s["overall"]["truncation_rate"] == 1.0
 
 

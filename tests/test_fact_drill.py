@@ -55,8 +55,25 @@ def test_main_runs_with_padded_vocab_and_spaced_rows(capsys, monkeypatch) -> Non
     import json
     import sys
 
-    argv = ["x", "--operators", "+", "--modulus", "5", "--steps", "2", "--eval-every", "2", "--spaced",
-            "--pad-vocab", "50", "--softmax-used-only", "--batch", "4", "--facts-per-row", "2"]
+    argv = [
+        "x",
+        "--operators",
+        "+",
+        "--modulus",
+        "5",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--spaced",
+        "--pad-vocab",
+        "50",
+        "--softmax-used-only",
+        "--batch",
+        "4",
+        "--facts-per-row",
+        "2",
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     drill.main()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -68,8 +85,22 @@ def test_main_runs_with_a_prefix(capsys, monkeypatch, extra: list[str]) -> None:
     import json
     import sys
 
-    argv = ["x", "--operators", "+", "--modulus", "5", "--steps", "2", "--eval-every", "2", "--batch", "4",
-            "--facts-per-row", "2", *extra]
+    argv = [
+        "x",
+        "--operators",
+        "+",
+        "--modulus",
+        "5",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--batch",
+        "4",
+        "--facts-per-row",
+        "2",
+        *extra,
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     drill.main()
     last = json.loads(capsys.readouterr().out.splitlines()[-1])

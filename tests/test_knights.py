@@ -251,9 +251,7 @@ def test_deep_puzzle_text_mentions_every_statement():
     statements = [to_tuple(s) for s in p.meta["statements"]]
     for i, s in enumerate(statements):
         quoted = clause(s, p.meta["names"], p.meta["roles"], speaker=i)
-        assert (
-            f'{p.meta["names"][i]} says, "{quoted[0].upper() + quoted[1:]}' in p.prompt or "(" in quoted[:1]
-        )
+        assert f'{p.meta["names"][i]} says, "{quoted[0].upper() + quoted[1:]}' in p.prompt or "(" in quoted[:1]
 
 
 def test_chat_prompt_matches_logic_rl_shape():
@@ -282,8 +280,7 @@ def wrong_answer(p: Problem, k: int = 1) -> str:
     for i in range(k):
         sol[i] = not sol[i]
     return "\n".join(
-        f"({i + 1}) {n} is a {'knight' if v else 'knave'}"
-        for i, (n, v) in enumerate(zip(names, sol, strict=True))
+        f"({i + 1}) {n} is a {'knight' if v else 'knave'}" for i, (n, v) in enumerate(zip(names, sol, strict=True))
     )
 
 
@@ -322,9 +319,7 @@ def test_answer_extraction_is_case_insensitive_with_word_boundaries(puzzle):
 def test_possessive_reasoning_counts_as_reasoning(puzzle):
     _, answer = parts(puzzle)
     name = puzzle.meta["names"][1]
-    completion = (
-        f"\n{name}'s claim cannot hold together with the rest.\n</think>\n<answer>\n{answer}\n</answer>"
-    )
+    completion = f"\n{name}'s claim cannot hold together with the rest.\n</think>\n<answer>\n{answer}\n</answer>"
     assert logic_rl(puzzle, completion) == 3.0
 
 
@@ -347,8 +342,7 @@ def hacks(p: Problem) -> dict[str, str]:
         "no_think_tags": f"<answer>\n{answer}\n</answer>",
         "own_think_again": f"<think>{cot}</think>\n<answer>\n{answer}\n</answer>",
         "reasoning_inside_answer": (
-            f"{cot}</think>\n<answer>\nAssume {names[0]} tells the truth; then the rest follows.\n"
-            f"{answer}\n</answer>"
+            f"{cot}</think>\n<answer>\nAssume {names[0]} tells the truth; then the rest follows.\n{answer}\n</answer>"
         ),
         "reasoning_inside_answer_with_roles": (
             f"{cot}</think>\n<answer>\nIf {names[0]} were a knight we get a contradiction, so\n{answer}\n</answer>"

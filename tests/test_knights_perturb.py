@@ -72,9 +72,7 @@ def test_math_level_edits_are_local(problems):
         for q in perturb_problems(problems, kind, seed=1).problems:
             p = next(x for x in problems if x.id == q.meta["original_id"])
             changed = [
-                i
-                for i, (a, b) in enumerate(zip(p.meta["statements"], q.meta["statements"], strict=True))
-                if a != b
+                i for i, (a, b) in enumerate(zip(p.meta["statements"], q.meta["statements"], strict=True)) if a != b
             ]
             assert len(changed) == 1
             if kind == "leaf":
@@ -96,9 +94,7 @@ def _at(node: tuple, path: tuple[int, ...]) -> tuple:
 def test_language_level_details(problems):
     p = problems[0]
     q = perturb_problem(p, "uncommon_name", seed=0)
-    assert set(q.meta["names"]) <= set(name_pool("uncommon")) and not set(q.meta["names"]) & set(
-        p.meta["names"]
-    )
+    assert set(q.meta["names"]) <= set(name_pool("uncommon")) and not set(q.meta["names"]) & set(p.meta["names"])
     assert all(name in q.prompt and name in q.answer for name in q.meta["names"])
     q = perturb_problem(p, "random_pair", seed=0)
     assert tuple(q.meta["roles"]) in ROLE_PAIRS and q.meta["roles"] != p.meta["roles"]
@@ -113,9 +109,7 @@ def test_language_level_details(problems):
     order = q.meta["order"]
     assert sorted(order) == list(range(p.meta["people"])) and order != list(range(p.meta["people"]))
     body = q.prompt.split("inhabitants:", 1)[1]  # the statements follow the list of inhabitants
-    starts = [
-        min(body.find(t) for t in _speaker_marks(q.meta["names"][i]) if body.find(t) >= 0) for i in order
-    ]
+    starts = [min(body.find(t) for t in _speaker_marks(q.meta["names"][i]) if body.find(t) >= 0) for i in order]
     assert starts == sorted(starts)
 
 
@@ -182,11 +176,7 @@ def test_limem_table_hand_computed():
     leaf = rows[("leaf", None)]
     # aligned a, b, c: Acc = 2/3, CR = 1/2 (a survives, b not), LiMem = 1/3 = (b)/3; d has no leaf item
     assert (leaf.n, leaf.n_missing) == (3, 1)
-    assert (
-        leaf.acc == pytest.approx(2 / 3)
-        and leaf.cr == pytest.approx(0.5)
-        and leaf.limem == pytest.approx(1 / 3)
-    )
+    assert leaf.acc == pytest.approx(2 / 3) and leaf.cr == pytest.approx(0.5) and leaf.limem == pytest.approx(1 / 3)
     assert leaf.acc_perturbed == pytest.approx(2 / 3)
     assert rows[("leaf", 3)].limem == pytest.approx(0.5) and rows[("leaf", 3)].acc == 1.0
     assert rows[("leaf", 5)].limem == 0.0 and rows[("leaf", 5)].n_missing == 1
@@ -238,9 +228,7 @@ def test_cli_generate_score_perturb(tmp_path, capsys):
     assert len({r["id"] for r in rows}) == 1000
 
     completions = [{"id": r["id"], "completion": r["solution"]} for r in rows[:200]]
-    completions += [
-        {"id": r["id"], "completion": "<answer>" + r["answer"] + "</answer>"} for r in rows[200:300]
-    ]
+    completions += [{"id": r["id"], "completion": "<answer>" + r["answer"] + "</answer>"} for r in rows[200:300]]
     comp = tmp_path / "comp.jsonl"
     write_records(comp, completions)
     scores_path = tmp_path / "scores.jsonl"
@@ -270,10 +258,7 @@ def test_cli_generate_score_perturb(tmp_path, capsys):
     assert "people=3" in err and "people=7" in err
 
     out = tmp_path / "flip.parquet"
-    assert (
-        main(["data", "perturb", "--kind", "flip_role", "--in", str(data), "--out", str(out), "--seed", "1"])
-        == 0
-    )
+    assert main(["data", "perturb", "--kind", "flip_role", "--in", str(data), "--out", str(out), "--seed", "1"]) == 0
     flipped = read_records(out)
     assert len(flipped) == 1000 and all(r["id"].endswith(":flip_role") for r in flipped)
     assert "perturbed 1000 of 1000" in " ".join(capsys.readouterr().err.split())

@@ -16,8 +16,9 @@ torch.set_num_threads(1)
 
 
 def tiny_config(**kw) -> ModelConfig:
-    base = dict(vocab_size=97, hidden_size=32, num_layers=2, num_heads=4, num_kv_heads=2,
-                intermediate_size=64, max_seq_len=64)
+    base = dict(
+        vocab_size=97, hidden_size=32, num_layers=2, num_heads=4, num_kv_heads=2, intermediate_size=64, max_seq_len=64
+    )
     base.update(kw)
     return ModelConfig(**base)
 
@@ -38,9 +39,13 @@ def test_shapes_and_param_count() -> None:
     logits = model(torch.randint(0, 97, (3, 7)))
     assert logits.shape == (3, 7, 97)
     cfg = model.config
-    per_layer = (cfg.hidden_size * (cfg.hidden_size + 2 * 16) + (cfg.hidden_size + 2 * 16)
-                 + cfg.hidden_size * cfg.hidden_size + 3 * cfg.hidden_size * cfg.intermediate_size
-                 + 2 * cfg.hidden_size)
+    per_layer = (
+        cfg.hidden_size * (cfg.hidden_size + 2 * 16)
+        + (cfg.hidden_size + 2 * 16)
+        + cfg.hidden_size * cfg.hidden_size
+        + 3 * cfg.hidden_size * cfg.intermediate_size
+        + 2 * cfg.hidden_size
+    )
     assert model.num_params() == 97 * 32 + 2 * per_layer + 32
 
 
@@ -50,7 +55,12 @@ def test_presets_sizes() -> None:
     assert 4e6 < sizes["small"] < 6.5e6
     big = ModelConfig.from_preset("qwen2-100m")
     assert (big.hidden_size, big.num_layers, big.num_heads, big.num_kv_heads, big.intermediate_size) == (
-        768, 12, 12, 2, 3072)
+        768,
+        12,
+        12,
+        2,
+        3072,
+    )
     assert set(PRESETS) >= {"tiny", "small", "qwen2-100m"}
 
 
@@ -71,8 +81,12 @@ def test_rope_rotation_by_hand() -> None:
     x = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 1, 4)
     out = apply_rope(x, cos[1].view(1, 1, 1, 4), sin[1].view(1, 1, 1, 4)).flatten()
     a = torch.tensor([1.0, 0.1])
-    expected = torch.cat([torch.tensor([1.0, 2.0]) * a.cos() - torch.tensor([3.0, 4.0]) * a.sin(),
-                          torch.tensor([3.0, 4.0]) * a.cos() + torch.tensor([1.0, 2.0]) * a.sin()])
+    expected = torch.cat(
+        [
+            torch.tensor([1.0, 2.0]) * a.cos() - torch.tensor([3.0, 4.0]) * a.sin(),
+            torch.tensor([3.0, 4.0]) * a.cos() + torch.tensor([1.0, 2.0]) * a.sin(),
+        ]
+    )
     assert torch.allclose(out, expected, atol=1e-6)
 
 
@@ -94,7 +108,7 @@ def test_kv_cache_matches_full_forward() -> None:
         full = model(ids)
         cache = model.new_cache(2, 16)
         parts = [model(ids[:, :5], kv_cache=cache), model(ids[:, 5:9], kv_cache=cache)]
-        parts += [model(ids[:, t:t + 1], kv_cache=cache) for t in range(9, 12)]
+        parts += [model(ids[:, t : t + 1], kv_cache=cache) for t in range(9, 12)]
     assert cache.length == 12
     assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
 
@@ -117,15 +131,15 @@ def reference_attention_forward(model: Decoder, ids: torch.Tensor) -> torch.Tens
         h = rms(x, layer.input_norm.weight)
         qkv = h @ layer.attn.qkv_proj.weight.T + layer.attn.qkv_proj.bias
         q_dim, kv_dim = cfg.num_heads * hd, cfg.num_kv_heads * hd
-        q, k, v = qkv[..., :q_dim], qkv[..., q_dim:q_dim + kv_dim], qkv[..., q_dim + kv_dim:]
+        q, k, v = qkv[..., :q_dim], qkv[..., q_dim : q_dim + kv_dim], qkv[..., q_dim + kv_dim :]
         heads = []
         group = cfg.num_heads // cfg.num_kv_heads
         for head in range(cfg.num_heads):
             kvh = head // group
-            qh = rot(q[..., head * hd:(head + 1) * hd])
-            kh = rot(k[..., kvh * hd:(kvh + 1) * hd])
-            vh = v[..., kvh * hd:(kvh + 1) * hd]
-            scores = qh @ kh.transpose(-1, -2) / hd ** 0.5
+            qh = rot(q[..., head * hd : (head + 1) * hd])
+            kh = rot(k[..., kvh * hd : (kvh + 1) * hd])
+            vh = v[..., kvh * hd : (kvh + 1) * hd]
+            scores = qh @ kh.transpose(-1, -2) / hd**0.5
             scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
             heads.append(scores.softmax(-1) @ vh)
         x = x + torch.cat(heads, -1) @ layer.attn.o_proj.weight.T
@@ -199,7 +213,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path, tokenizer: TaskTokenizer) -> 
     model = make_model(vocab_size=tokenizer.vocab_size)
     ckpt = save_model(tmp_path / "c", model, tokenizer)
     weights = ckpt / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[: 100])
+    weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ReasonlabError, match="corrupt weights"):
         load_model(ckpt)
     weights.unlink()

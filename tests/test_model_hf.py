@@ -32,8 +32,16 @@ def tok() -> TaskTokenizer:
 
 def random_model(tok: TaskTokenizer, seed: int = 0, **kw) -> Decoder:
     torch.manual_seed(seed)
-    base = dict(vocab_size=tok.vocab_size + 3, hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2,
-                intermediate_size=96, max_seq_len=128, rope_theta=10000.0)
+    base = dict(
+        vocab_size=tok.vocab_size + 3,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=96,
+        max_seq_len=128,
+        rope_theta=10000.0,
+    )
     base.update(kw)
     model = Decoder(ModelConfig(**base)).eval()
     with torch.no_grad():
@@ -103,19 +111,27 @@ def test_greedy_generation_matches_transformers(exported, tok: TaskTokenizer) ->
     hf = transformers.AutoModelForCausalLM.from_pretrained(out, local_files_only=True).eval()
     hf.generation_config.eos_token_id = None
     prompt = tok.encode(TEXTS[0], add_bos=True)
-    ours = generate_ids(model, tok, [prompt], SamplingParams(max_new_tokens=12, temperature=0, ignore_eos=True),
-                        [0])[0]
+    ours = generate_ids(model, tok, [prompt], SamplingParams(max_new_tokens=12, temperature=0, ignore_eos=True), [0])[0]
     with torch.no_grad():
-        theirs = hf.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
-                             pad_token_id=tok.pad_id)[0, len(prompt):].tolist()
+        theirs = hf.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_id)[
+            0, len(prompt) :
+        ].tolist()
     assert ours.token_ids == theirs
 
 
 def test_import_llama_directory(tok: TaskTokenizer, tmp_path) -> None:
-    cfg = transformers.LlamaConfig(vocab_size=tok.vocab_size, hidden_size=48, intermediate_size=80,
-                                   num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=3,
-                                   max_position_embeddings=64, rope_theta=5000.0, tie_word_embeddings=False,
-                                   rms_norm_eps=1e-5)
+    cfg = transformers.LlamaConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=48,
+        intermediate_size=80,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        num_key_value_heads=3,
+        max_position_embeddings=64,
+        rope_theta=5000.0,
+        tie_word_embeddings=False,
+        rms_norm_eps=1e-5,
+    )
     torch.manual_seed(1)
     llama = transformers.LlamaForCausalLM(cfg).eval()
     llama.save_pretrained(tmp_path / "llama")
@@ -132,6 +148,7 @@ def test_foreign_tokenizer_uses_tokenizer_config(tok: TaskTokenizer, tmp_path, e
     d = tmp_path / "foreign"
     shutil.copytree(out, d)
     data = json.loads((d / "tokenizer.json").read_text())
+
     def rename(name: str) -> str:  # the specials as a foreign model would spell them
         return name.replace("<", "<|").replace(">", "|>") if name in SPECIAL_TOKENS else name
 
@@ -181,8 +198,24 @@ def test_cli_export(tok: TaskTokenizer, tmp_path, capsys) -> None:
 def test_cli_bench_sample_reports_both_engines(capsys) -> None:
     from reasonlab.cli import main
 
-    args = ["bench", "sample", "--preset", "tiny", "--batch", "4", "--group", "2", "--prompt-len", "5",
-            "--new-tokens", "3", "--threads", "1", "--repeats", "1"]
+    args = [
+        "bench",
+        "sample",
+        "--preset",
+        "tiny",
+        "--batch",
+        "4",
+        "--group",
+        "2",
+        "--prompt-len",
+        "5",
+        "--new-tokens",
+        "3",
+        "--threads",
+        "1",
+        "--repeats",
+        "1",
+    ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["batch"] == 4 and report["group"] == 2 and report["max_new_tokens"] == 3

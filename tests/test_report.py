@@ -19,10 +19,17 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _config(name: str) -> EvalConfig:
-    return EvalConfig.model_validate({
-        "name": name, "task": "knights", "buckets": {"knob": "people", "values": [2, 3]}, "problems_per_bucket": 20,
-        "seeds": 4, "samples_per_seed": 1, "bootstrap": 200,
-    })
+    return EvalConfig.model_validate(
+        {
+            "name": name,
+            "task": "knights",
+            "buckets": {"knob": "people", "values": [2, 3]},
+            "problems_per_bucket": 20,
+            "seeds": 4,
+            "samples_per_seed": 1,
+            "bootstrap": 200,
+        }
+    )
 
 
 def _fake_run(d: Path, name: str, correct: np.ndarray) -> Path:
@@ -32,25 +39,47 @@ def _fake_run(d: Path, name: str, correct: np.ndarray) -> Path:
     for i in range(correct.shape[0]):
         for s in range(correct.shape[1]):
             ok = bool(correct[i, s])
-            recs.append({
-                "id": f"p{i}", "bucket": 2 if i < correct.shape[0] // 2 else 3, "cluster": None, "seed": s,
-                "sample": 0, "sample_seed": 0, "completion": "so wait" if ok else "but if then",
-                "pred": "a" if ok else "b", "correct": ok, "format_ok": True, "process_ok": None,
-                "reward": float(ok), "length": 10 + (i % 7) * 3 + (0 if ok else 5), "truncated": i % 11 == 0,
-                "unparseable": False,
-            })
+            recs.append(
+                {
+                    "id": f"p{i}",
+                    "bucket": 2 if i < correct.shape[0] // 2 else 3,
+                    "cluster": None,
+                    "seed": s,
+                    "sample": 0,
+                    "sample_seed": 0,
+                    "completion": "so wait" if ok else "but if then",
+                    "pred": "a" if ok else "b",
+                    "correct": ok,
+                    "format_ok": True,
+                    "process_ok": None,
+                    "reward": float(ok),
+                    "length": 10 + (i % 7) * 3 + (0 if ok else 5),
+                    "truncated": i % 11 == 0,
+                    "unparseable": False,
+                }
+            )
     summary = {
-        "schema": SUMMARY_SCHEMA, "name": name,
+        "schema": SUMMARY_SCHEMA,
+        "name": name,
         "record": {
-            "config": cfg.model_dump(mode="json"), "model_path": f"/models/{name}", "model_params": 1000,
-            "dtype": "float32", "prompt_template": {"id": "knights/plain", "render_hash": "0" * 16,
-                                                    "prompt_set_hash": "1" * 16},
+            "config": cfg.model_dump(mode="json"),
+            "model_path": f"/models/{name}",
+            "model_params": 1000,
+            "dtype": "float32",
+            "prompt_template": {"id": "knights/plain", "render_hash": "0" * 16, "prompt_set_hash": "1" * 16},
             "holdout": {"namespace": "reasonlab-eval", "training_config": None, "dropped_overlapping": 0},
             "device": {"device": "cpu", "cpu": "test cpu", "torch_threads": 1},
-            "versions": {"torch": "x", "reasonlab": "y"}, "git": None,
+            "versions": {"torch": "x", "reasonlab": "y"},
+            "git": None,
         },
-        "timing": {"wall_s": 1.0, "generate_s": 0.8, "score_s": 0.1, "generated_tokens": 100, "tokens_per_s": 125.0,
-                   "samples_per_s": 80.0},
+        "timing": {
+            "wall_s": 1.0,
+            "generate_s": 0.8,
+            "score_s": 0.1,
+            "generated_tokens": 100,
+            "tokens_per_s": 125.0,
+            "samples_per_s": 80.0,
+        },
         **summarize(recs, cfg),
     }
     atomic_write_text(d / "eval" / "summary.json", json.dumps(summary))
@@ -78,13 +107,27 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_report_markdown_and_plots(runs: dict[str, Path]) -> None:
     path = write_report(runs["base"], [runs["better"]])
     text = path.read_text()
-    for heading in ("## Setup", "## Overall", "## Per bucket", "## Length vs correctness", "## Reasoning words",
-                    "## Seed-count stability", "## Plots", "## Conventions"):
+    for heading in (
+        "## Setup",
+        "## Overall",
+        "## Per bucket",
+        "## Length vs correctness",
+        "## Reasoning words",
+        "## Seed-count stability",
+        "## Plots",
+        "## Conventions",
+    ):
         assert heading in text
     assert "std_ddof: 1" in text
     assert "tie rule 'fractional'" in text
-    for name in ("pass_at_k_by_bucket", "pass_at_k_models", "seed_spread", "length_vs_correctness",
-                 "seed_stability", "reasoning_words"):
+    for name in (
+        "pass_at_k_by_bucket",
+        "pass_at_k_models",
+        "seed_spread",
+        "length_vs_correctness",
+        "seed_stability",
+        "reasoning_words",
+    ):
         png = runs["base"] / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == PNG, name
         assert f"plots/{name}.png" in text

@@ -20,8 +20,15 @@ class Cfg(BaseModel):
 
 def _model_and_tok() -> tuple[Decoder, TaskTokenizer]:
     tok = TaskTokenizer.build(["<question> 1 + 2 </question> <answer> 3 </answer>"] * 5, 300)
-    cfg = ModelConfig(vocab_size=tok.vocab_size, hidden_size=16, num_layers=1, num_heads=2, num_kv_heads=1,
-                      intermediate_size=32, max_seq_len=32)
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=32,
+        max_seq_len=32,
+    )
     return Decoder(cfg), tok
 
 

@@ -12,8 +12,10 @@ from reasonlab.sampling import SamplingParams, generate, generate_ids, sample_to
 
 torch.set_num_threads(1)
 
-CORPUS = ["<question>a = 12 + 7. b = a * 3.</question><solution>a = 19. b = 57.</solution><answer>57</answer>",
-          "the cat sat on the mat and the dog ate the log"] * 20
+CORPUS = [
+    "<question>a = 12 + 7. b = a * 3.</question><solution>a = 19. b = 57.</solution><answer>57</answer>",
+    "the cat sat on the mat and the dog ate the log",
+] * 20
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,15 @@ def tok() -> TaskTokenizer:
 @pytest.fixture(scope="module")
 def model(tok: TaskTokenizer) -> Decoder:
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=tok.vocab_size, hidden_size=32, num_layers=2, num_heads=4, num_kv_heads=2,
-                      intermediate_size=64, max_seq_len=96)
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=64,
+        max_seq_len=96,
+    )
     m = Decoder(cfg).eval()
     with torch.no_grad():  # sharpen the random model so greedy/sampled paths are not all ties
         m.embed.weight.mul_(6)
@@ -79,7 +88,7 @@ def test_logprobs_match_recomputed(model: Decoder, tok: TaskTokenizer) -> None:
     g = generate(model, tok, ["a = 1"], params, [3], return_logprobs=True)[0]
     ids = torch.tensor([g.prompt_ids + g.token_ids])
     with torch.no_grad():
-        logits = model(ids)[0, len(g.prompt_ids) - 1:-1] / 0.7
+        logits = model(ids)[0, len(g.prompt_ids) - 1 : -1] / 0.7
     expected = logits.log_softmax(-1).gather(-1, torch.tensor(g.token_ids)[:, None]).squeeze(-1)
     assert np.allclose(g.logprobs, expected.numpy(), atol=1e-4)
 
@@ -100,8 +109,9 @@ def test_stop_token_ids_and_eos(model: Decoder, tok: TaskTokenizer) -> None:
     full = generate(model, tok, ["a = 1"], SamplingParams(max_new_tokens=20, temperature=0), [0])[0]
     stop_tok = full.token_ids[4]
     first = full.token_ids.index(stop_tok)
-    g = generate(model, tok, ["a = 1"], SamplingParams(max_new_tokens=20, temperature=0, stop_token_ids=[stop_tok]),
-                 [0])[0]
+    g = generate(
+        model, tok, ["a = 1"], SamplingParams(max_new_tokens=20, temperature=0, stop_token_ids=[stop_tok]), [0]
+    )[0]
     assert g.token_ids == full.token_ids[: first + 1] and g.finish_reason == "stop"
     # a model that always emits EOS stops after one token, and EOS is not in the text
     eos_model = Decoder(model.config).eval()

@@ -97,16 +97,19 @@ def _task_texts(name: str, n: int, seed: int, **knobs: str) -> list[str]:
     from reasonlab.tasks import get_task
 
     task = get_task(name)
-    return ["".join(task.render(p, style)) for p in task.generate(task.params(**knobs), n, seed)
-            for style in task.styles]
+    return [
+        "".join(task.render(p, style)) for p in task.generate(task.params(**knobs), n, seed) for style in task.styles
+    ]
 
 
 def test_roundtrip_on_generated_task_texts() -> None:
     train = _task_texts("arith", 40, 0, ops="2-8")
     tok = TaskTokenizer.build(train, 1024)
-    held = (_task_texts("arith", 30, 1, ops="2-20", context="school")
-            + _task_texts("arith", 10, 2, ops="3", num_mode="range")
-            + _task_texts("knights", 20, 3, people="2-8"))
+    held = (
+        _task_texts("arith", 30, 1, ops="2-20", context="school")
+        + _task_texts("arith", 10, 2, ops="3", num_mode="range")
+        + _task_texts("knights", 20, 3, people="2-8")
+    )
     for text in held:
         ids = tok.encode(text, add_bos=True, add_eos=True)
         assert tok.decode(ids, skip_special=True) == text
@@ -124,8 +127,25 @@ def numtok() -> TaskTokenizer:
 
 def test_number_tokens_whole_with_and_without_space(numtok: TaskTokenizer) -> None:
     pieces = [numtok.decode([i]) for i in numtok.encode("a = 13 * 19 = 17. <answer> 22 </answer> (8)")]
-    assert pieces == ["a", " =", " 13", " *", " 19", " =", " 17", ".", " ", "<answer>", " 22", " ", "</answer>",
-                      " ", "(", "8", ")"]
+    assert pieces == [
+        "a",
+        " =",
+        " 13",
+        " *",
+        " 19",
+        " =",
+        " 17",
+        ".",
+        " ",
+        "<answer>",
+        " 22",
+        " ",
+        "</answer>",
+        " ",
+        "(",
+        "8",
+        ")",
+    ]
     # a fact is five tokens, no separate space token before a number
     assert [numtok.decode([i]) for i in numtok.encode(" 8 + 12 = 20")] == [" 8", " +", " 12", " =", " 20"]
     assert [numtok.decode([i]) for i in numtok.encode("equals 12.")][-2:] == [" 12", "."]

@@ -89,19 +89,37 @@ def test_lr_schedule_hand_values() -> None:
 
 
 def _config(tmp_path, name: str, steps: int = 8, checkpoint_every: int = 3) -> PretrainConfig:
-    return validate(PretrainConfig, {
-        "name": name,
-        "out_dir": str(tmp_path),
-        "seed": 1,
-        "data": {"mixture": [{"task": "toyadd", "weight": 0.75, "knobs": {"ops": 4}},
-                             {"task": "toyadd", "weight": 0.25, "knobs": {"ops": 3, "context": "b"}}],
-                 "num_problems": 400, "seq_len": 48, "val_rows": 4, "tokenizer_vocab_size": 300},
-        "model": {"preset": "tiny", "overrides": {"hidden_size": 32, "num_layers": 2, "num_heads": 2,
-                                                  "num_kv_heads": 1, "intermediate_size": 64}},
-        "optim": {"lr": 3e-3, "warmup_steps": 2, "max_steps": steps, "batch_size": 8},
-        "runtime": {"device": "cpu", "log_every": 4, "checkpoint_every": checkpoint_every, "keep_last": 0},
-        "eval": {"task": "toyadd", "buckets": [3, 5], "n_per_bucket": 8, "max_new_tokens": 16},
-    })
+    return validate(
+        PretrainConfig,
+        {
+            "name": name,
+            "out_dir": str(tmp_path),
+            "seed": 1,
+            "data": {
+                "mixture": [
+                    {"task": "toyadd", "weight": 0.75, "knobs": {"ops": 4}},
+                    {"task": "toyadd", "weight": 0.25, "knobs": {"ops": 3, "context": "b"}},
+                ],
+                "num_problems": 400,
+                "seq_len": 48,
+                "val_rows": 4,
+                "tokenizer_vocab_size": 300,
+            },
+            "model": {
+                "preset": "tiny",
+                "overrides": {
+                    "hidden_size": 32,
+                    "num_layers": 2,
+                    "num_heads": 2,
+                    "num_kv_heads": 1,
+                    "intermediate_size": 64,
+                },
+            },
+            "optim": {"lr": 3e-3, "warmup_steps": 2, "max_steps": steps, "batch_size": 8},
+            "runtime": {"device": "cpu", "log_every": 4, "checkpoint_every": checkpoint_every, "keep_last": 0},
+            "eval": {"task": "toyadd", "buckets": [3, 5], "n_per_bucket": 8, "max_new_tokens": 16},
+        },
+    )
 
 
 def test_pretrain_run_directory(tmp_path) -> None:
@@ -145,15 +163,26 @@ def test_midtrain_sft_and_ntp(tmp_path) -> None:
     pretrain(_config(tmp_path, "base", steps=4, checkpoint_every=0), log=lambda m: None)
     parent = tmp_path / "base" / "model"
     for objective in ("sft", "ntp"):
-        cfg = validate(MidtrainConfig, {
-            "name": f"mid-{objective}", "out_dir": str(tmp_path), "init_from": str(parent),
-            "objective": objective,
-            "data": {"mixture": [{"task": "toyadd", "weight": 0.2, "knobs": {"ops": 3}},
-                                 {"task": "toyadd", "weight": 0.8, "knobs": {"ops": 5}}],
-                     "num_problems": 100, "seq_len": 48, "val_rows": 2},
-            "optim": {"lr": 1e-3, "warmup_steps": 1, "max_steps": 3, "batch_size": 4},
-            "runtime": {"device": "cpu"},
-        })
+        cfg = validate(
+            MidtrainConfig,
+            {
+                "name": f"mid-{objective}",
+                "out_dir": str(tmp_path),
+                "init_from": str(parent),
+                "objective": objective,
+                "data": {
+                    "mixture": [
+                        {"task": "toyadd", "weight": 0.2, "knobs": {"ops": 3}},
+                        {"task": "toyadd", "weight": 0.8, "knobs": {"ops": 5}},
+                    ],
+                    "num_problems": 100,
+                    "seq_len": 48,
+                    "val_rows": 2,
+                },
+                "optim": {"lr": 1e-3, "warmup_steps": 1, "max_steps": 3, "batch_size": 4},
+                "runtime": {"device": "cpu"},
+            },
+        )
         summary = midtrain(cfg, log=lambda m: None)
         rows = RunDir(tmp_path / f"mid-{objective}").read_metrics()
         # compute totals continue from the parent's (4 steps x 8 rows x 48 tokens)
@@ -176,8 +205,12 @@ def test_bad_configs_are_one_line_errors(tmp_path) -> None:
     with pytest.raises(ReasonlabError, match="unknown task 'nope'"):
         validate(PretrainConfig, bad)
     with pytest.raises(ReasonlabError, match="init_from"):
-        midtrain(validate(MidtrainConfig, {"name": "m", "out_dir": str(tmp_path), "init_from": str(tmp_path / "no"),
-                                           "data": good["data"]}))
+        midtrain(
+            validate(
+                MidtrainConfig,
+                {"name": "m", "out_dir": str(tmp_path), "init_from": str(tmp_path / "no"), "data": good["data"]},
+            )
+        )
 
 
 # ----------------------------------------------------------------------------- corpus softmax
@@ -212,8 +245,9 @@ def test_corpus_ids_and_restricted_loss_by_hand() -> None:
     expected = math.log(1 + math.exp(-1)) + math.log(1 + math.e)
     assert float(loss_fn(model, x, y, (keep, remap))) == pytest.approx(expected, rel=1e-6)
     # over the whole vocabulary the unseen id 4 (logit 5) takes most of the mass
-    full = -(2 - math.log(sum(math.exp(v) for v in (0, 1, 0, 2, 5)))) - (1 - math.log(sum(
-        math.exp(v) for v in (0, 1, 0, 2, 5))))
+    full = -(2 - math.log(sum(math.exp(v) for v in (0, 1, 0, 2, 5)))) - (
+        1 - math.log(sum(math.exp(v) for v in (0, 1, 0, 2, 5)))
+    )
     assert float(loss_fn(model, x, y)) == pytest.approx(full, rel=1e-6)
 
 

@@ -41,11 +41,26 @@ def test_shipped_midtrain_configs_validate(name: str) -> None:
 
 def _write_config(tmp_path: Path) -> Path:
     cfg = {
-        "name": "cli", "out_dir": str(tmp_path / "runs"), "seed": 0,
-        "data": {"mixture": [{"task": "toyadd", "knobs": {"ops": 4}}], "num_problems": 200, "seq_len": 32,
-                 "tokenizer_vocab_size": 300, "val_rows": 2},
-        "model": {"preset": "tiny", "overrides": {"hidden_size": 32, "num_layers": 1, "num_heads": 2,
-                                                  "num_kv_heads": 1, "intermediate_size": 64}},
+        "name": "cli",
+        "out_dir": str(tmp_path / "runs"),
+        "seed": 0,
+        "data": {
+            "mixture": [{"task": "toyadd", "knobs": {"ops": 4}}],
+            "num_problems": 200,
+            "seq_len": 32,
+            "tokenizer_vocab_size": 300,
+            "val_rows": 2,
+        },
+        "model": {
+            "preset": "tiny",
+            "overrides": {
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "num_kv_heads": 1,
+                "intermediate_size": 64,
+            },
+        },
         "optim": {"max_steps": 3, "batch_size": 4, "warmup_steps": 1},
         "runtime": {"device": "cpu"},
     }
@@ -59,10 +74,20 @@ def test_pretrain_then_midtrain_cli(tmp_path, capsys) -> None:
     assert main(["pretrain", str(path), "--set", "optim.max_steps=2"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["steps"] == 2 and Path(out["model"]).is_dir()
-    mid = {"name": "mid", "out_dir": str(tmp_path / "runs"), "init_from": out["model"], "objective": "sft",
-           "data": {"mixture": [{"task": "toyadd", "knobs": {"ops": 5}}], "num_problems": 50, "seq_len": 32,
-                    "val_rows": 0},
-           "optim": {"max_steps": 2, "batch_size": 4, "warmup_steps": 1}, "runtime": {"device": "cpu"}}
+    mid = {
+        "name": "mid",
+        "out_dir": str(tmp_path / "runs"),
+        "init_from": out["model"],
+        "objective": "sft",
+        "data": {
+            "mixture": [{"task": "toyadd", "knobs": {"ops": 5}}],
+            "num_problems": 50,
+            "seq_len": 32,
+            "val_rows": 0,
+        },
+        "optim": {"max_steps": 2, "batch_size": 4, "warmup_steps": 1},
+        "runtime": {"device": "cpu"},
+    }
     mpath = tmp_path / "mid.yaml"
     mpath.write_text(yaml.safe_dump(mid))
     assert main(["midtrain", str(mpath)]) == 0
@@ -78,20 +103,36 @@ def test_bad_config_is_one_line_error(tmp_path, capsys) -> None:
     assert "unknown preset 'huge'" in capsys.readouterr().err
     assert main(["pretrain", str(tmp_path / "missing.yaml")]) == 2
     mid = tmp_path / "mid.yaml"
-    mid.write_text(yaml.safe_dump({"name": "m", "init_from": str(tmp_path / "nope"),
-                                   "data": {"mixture": [{"task": "toyadd"}]}}))
+    mid.write_text(
+        yaml.safe_dump({"name": "m", "init_from": str(tmp_path / "nope"), "data": {"mixture": [{"task": "toyadd"}]}})
+    )
     assert main(["midtrain", str(mid)]) == 2
     assert "init_from" in capsys.readouterr().err
 
 
 def test_bench_train_prints_json(capsys) -> None:
-    args = ["bench", "train", "--preset", "tiny", "--batch-size", "2", "--seq-len", "16", "--steps", "1",
-            "--warmup", "0", "--vocab-size", "300"]
+    args = [
+        "bench",
+        "train",
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "16",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--vocab-size",
+        "300",
+    ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["params"] == report["transformers_params"]  # identical configurations
     for key in ("ours_tokens_per_s", "transformers_tokens_per_s", "ours_mfu", "peak_fp32_flops_per_s"):
         assert report[key] > 0
     assert report["speedup_vs_transformers"] == pytest.approx(
-        report["transformers_s_per_step"] / report["ours_s_per_step"])
+        report["transformers_s_per_step"] / report["ours_s_per_step"]
+    )
     assert main(["bench", "train", "--preset", "nope"]) == 2

@@ -35,5 +35,9 @@ class ToyAdd(Task):
     def verify(self, problem: Problem, completion: str) -> Verification:
         m = re.search(r"<answer> (\d+) </answer>", completion)
         pred = m.group(1) if m else None
-        return Verification(correct=pred == problem.answer, format_ok=m is not None, pred=pred,
-                            answer_status="exact" if pred == problem.answer else "mismatch")
+        return Verification(
+            correct=pred == problem.answer,
+            format_ok=m is not None,
+            pred=pred,
+            answer_status="exact" if pred == problem.answer else "mismatch",
+        )

@@ -26,7 +26,6 @@ started from when it is resumed), ``perf/tokens_per_s`` and ``perf/mfu`` when a 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import read_json
 
 __all__ = [
     "COMPUTE_FILE",
@@ -65,9 +65,7 @@ def attention_shape(config: Any) -> AttentionShape:
     return AttentionShape(n_layers=int(config.num_layers), d_attn=int(config.num_heads * head_dim))
 
 
-def train_flops(
-    n_params: int, tokens: int, *, attn: AttentionShape | None = None, seq_len: int = 0
-) -> float:
+def train_flops(n_params: int, tokens: int, *, attn: AttentionShape | None = None, seq_len: int = 0) -> float:
     """Training FLOPs for ``tokens`` tokens: ``6 * N * tokens + 12 * L * d_attn * seq_len * tokens``.
 
     The second term is dropped when ``attn`` is None or ``seq_len`` is 0. Example: N = 1e6,
@@ -111,7 +109,7 @@ def measure_matmul_peak(
     product. It uses torch's current thread count, so call it under the same ``torch.set_num_threads``
     as the workload it is compared with.
     """
-    import torch
+    import torch  # heavy: the FLOP formulas above stay importable without it
 
     dtype = dtype or torch.float32
     a = torch.randn(n, n, dtype=dtype, device=device)
@@ -185,8 +183,9 @@ def read_compute(model_dir: str | os.PathLike[str]) -> ComputeLedger:
     path = Path(model_dir) / COMPUTE_FILE
     ledger = ComputeLedger()
     if path.is_file():
+        data = read_json(path, "compute record")
         try:
-            ledger.load_state_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            ledger.load_state_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ReasonlabError(f"{path}: corrupt compute record") from None
     return ledger

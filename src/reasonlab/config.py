@@ -71,7 +71,10 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | os.PathLike[str], model: type[M], assignments: Iterable[str] = (), overrides: dict[str, Any] | None = None
+    path: str | os.PathLike[str],
+    model: type[M],
+    assignments: Iterable[str] = (),
+    overrides: dict[str, Any] | None = None,
 ) -> M:
     """Load a YAML file, merge ``overrides`` and ``--set`` ``assignments`` over it, validate into ``model``."""
     data = load_yaml(path)

@@ -104,8 +104,8 @@ def write_records(path: str | os.PathLike[str], records: Iterable[dict[str, Any]
                 for row in rows:
                     fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
         else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            import pyarrow as pa  # heavy: only Parquet outputs need it (JSONL commands stay fast)
+            import pyarrow.parquet as pq  # heavy: as above
 
             columns: dict[str, list[Any]] = {}
             keys = list(dict.fromkeys(k for row in rows for k in row))
@@ -142,7 +142,7 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         except UnicodeDecodeError:
             raise ReasonlabError(f"{src}: not UTF-8 text") from None
         return rows
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: only Parquet inputs need it (JSONL commands stay fast)
 
     try:
         table = pq.read_table(src)

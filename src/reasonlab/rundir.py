@@ -34,11 +34,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+import yaml
 from pydantic import BaseModel
 
+from reasonlab.compute import COMPUTE_FILE
 from reasonlab.config import dump_config, load_yaml
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_dir, atomic_path, atomic_write_text
+from reasonlab.io import atomic_dir, atomic_path, atomic_write_text, read_json
 from reasonlab.model import is_checkpoint, load_model, write_model_files
 
 __all__ = [
@@ -64,9 +68,6 @@ TRAINER_STATE = "trainer_state.json"
 
 def capture_rng_state() -> dict[str, Any]:
     """Python, NumPy and torch (CPU and CUDA) RNG states, for exact resume."""
-    import numpy as np
-    import torch
-
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
@@ -79,9 +80,6 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of :func:`capture_rng_state`."""
-    import numpy as np
-    import torch
-
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -139,12 +137,7 @@ class RunDir:
 
     def write_config(self, config: BaseModel | dict[str, Any]) -> None:
         """Write the fully resolved config as YAML."""
-        if isinstance(config, BaseModel):
-            text = dump_config(config)
-        else:
-            import yaml
-
-            text = yaml.safe_dump(config, sort_keys=False)
+        text = dump_config(config) if isinstance(config, BaseModel) else yaml.safe_dump(config, sort_keys=False)
         atomic_write_text(self.config_path, text)
 
     # ---------------------------------------------------------------- metrics
@@ -204,7 +197,6 @@ class RunDir:
 
         ``keep_last > 0`` deletes all but the newest ``keep_last`` complete checkpoints afterwards.
         """
-        import torch
 
         final = self.checkpoint_path(step)
         with atomic_dir(final) as tmp:
@@ -225,7 +217,6 @@ class RunDir:
         ``compute`` (tokens/FLOPs spent so far, :class:`reasonlab.compute.ComputeLedger` state) is
         written beside it as ``compute.json`` so the next phase continues the totals.
         """
-        from reasonlab.compute import COMPUTE_FILE
 
         with atomic_dir(self.model_dir) as tmp:
             write_model_files(tmp, model, tokenizer)
@@ -239,10 +230,10 @@ def load_checkpoint_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     src = Path(path) / TRAINER_STATE
     if not src.is_file():
         raise ReasonlabError(f"{path}: not a complete checkpoint (no {TRAINER_STATE})")
-    try:
-        return json.loads(src.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ReasonlabError(f"{src}: corrupt trainer state") from None
+    state = read_json(src, "trainer state")
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ReasonlabError(f"{src}: corrupt trainer state (no integer 'step')")
+    return state
 
 
 def resume_checkpoint(run: RunDir, model: Any, optimizer: Any, device: Any = "cpu") -> dict[str, Any] | None:
@@ -252,7 +243,6 @@ def resume_checkpoint(run: RunDir, model: Any, optimizer: Any, device: Any = "cp
     Python/NumPy/torch RNG states, and drops metric lines logged after the checkpoint. Returns the
     checkpoint's trainer state, or None when the run has no checkpoint yet.
     """
-    import torch
 
     ckpt = run.latest_checkpoint()
     if ckpt is None:
@@ -286,8 +276,7 @@ def resolve_model_path(path: str | os.PathLike[str], field: str = "model") -> Pa
         return p / "model"
     ckpts = p / "checkpoints"
     if ckpts.is_dir():
-        steps = [(int(d.name[5:]), d) for d in ckpts.iterdir()
-                 if _STEP_RE.match(d.name) and is_checkpoint(d)]
+        steps = [(int(d.name[5:]), d) for d in ckpts.iterdir() if _STEP_RE.match(d.name) and is_checkpoint(d)]
         if steps:
             return max(steps)[1]
     raise ReasonlabError(f"{field} {path}: not a checkpoint dir, nor a run dir with model/ or checkpoints/step-N/")
@@ -295,7 +284,6 @@ def resolve_model_path(path: str | os.PathLike[str], field: str = "model") -> Pa
 
 def resolve_device(name: str) -> Any:
     """``torch.device`` for ``auto`` (cuda when available, else cpu), ``cpu``, ``cuda`` or ``cuda:N``."""
-    import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -351,7 +339,6 @@ def prompt_hashes_path(run_dir: str | os.PathLike[str]) -> Path:
 
 def write_prompt_hashes(run_dir: str | os.PathLike[str], hashes: Any) -> Path:
     """Write a run's training prompt hashes (int64 array, :func:`reasonlab.seeds.prompt_hash`) atomically."""
-    import numpy as np
 
     path = prompt_hashes_path(run_dir)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
@@ -361,7 +348,6 @@ def write_prompt_hashes(run_dir: str | os.PathLike[str], hashes: Any) -> Path:
 
 def lineage_prompt_hashes(model_path: str | os.PathLike[str] | None) -> tuple[list[str], set[int]]:
     """``(hash files, hashes)`` of the training prompts over the model's whole lineage."""
-    import numpy as np
 
     files: list[str] = []
     hashes: set[int] = set()

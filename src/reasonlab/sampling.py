@@ -190,7 +190,7 @@ class _StopMatcher:
     def hit(self, buf: bytearray, token: int) -> bool:
         piece = self.table[token] if token < len(self.table) else b""
         buf += piece
-        tail = bytes(buf[-(self.longest + len(piece)):])
+        tail = bytes(buf[-(self.longest + len(piece)) :])
         return any(s in tail for s in self.stops)
 
 
@@ -229,9 +229,16 @@ def generate_ids(
     matcher = _StopMatcher(params.stop, tokenizer)
     try:
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            outs = _generate_batch(model, tokenizer, [list(prompt_ids[i]) for i in rows], params,
-                                   [int(seeds[i]) for i in rows], matcher, return_logprobs)
+            rows = order[start : start + batch_size]
+            outs = _generate_batch(
+                model,
+                tokenizer,
+                [list(prompt_ids[i]) for i in rows],
+                params,
+                [int(seeds[i]) for i in rows],
+                matcher,
+                return_logprobs,
+            )
             for i, out in zip(rows, outs, strict=True):
                 results[i] = out
     finally:
@@ -239,8 +246,15 @@ def generate_ids(
     return results  # type: ignore[return-value]
 
 
-def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list[int]], params: SamplingParams,
-                    seeds: list[int], matcher: _StopMatcher, return_logprobs: bool) -> list[Generation]:
+def _generate_batch(
+    model: Decoder,
+    tokenizer: TaskTokenizer,
+    prompts: list[list[int]],
+    params: SamplingParams,
+    seeds: list[int],
+    matcher: _StopMatcher,
+    return_logprobs: bool,
+) -> list[Generation]:
     device = model.embed.weight.device
     n = len(prompts)
     lens = [len(p) for p in prompts]
@@ -262,7 +276,7 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
     ids = torch.full((len(unique), width), tokenizer.pad_id, dtype=torch.long)
     mask = torch.ones((n, width + steps), dtype=torch.bool)
     for r, p in enumerate(unique):
-        ids[r, width - len(p):] = torch.tensor(p)
+        ids[r, width - len(p) :] = torch.tensor(p)
     for r, p in enumerate(prompts):
         mask[r, : width - len(p)] = False
     ids, mask = ids.to(device), mask.to(device)
@@ -313,8 +327,12 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
             cache.select_rows(index)
             mask, positions, chosen = mask[index], positions[index], chosen[index]
             alive = [alive[s] for s in keep]
-        hidden = model.hidden_states(chosen[:, None], position_ids=(positions + t)[:, None],
-                                     attention_mask=mask[:, : cache.length + 1] if padded else None, kv_cache=cache)
+        hidden = model.hidden_states(
+            chosen[:, None],
+            position_ids=(positions + t)[:, None],
+            attention_mask=mask[:, : cache.length + 1] if padded else None,
+            kv_cache=cache,
+        )
         logits = model.logits(hidden[:, -1]).float()
 
     out = []
@@ -323,8 +341,15 @@ def _generate_batch(model: Decoder, tokenizer: TaskTokenizer, prompts: list[list
         text = tokenizer.decode(toks, skip_special=True)
         if finish[r] == "stop" and params.stop:
             text = _cut_at_stop(text, params.stop)
-        out.append(Generation(prompt_ids=prompts[r], token_ids=toks, text=text,
-                              finish_reason=finish[r] or "length", logprobs=logps[r] if return_logprobs else None))
+        out.append(
+            Generation(
+                prompt_ids=prompts[r],
+                token_ids=toks,
+                text=text,
+                finish_reason=finish[r] or "length",
+                logprobs=logps[r] if return_logprobs else None,
+            )
+        )
     return out
 
 
@@ -345,5 +370,4 @@ def generate(
     For several samples of one prompt, repeat the prompt with different seeds.
     """
     ids = tokenizer.encode_batch(list(prompts), add_bos=add_bos)
-    return generate_ids(model, tokenizer, ids, params, seeds, batch_size=batch_size,
-                        return_logprobs=return_logprobs)
+    return generate_ids(model, tokenizer, ids, params, seeds, batch_size=batch_size, return_logprobs=return_logprobs)

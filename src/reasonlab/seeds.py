@@ -3,26 +3,22 @@
 Who draws problems, and from which seeds (``Task.generate(params, n, seed)``; draw ``i`` of a seed uses
 ``random.Random(stable_seed(task, seed, i))``):
 
-=====================  ==========================================================  =====================
-phase                  seed                                                        range
-=====================  ==========================================================  =====================
-pre-/mid-training      ``TRAIN_SEED_BASE + 1000 * run_seed + phase + component``   ``[1e9, 1e9 + 1000 * (run_seed + 1))``
-                       (:func:`train_data_seed`, phase 0 or 500, component < 500)
-tokenizer extras       :func:`train_data_seed` with component ``400 + j``           same
-RL prompts             ``stable_seed("rl-train", seed, step, round) mod 2^31``     ``[0, 2^31)``
-                       (:func:`rl_prompt_seed`)
-quick evaluation       the quick-eval config's ``seed`` (small integers)           ``[0, TRAIN_SEED_BASE)``
-evaluation harness     ``2^62 + stable_seed("reasonlab-eval", ...) mod 2^62``      ``[2^62, 2^63)``
-                       (:func:`eval_problem_seed`)
-=====================  ==========================================================  =====================
+- pre-/mid-training data: ``TRAIN_SEED_BASE + 1000 * run_seed + phase + component``
+  (:func:`train_data_seed`; phase 0 or 500, component < 500; tokenizer extras use component ``400 + j``),
+  in ``[1e9, 1e9 + 1000 * (run_seed + 1))``;
+- RL prompts: ``stable_seed("rl-train", seed, step, round) mod 2^31`` (:func:`rl_prompt_seed`), in ``[0, 2^31)``;
+- quick evaluation after training: the quick-eval config's ``seed``, in ``[0, TRAIN_SEED_BASE)``;
+- evaluation harness: ``2^62 + stable_seed("reasonlab-eval", ...) mod 2^62`` (:func:`eval_problem_seed`),
+  in ``[2^62, 2^63)``.
 
 Seeds give reproducibility, not held-out-ness: two seeds can draw the same prompt (small problem
-spaces repeat), and the RL range overlaps the others by design of an old hash. What guarantees that an
-evaluation problem was never trained on is the **prompt hash**: every training phase writes the 64-bit
-:func:`prompt_hash` of each problem prompt it trained on to ``data/prompt_hashes.npy`` in its run
-directory (:func:`reasonlab.rundir.prompt_hashes_path`), and the evaluation harness drops any problem
-whose prompt hash occurs anywhere in the model's training lineage. The seed check on top of it (an
-evaluation problem seed must not appear in a training config) catches configuration mistakes early.
+spaces repeat), and the RL range overlaps the quick evaluation's (kept as it was, so RL runs
+reproduce). What guarantees that an evaluation problem was never trained on is the **prompt hash**:
+every training phase writes the 64-bit :func:`prompt_hash` of each problem prompt it trained on to
+``data/prompt_hashes.npy`` in its run directory (:func:`reasonlab.rundir.prompt_hashes_path`), and the
+evaluation harness drops any problem whose prompt hash occurs anywhere in the model's training
+lineage. The seed check on top of it (an evaluation problem seed must not appear in a training
+config) catches configuration mistakes early.
 """
 
 from __future__ import annotations

@@ -69,11 +69,23 @@ def sample_flops(config: Any, n_params: int, batch: int, prompt_len: int, new_to
     return body + 2.0 * head * batch * new_tokens
 
 
-def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, new_tokens: int = 128,
-                 threads: int = 2, repeats: int = 3, device: str = "cpu", top_k: int = 50,
-                 include_hf: bool = True, seed: int = 0, group: int = 1, checkpoint: str | None = None,
-                 task: str | None = None, knobs: dict[str, str] | None = None,
-                 temperature: float = 1.0) -> dict[str, Any]:
+def bench_sample(
+    preset: str = "small",
+    batch: int = 32,
+    prompt_len: int = 64,
+    new_tokens: int = 128,
+    threads: int = 2,
+    repeats: int = 3,
+    device: str = "cpu",
+    top_k: int = 50,
+    include_hf: bool = True,
+    seed: int = 0,
+    group: int = 1,
+    checkpoint: str | None = None,
+    task: str | None = None,
+    knobs: dict[str, str] | None = None,
+    temperature: float = 1.0,
+) -> dict[str, Any]:
     """Tokens/s of our sampler and of ``transformers.generate`` on the same model, prompts and settings.
 
     Synthetic workload (default): a randomly initialised ``preset`` model, ``batch`` random prompts of
@@ -123,9 +135,18 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
 
     engines: dict[str, Any] = {"ours": ours}
     result: dict[str, Any] = {
-        "bench": "sample", **workload, "params": model.num_params(), "batch": batch, "group": group,
-        "mean_prompt_len": round(sum(map(len, prompt_lists)) / batch, 1), "max_new_tokens": new_tokens,
-        "temperature": temperature, "top_k": top_k, "threads": threads, "device": device, "repeats": repeats,
+        "bench": "sample",
+        **workload,
+        "params": model.num_params(),
+        "batch": batch,
+        "group": group,
+        "mean_prompt_len": round(sum(map(len, prompt_lists)) / batch, 1),
+        "max_new_tokens": new_tokens,
+        "temperature": temperature,
+        "top_k": top_k,
+        "threads": threads,
+        "device": device,
+        "repeats": repeats,
     }
     if include_hf:
         import transformers  # optional (test extra): only the comparison needs it
@@ -134,25 +155,34 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
         ids = torch.full((batch, longest), tokenizer.pad_id, dtype=torch.long)
         mask = torch.zeros((batch, longest), dtype=torch.long)
         for r, p in enumerate(prompt_lists):
-            ids[r, longest - len(p):] = torch.tensor(p)
-            mask[r, longest - len(p):] = 1
+            ids[r, longest - len(p) :] = torch.tensor(p)
+            mask[r, longest - len(p) :] = 1
         ids, mask = ids.to(device), mask.to(device)
         eos = None if synthetic else tokenizer.eos_id
 
         def theirs() -> int:
             torch.manual_seed(seed)  # transformers samples from the global generator: same draws every run
             with torch.inference_mode():
-                out = hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new_tokens, do_sample=True,
-                                  temperature=temperature, top_k=top_k, top_p=1.0, eos_token_id=eos,
-                                  pad_token_id=tokenizer.pad_id)
+                out = hf.generate(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    max_new_tokens=new_tokens,
+                    do_sample=True,
+                    temperature=temperature,
+                    top_k=top_k,
+                    top_p=1.0,
+                    eos_token_id=eos,
+                    pad_token_id=tokenizer.pad_id,
+                )
             new = out[:, longest:].tolist()
             if eos is None:
                 return sum(len(row) for row in new)
             return sum(row.index(eos) + 1 if eos in row else len(row) for row in new)
 
         engines["hf"] = theirs
-        result.update({"transformers": transformers.__version__,
-                       "hf_attn": getattr(hf.config, "_attn_implementation", None)})
+        result.update(
+            {"transformers": transformers.__version__, "hf_attn": getattr(hf.config, "_attn_implementation", None)}
+        )
     for fn in engines.values():  # warm-up
         fn()
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in engines}
@@ -180,8 +210,14 @@ def bench_sample(preset: str = "small", batch: int = 32, prompt_len: int = 64, n
             result[f"{name}_mfu"] = round(flops / result[f"{name}_seconds"] / peak, 3)
         if include_hf:
             result["speedup_ceiling_at_100pct_mfu"] = round(result["hf_seconds"] / (flops / peak), 2)
-    result.update({"torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-                   "load_avg_1m": round(os.getloadavg()[0], 2)})
+    result.update(
+        {
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
+    )
     if device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name()
     return result

@@ -59,7 +59,7 @@ def _make_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, hf: boo
 
 def hf_twin(config: Any) -> torch.nn.Module:
     """``transformers.Qwen2ForCausalLM`` with the same shape as our ``ModelConfig`` (random init)."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM  # optional (test extra): the comparison only
 
     hf_cfg = Qwen2Config(
         vocab_size=config.vocab_size,
@@ -106,7 +106,7 @@ def bench_train(
     ours = Decoder(config).train()
     n_params = ours.num_params()
     flops = train_flops(n_params, tokens, attn=attention_shape(config), seq_len=seq_len)
-    runner = torch.compile(ours) if compile else ours
+    runner: Any = torch.compile(ours) if compile else ours
     t_ours = _time_steps(_make_step(runner, x, y, hf=False), steps, warmup + (2 if compile else 0))
     report: dict[str, Any] = {
         "preset": preset,
@@ -128,13 +128,15 @@ def bench_train(
         hf = hf_twin(config).train()
         t_hf = _time_steps(_make_step(hf, x, y, hf=True), steps, warmup)
         hf_params = sum(p.numel() for p in hf.parameters())
-        report.update({
-            "transformers_version": transformers.__version__,
-            "transformers_params": hf_params,
-            "transformers_s_per_step": t_hf,
-            "transformers_tokens_per_s": tokens / t_hf,
-            "transformers_mfu": flops / t_hf / peak,
-            "speedup_vs_transformers": t_hf / t_ours,
-        })
+        report.update(
+            {
+                "transformers_version": transformers.__version__,
+                "transformers_params": hf_params,
+                "transformers_s_per_step": t_hf,
+                "transformers_tokens_per_s": tokens / t_hf,
+                "transformers_mfu": flops / t_hf / peak,
+                "speedup_vs_transformers": t_hf / t_ours,
+            }
+        )
     report["torch_version"] = torch.__version__
     return report

@@ -16,7 +16,10 @@ console = Console(stderr=True)
 
 #: ``--set FIELD=VALUE`` (repeatable): the one override mechanism of every config-driven verb.
 set_option = click.option(
-    "--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="FIELD=VALUE",
     help="Override a config field, e.g. --set optim.max_steps=200 (repeatable; values are YAML).",
 )
 
@@ -51,4 +54,8 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         transient=False,
     ) as progress:
         task_id = progress.add_task(description, total=total)
-        yield lambda k=1: progress.advance(task_id, k)
+
+        def advance(k: int = 1) -> None:
+            progress.advance(task_id, k)
+
+        yield advance

@@ -34,9 +34,7 @@ def data_group() -> None:
     """Generate and transform problem sets."""
 
 
-@data_group.command(
-    "generate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
-)
+@data_group.command("generate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("task_name", metavar="TASK")
 @click.option("-n", "n", type=int, required=True, help="Number of distinct problems.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed; same seed, same problems.")

@@ -69,11 +69,16 @@ def demo_cmd(
     from reasonlab.experiments.verifier_demo import REWARDS, run_verifier_demo
 
     knobs = {"ops": ops, "context": context, "mode": mode, "num_mode": num_mode, "depth": depth}
-    n_ops = len(get_task("arith").params(**knobs).ops.values())
+    n_ops = len(get_task("arith").params(**knobs).ops.values())  # type: ignore[attr-defined]
     with progress_bar("generate", n_per_op * n_ops) as advance:
         res = run_verifier_demo(knobs, n_per_op, seed, progress=advance)
     base, op_list, means, problems, completions, scores = (
-        res.params, res.ops, res.means, res.problems, res.completions, res.scores
+        res.params,
+        res.ops,
+        res.means,
+        res.problems,
+        res.completions,
+        res.scores,
     )
     t_gen, t_ver = res.generate_s, res.verify_s
 

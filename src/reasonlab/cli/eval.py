@@ -39,8 +39,15 @@ def _summary_table(summary: dict[str, Any]) -> Table:
     cfg = summary["record"]["config"]
     ks = list(summary["overall"]["outcome"]["pass@k"])
     table = Table(title=f"{summary.get('name')}: {cfg['task']} by {cfg['buckets']['knob']}", title_justify="left")
-    for col in [cfg["buckets"]["knob"], "pass@1 [95% CI]", "seed mean +- std", f"pass@{ks[-1]}", f"maj@{ks[-1]}",
-                "truncated", "unparseable"]:
+    for col in [
+        cfg["buckets"]["knob"],
+        "pass@1 [95% CI]",
+        "seed mean +- std",
+        f"pass@{ks[-1]}",
+        f"maj@{ks[-1]}",
+        "truncated",
+        "unparseable",
+    ]:
         table.add_column(col, justify="right")
     rows = [*summary["buckets"].items(), ("all", summary["overall"])]
     for label, s in rows:
@@ -48,9 +55,12 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         p1 = o["pass@k"]["1"]
         band = o["pass@1_seeds"]
         table.add_row(
-            label, f"{p1['mean']:.3f} [{p1['ci'][0]:.3f}, {p1['ci'][1]:.3f}]",
+            label,
+            f"{p1['mean']:.3f} [{p1['ci'][0]:.3f}, {p1['ci'][1]:.3f}]",
             f"{band['mean']:.3f} +- {band['std']:.3f}",
-            f"{o['pass@k'][ks[-1]]['mean']:.3f}", f"{o['maj@k'][ks[-1]]['mean']:.3f}", f"{s['truncation_rate']:.1%}",
+            f"{o['pass@k'][ks[-1]]['mean']:.3f}",
+            f"{o['maj@k'][ks[-1]]['mean']:.3f}",
+            f"{s['truncation_rate']:.1%}",
             f"{s['unparseable_rate']:.1%}",
         )
     return table
@@ -63,8 +73,14 @@ def _summary_table(summary: dict[str, Any]) -> Table:
 @click.option("--threads", type=int, help="torch threads for this evaluation.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @set_option
-def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: int | None, quiet: bool,
-            assignments: tuple[str, ...]) -> None:
+def run_cmd(
+    config_path: str,
+    out: str | None,
+    model_path: str | None,
+    threads: int | None,
+    quiet: bool,
+    assignments: tuple[str, ...],
+) -> None:
     """Run the evaluation described by CONFIG (YAML, see configs/eval_*.yaml)."""
     from reasonlab.eval.config import load_eval_config
     from reasonlab.eval.protocol import run_eval
@@ -77,8 +93,9 @@ def run_cmd(config_path: str, out: str | None, model_path: str | None, threads: 
     if config.report:
         write_report(out_dir)
     console.print(_summary_table(summary))
-    console.print(f"wrote {out_dir}/eval/samples.jsonl, eval/summary.json" + (", report.md, plots/" if config.report
-                                                                                 else ""))
+    console.print(
+        f"wrote {out_dir}/eval/samples.jsonl, eval/summary.json" + (", report.md, plots/" if config.report else "")
+    )
 
 
 @eval_group.command("compare")
@@ -102,13 +119,18 @@ def compare_cmd(run_a: str, run_b: str, out: str | None, n_perm: int) -> None:
         band = r["baseline_seed_band"]
         inside = r["gain_inside_seed_band"]
         table.add_row(
-            label, f"{r['baseline_pass@1']:.3f}", f"{r['candidate_pass@1']:.3f}",
-            f"{p['mean_diff']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]", f"{p['p_value']:.4f}",
-            f"{band['min']:.3f}-{band['max']:.3f}", "-" if inside is None else ("yes" if inside else "no"),
+            label,
+            f"{r['baseline_pass@1']:.3f}",
+            f"{r['candidate_pass@1']:.3f}",
+            f"{p['mean_diff']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]",
+            f"{p['p_value']:.4f}",
+            f"{band['min']:.3f}-{band['max']:.3f}",
+            "-" if inside is None else ("yes" if inside else "no"),
         )
     console.print(table)
-    deltas = ", ".join(f"delta@{k} {d['mean_diff']:+.3f} (p {d['p_value']:.3f})" for k, d in
-                       res["overall"]["delta@k"].items())
+    deltas = ", ".join(
+        f"delta@{k} {d['mean_diff']:+.3f} (p {d['p_value']:.3f})" for k, d in res["overall"]["delta@k"].items()
+    )
     console.print(f"{deltas}; diversity collapse: {'yes' if res['overall']['diversity_collapse'] else 'no'}")
     for w in res["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}")
@@ -130,8 +152,15 @@ def limem_cmd(original_run: str, perturbed_runs: tuple[str, ...], out: str | Non
     for col in ("kind", "people", "n", "acc", "acc perturbed", "CR", "LiMem"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(r["kind"], "all" if r["people"] is None else str(r["people"]), str(r["n"]), f"{r['acc']:.3f}",
-                      f"{r['acc_perturbed']:.3f}", f"{r['cr']:.3f}", f"{r['limem']:.3f}")
+        table.add_row(
+            r["kind"],
+            "all" if r["people"] is None else str(r["people"]),
+            str(r["n"]),
+            f"{r['acc']:.3f}",
+            f"{r['acc_perturbed']:.3f}",
+            f"{r['cr']:.3f}",
+            f"{r['limem']:.3f}",
+        )
     console.print(table)
     if out:
         write_records(out, rows)
@@ -152,14 +181,29 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
     _, records = load_run(run_dir)
     rows = seed_variance_study(records, list(sizes))
     table = Table(title=f"seed band by benchmark size ({run_dir})", title_justify="left")
-    for col in ("problems", "seeds", "1 question", "pass@1 mean", "seed std", "seed min-max", "mean seed range",
-                "blocks", "std of block means"):
+    for col in (
+        "problems",
+        "seeds",
+        "1 question",
+        "pass@1 mean",
+        "seed std",
+        "seed min-max",
+        "mean seed range",
+        "blocks",
+        "std of block means",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
-            str(r["problems"]), str(r["seeds"]), f"{100 * r['question_weight']:.2f} pp", f"{r['mean']:.3f}",
-            f"{100 * r['std']:.2f} pp", f"{r['min']:.3f}-{r['max']:.3f}", f"{100 * r['mean_seed_range']:.1f} pp",
-            str(r["blocks"]), "-" if r["std_of_block_means"] is None else f"{100 * r['std_of_block_means']:.2f} pp",
+            str(r["problems"]),
+            str(r["seeds"]),
+            f"{100 * r['question_weight']:.2f} pp",
+            f"{r['mean']:.3f}",
+            f"{100 * r['std']:.2f} pp",
+            f"{r['min']:.3f}-{r['max']:.3f}",
+            f"{100 * r['mean_seed_range']:.1f} pp",
+            str(r["blocks"]),
+            "-" if r["std_of_block_means"] is None else f"{100 * r['std_of_block_means']:.2f} pp",
         )
     console.print(table)
     if out:
@@ -172,8 +216,13 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--with", "others", multiple=True, type=click.Path(file_okay=False),
-              help="Another evaluation run drawn on the same pass@k chart (repeatable).")
+@click.option(
+    "--with",
+    "others",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Another evaluation run drawn on the same pass@k chart (repeatable).",
+)
 def report_cmd(run_dir: str, others: tuple[str, ...]) -> None:
     """(Re)write RUN_DIR/report.md and RUN_DIR/plots/*.png from its eval/ records."""
     from reasonlab.report.markdown import write_report

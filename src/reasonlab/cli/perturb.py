@@ -13,12 +13,8 @@ from reasonlab.tasks.knights.perturb import PERTURBATIONS, perturb_problems
 
 @click.command("perturb")
 @click.option("--kind", required=True, type=click.Choice(PERTURBATIONS), help="Perturbation to apply.")
-@click.option(
-    "--in", "in_path", required=True, type=click.Path(dir_okay=False), help="Problems (.jsonl/.parquet)."
-)
-@click.option(
-    "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output (.jsonl/.parquet)."
-)
+@click.option("--in", "in_path", required=True, type=click.Path(dir_okay=False), help="Problems (.jsonl/.parquet).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output (.jsonl/.parquet).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed; same seed, same perturbations.")
 @click.option(
     "--failures",
@@ -45,9 +41,7 @@ def perturb_cmd(kind: str, in_path: str, out_path: str, seed: int, failures_path
     result = perturb_problems(problems, kind, seed)
     write_records(out_path, [p.to_dict() for p in result.problems])
     if failures_path:
-        write_records(
-            failures_path, [{"id": pid, "kind": kind, "reason": why} for pid, why in result.failures]
-        )
+        write_records(failures_path, [{"id": pid, "kind": kind, "reason": why} for pid, why in result.failures])
     console.print(
         f"perturbed {len(result.problems)} of {len(problems)} problems with {kind!r} -> {out_path}; "
         f"{len(result.failures)} failed"
@@ -55,9 +49,7 @@ def perturb_cmd(kind: str, in_path: str, out_path: str, seed: int, failures_path
     for pid, why in result.failures[:5]:
         console.print(f"  failed {pid}: {why}")
     if len(result.failures) > 5:
-        console.print(
-            f"  ... and {len(result.failures) - 5} more" + ("" if failures_path else " (use --failures F)")
-        )
+        console.print(f"  ... and {len(result.failures) - 5} more" + ("" if failures_path else " (use --failures F)"))
 
 
 def register(root: click.Group) -> None:

@@ -15,7 +15,9 @@ from reasonlab.cli.common import console, set_option
 @click.option("--steps", type=int, default=None, help="Override the number of RL steps.")
 @click.option("--init-from", default=None, help="Override the starting model (checkpoint or run dir).")
 @set_option
-def rl_cmd(config: str, name: str | None, steps: int | None, init_from: str | None, assignments: tuple[str, ...]) -> None:
+def rl_cmd(
+    config: str, name: str | None, steps: int | None, init_from: str | None, assignments: tuple[str, ...]
+) -> None:
     """RL-train a model as described by CONFIG (YAML): GRPO, Dr GRPO, RLOO, REINFORCE++, PPO."""
     from reasonlab.train.rl.config import load_rl_config
     from reasonlab.train.rl.trainer import train_rl

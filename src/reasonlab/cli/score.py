@@ -15,9 +15,7 @@ from reasonlab.io import read_records, write_records
 from reasonlab.rewards import score_records
 
 
-def summary_table(
-    problems: list[dict[str, Any]], scores: list[dict[str, Any]], by: str | None, title: str
-) -> Table:
+def summary_table(problems: list[dict[str, Any]], scores: list[dict[str, Any]], by: str | None, title: str) -> Table:
     """Accuracy, process accuracy, mean reward and unparseable rate, overall and per ``meta[by]``."""
     meta = {p["id"]: p.get("meta", {}) for p in problems}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -12,12 +12,18 @@ from reasonlab.cli.common import set_option
 from reasonlab.config import load_config
 from reasonlab.errors import ReasonlabError
 
-_overwrite_option = click.option("--overwrite", is_flag=True,
-                                 help="Delete an existing run directory of this name instead of resuming it.")
+_overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Delete an existing run directory of this name instead of resuming it."
+)
 
 
-def _run_phase(config_path: str, assignments: tuple[str, ...], overwrite: bool, config_cls: type[Any],
-               fn: Callable[..., dict[str, Any]]) -> None:
+def _run_phase(
+    config_path: str,
+    assignments: tuple[str, ...],
+    overwrite: bool,
+    config_cls: type[Any],
+    fn: Callable[..., dict[str, Any]],
+) -> None:
     """Load CONFIG with ``--set`` overrides, run a training phase and print its summary as one JSON line."""
     cfg = load_config(config_path, config_cls, assignments)
     summary = fn(cfg, overwrite=overwrite)
@@ -57,17 +63,34 @@ def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
 @click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default).")
 @click.option("--compile", "use_compile", is_flag=True, help="torch.compile our model.")
 @click.option("--no-transformers", is_flag=True, help="Skip the transformers comparison.")
-def bench_train_cmd(preset: str, batch_size: int, seq_len: int, vocab_size: int, steps: int, warmup: int,
-                    threads: int, use_compile: bool, no_transformers: bool) -> None:
+def bench_train_cmd(
+    preset: str,
+    batch_size: int,
+    seq_len: int,
+    vocab_size: int,
+    steps: int,
+    warmup: int,
+    threads: int,
+    use_compile: bool,
+    no_transformers: bool,
+) -> None:
     """Training tokens/s: native vs transformers Qwen2 (same config), and MFU vs measured matmul peak."""
     from reasonlab.bench.train import bench_train
     from reasonlab.model import PRESETS
 
     if preset not in PRESETS:
         raise ReasonlabError(f"--preset {preset!r}: unknown (allowed: {', '.join(PRESETS)})")
-    report = bench_train(preset, batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size, steps=steps,
-                         warmup=warmup, threads=threads, compile=use_compile,
-                         compare_transformers=not no_transformers)
+    report = bench_train(
+        preset,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        vocab_size=vocab_size,
+        steps=steps,
+        warmup=warmup,
+        threads=threads,
+        compile=use_compile,
+        compare_transformers=not no_transformers,
+    )
     click.echo(json.dumps(report, indent=1))
 
 

@@ -31,8 +31,22 @@ from reasonlab.io import read_records
 
 #: Words whose frequency is compared between correct and wrong responses by default.
 REASONING_WORDS = (
-    "wait", "but", "so", "check", "verify", "again", "assume", "suppose", "contradiction", "therefore",
-    "because", "if", "then", "however", "recheck", "mistake",
+    "wait",
+    "but",
+    "so",
+    "check",
+    "verify",
+    "again",
+    "assume",
+    "suppose",
+    "contradiction",
+    "therefore",
+    "because",
+    "if",
+    "then",
+    "however",
+    "recheck",
+    "mistake",
 )
 
 
@@ -56,7 +70,7 @@ def length_vs_correctness(
     lengths = np.array([int(r["length"]) for r in records])
     correct = np.array([bool(r["correct"]) for r in records])
     complete = ~np.array([bool(r["truncated"]) for r in records])
-    e = np.asarray(edges if edges is not None else _length_edges(lengths, n_bins))
+    e = np.asarray(edges if edges is not None else _length_edges(lengths.tolist(), n_bins))
 
     def hist(mask: np.ndarray) -> dict[str, Any]:
         c, _ = np.histogram(lengths[mask & correct], bins=e)
@@ -82,9 +96,7 @@ def length_vs_correctness(
 _WORD_RE = re.compile(r"[a-z]+")
 
 
-def reasoning_words(
-    records: Sequence[dict[str, Any]], words: Sequence[str] = REASONING_WORDS
-) -> list[dict[str, Any]]:
+def reasoning_words(records: Sequence[dict[str, Any]], words: Sequence[str] = REASONING_WORDS) -> list[dict[str, Any]]:
     """Per word: occurrences per correct and per wrong response, and accuracy with vs without it.
 
     Words are matched case-insensitively as whole words. ``rate_correct`` = total occurrences in
@@ -96,7 +108,7 @@ def reasoning_words(
     tokens = [_WORD_RE.findall(str(r["completion"]).lower()) for r in records]
     correct = np.array([bool(r["correct"]) for r in records])
     n_c, n_w = int(correct.sum()), int((~correct).sum())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for w in words:
         counts = np.array([t.count(w.lower()) for t in tokens])
         has = counts > 0
@@ -139,7 +151,7 @@ def seed_variance_study(records: Sequence[dict[str, Any]], sizes: Sequence[int])
     for m in sizes:
         if m < 1 or m > len(order):
             raise ReasonlabError(f"seed variance study: block size {m} must be in 1..{len(order)} problems")
-        blocks = [order[i: i + m] for i in range(0, len(order) - m + 1, m)]
+        blocks = [order[i : i + m] for i in range(0, len(order) - m + 1, m)]
         stats = []
         for ids in blocks:
             per_seed = per_seed_pass1([r for pid in ids for r in by_id[pid]])

@@ -47,8 +47,7 @@ def compare_records(
     paired = M.paired_test([b1[i] for i in shared], [a1[i] for i in shared], ci=ci, n_perm=n_perm, seed=seed)
     deltas = delta_at_k(cand, base, k_list, ci=ci, n_perm=n_perm, seed=seed)
     base_seeds = per_seed_pass1(base)
-    band = M.seed_band(base_seeds)
-    band["per_seed"] = base_seeds
+    band: dict[str, Any] = {**M.seed_band(base_seeds), "per_seed": base_seeds}
     cand_mean = M.mean_std(per_seed_pass1(cand))[0]
     gain = paired.mean_diff
     return {

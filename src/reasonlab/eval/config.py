@@ -36,7 +36,6 @@ class BucketSpec(StrictModel):
         return v
 
 
-
 class EvalConfig(StrictModel):
     """Everything that defines an evaluation; recorded verbatim in the run record."""
 
@@ -109,7 +108,9 @@ class EvalConfig(StrictModel):
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
         if self.prompt_style not in task.styles:
-            raise ValueError(f"prompt_style {self.prompt_style!r}: task {self.task!r} supports {', '.join(task.styles)}")
+            raise ValueError(
+                f"prompt_style {self.prompt_style!r}: task {self.task!r} supports {', '.join(task.styles)}"
+            )
         if self.problems is None:  # generated buckets: every bucket's knobs must be valid now
             self._bucket_params = {
                 str(v): checked_params(self.task, {**self.fixed, self.buckets.knob: v}) for v in self.buckets.values
@@ -129,4 +130,3 @@ class EvalConfig(StrictModel):
 def load_eval_config(path: str | os.PathLike[str], assignments: tuple[str, ...] = ()) -> EvalConfig:
     """Read a YAML eval config with ``--set`` assignments (one-line errors naming the field)."""
     return load_config(path, EvalConfig, assignments)
-

@@ -83,9 +83,7 @@ def limem_table(
     for pid, rate in _solve_rates(perturbed_scores, "perturbed scores").items():
         base, sep, kind = pid.rpartition(":")
         if not sep or base not in orig:
-            raise ReasonlabError(
-                f"perturbed score id {pid!r} does not name an original item as '<original id>:<kind>'"
-            )
+            raise ReasonlabError(f"perturbed score id {pid!r} does not name an original item as '<original id>:<kind>'")
         pert_by_kind[kind][base] = rate
     rows = []
     for kind in sorted(pert_by_kind):

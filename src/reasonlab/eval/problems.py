@@ -59,8 +59,13 @@ def _problems_from_file(config: EvalConfig, task: Task, banned: set[int]) -> tup
     if missing:
         raise ReasonlabError(f"{config.problems}: no problems with {knob}={missing[0]} (bucket values {list(wanted)})")
     rows = [r for k in wanted for r in per[k]]
-    return rows, {"namespace": "file", "problems_file": config.problems, "problem_seeds": {},
-                  "holdout_files": list(config.holdout_files), "dropped_overlapping": dropped}
+    return rows, {
+        "namespace": "file",
+        "problems_file": config.problems,
+        "problem_seeds": {},
+        "holdout_files": list(config.holdout_files),
+        "dropped_overlapping": dropped,
+    }
 
 
 def build_problems(
@@ -111,5 +116,3 @@ def build_problems(
         "dropped_overlapping": dropped,
     }
     return rows, record
-
-

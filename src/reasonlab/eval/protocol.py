@@ -46,8 +46,22 @@ __all__ = ["SAMPLE_FIELDS", "run_eval", "sample_and_score"]
 
 #: Fields of every per-sample record in ``eval/samples.jsonl``.
 SAMPLE_FIELDS = (
-    "id", "bucket", "cluster", "seed", "sample", "sample_seed", "completion", "pred", "correct", "format_ok",
-    "process_ok", "reward", "prompt_tokens", "length", "truncated", "unparseable",
+    "id",
+    "bucket",
+    "cluster",
+    "seed",
+    "sample",
+    "sample_seed",
+    "completion",
+    "pred",
+    "correct",
+    "format_ok",
+    "process_ok",
+    "reward",
+    "prompt_tokens",
+    "length",
+    "truncated",
+    "unparseable",
 )
 
 
@@ -92,8 +106,10 @@ def sample_and_score(
     not depend on ``batch_size`` or on the order the sampler sees the prompts in.
     """
     params = config.decoding.sampling_params([tokenizer.eos_id])
-    objs = [Problem.from_dict({k: row[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")})
-            for row in problems]
+    objs = [
+        Problem.from_dict({k: row[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")})
+        for row in problems
+    ]
     # encoded once per problem, as the sampler would (<bos> + prompt), shared by its S*n samples
     prompt_ids = tokenizer.encode_batch([task.render(p, config.prompt_style)[0] for p in objs], add_bos=True)
     limit = int(getattr(getattr(model, "config", None), "max_seq_len", 1 << 30))
@@ -106,17 +122,33 @@ def sample_and_score(
     jobs.sort(key=lambda job: (len(prompt_ids[job[0]]), job[0], job[1], job[2]))
     bar = _Progress(len(jobs), progress)
     records: list[dict[str, Any] | None] = [None] * len(jobs)
-    order = {(pi, s, j): i for i, (pi, s, j) in enumerate(
-        (pi, s, j) for pi in range(len(problems)) for s in range(config.seeds) for j in range(config.samples_per_seed)
-    )}
+    order = {
+        (pi, s, j): i
+        for i, (pi, s, j) in enumerate(
+            (pi, s, j)
+            for pi in range(len(problems))
+            for s in range(config.seeds)
+            for j in range(config.samples_per_seed)
+        )
+    }
     gen_time = score_time = 0.0
     n_tokens = 0
     for start in range(0, len(jobs), config.batch_size):
-        batch = jobs[start: start + config.batch_size]
+        batch = jobs[start : start + config.batch_size]
         fits = [b for b in batch if len(prompt_ids[b[0]]) < limit]
         t0 = time.perf_counter()
-        gens = generate_ids(model, tokenizer, [prompt_ids[b[0]] for b in fits], params, [b[3] for b in fits],
-                            batch_size=config.batch_size) if fits else []
+        gens = (
+            generate_ids(
+                model,
+                tokenizer,
+                [prompt_ids[b[0]] for b in fits],
+                params,
+                [b[3] for b in fits],
+                batch_size=config.batch_size,
+            )
+            if fits
+            else []
+        )
         by_job = dict(zip([(b[0], b[1], b[2]) for b in fits], gens, strict=True))
         t1 = time.perf_counter()
         toks = 0
@@ -205,14 +237,23 @@ def run_eval(
         clash = sorted(set(holdout["problem_seeds"].values()) & set(train_seeds))
         if clash:
             raise ReasonlabError(f"evaluation problem seed {clash[0]} also appears in the training config {train_cfg}")
-        holdout.update({
-            "training_config": train_cfg, "training_seeds": train_seeds, "seed_overlap": False,
-            "training_runs": [str(r) for r in training_lineage(model_path)],
-            "training_prompt_hashes": hash_file, "training_prompts_checked": len(train_hashes),
-        })
-        prompts = [task.render(Problem.from_dict({k: p[k] for k in ("id", "task", "prompt", "answer", "solution",
-                                                                       "meta")}), config.prompt_style)[0]
-                   for p in problems]
+        holdout.update(
+            {
+                "training_config": train_cfg,
+                "training_seeds": train_seeds,
+                "seed_overlap": False,
+                "training_runs": [str(r) for r in training_lineage(model_path)],
+                "training_prompt_hashes": hash_file,
+                "training_prompts_checked": len(train_hashes),
+            }
+        )
+        prompts = [
+            task.render(
+                Problem.from_dict({k: p[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")}),
+                config.prompt_style,
+            )[0]
+            for p in problems
+        ]
         say(
             f"eval {task.name}: {len(config.buckets.values)} buckets x {config.problems_per_bucket} problems x "
             f"{config.seeds} seeds x {config.samples_per_seed} samples on {device}"
@@ -265,4 +306,3 @@ def run_eval(
     finally:
         if config.threads:
             torch.set_num_threads(old_threads)
-

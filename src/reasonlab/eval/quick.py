@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from reasonlab.config import StrictModel
 from reasonlab.io import atomic_write_text
 from reasonlab.rundir import prompt_hashes_path
-from reasonlab.sampling import SamplingParams, generate
+from reasonlab.sampling import DecodingConfig, generate
 from reasonlab.seeds import TRAIN_SEED_BASE, prompt_hash
 from reasonlab.tasks import get_task
 from reasonlab.tasks.registry import checked_params
@@ -61,17 +61,25 @@ class QuickEvalConfig(StrictModel):
 
 
 @torch.no_grad()
-def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int,
-                    batch_size: int = 64) -> list[str]:
+def greedy_generate(
+    model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int = 64
+) -> list[str]:
     """Greedy completions (the text after each prompt, up to ``<eos>``) with the team sampler."""
     room = model.config.max_seq_len - max((len(tokenizer.encode(p)) + 1 for p in prompts), default=0)
-    params = SamplingParams(max_new_tokens=max(1, min(max_new_tokens, room)), temperature=0.0)
+    params = DecodingConfig(temperature=0.0).sampling_params(max_new_tokens=max(1, min(max_new_tokens, room)))
     gens = generate(model, tokenizer, list(prompts), params, seeds=list(range(len(prompts))), batch_size=batch_size)
     return [g.text for g in gens]
 
 
-def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir: str | os.PathLike[str] | None = None,
-                   train_hashes: np.ndarray | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_quick_eval(
+    cfg: QuickEvalConfig,
+    model: Any,
+    tokenizer: Any,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    train_hashes: np.ndarray | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Greedy accuracy per bucket: ``{bucket: {n, correct, accuracy, process_accuracy, overlap}}``.
 
     ``process_accuracy`` counts completions whose answer is right *and* whose every step checks
@@ -98,7 +106,7 @@ def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir:
         n = max(len(problems), 1)
         row: dict[str, Any] = {"n": len(problems), "correct": correct, "accuracy": correct / n}
         if verdicts and all(v.process is not None for v in verdicts):
-            row["process_accuracy"] = sum(bool(v.correct and v.process.ok) for v in verdicts) / n
+            row["process_accuracy"] = sum(bool(v.correct and v.process and v.process.ok) for v in verdicts) / n
         if seen is not None:
             row["overlap"] = sum(prompt_hash(p.prompt) in seen for p in problems)
         result[str(bucket)] = row
@@ -108,6 +116,8 @@ def run_quick_eval(cfg: QuickEvalConfig, model: Any, tokenizer: Any, *, out_dir:
                 extra += f", process-verified {row['process_accuracy']:.1%}"
             log(f"quick eval {cfg.bucket_knob}={bucket}: {correct}/{len(problems)} = {row['accuracy']:.1%}{extra}")
     if out_dir is not None:
-        atomic_write_text(Path(out_dir) / "quick_eval.json", json.dumps({"config": cfg.model_dump(mode="json"),
-                                                                         "buckets": result}, indent=1))
+        atomic_write_text(
+            Path(out_dir) / "quick_eval.json",
+            json.dumps({"config": cfg.model_dump(mode="json"), "buckets": result}, indent=1),
+        )
     return result

@@ -1,21 +1,22 @@
-"""The run record of an evaluation: versions, device, git commit, prompt template; loading a finished run.
-"""
+"""The run record of an evaluation: versions, device, git commit, prompt template; loading a finished run."""
 
 from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import os
 import platform
 import subprocess
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from reasonlab import __version__
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import read_records
+from reasonlab.io import read_json, read_records
 from reasonlab.tasks import Task
 
 __all__ = ["SUMMARY_SCHEMA", "device_record", "git_commit", "load_run", "prompt_template_record", "versions"]
@@ -31,7 +32,11 @@ def git_commit() -> dict[str, Any] | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=src, capture_output=True, text=True, timeout=5, check=True,
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -39,8 +44,6 @@ def git_commit() -> dict[str, Any] | None:
 
 
 def versions() -> dict[str, str | None]:
-    from importlib import metadata
-
     out: dict[str, str | None] = {"python": platform.python_version(), "reasonlab": __version__}
     for pkg in ("torch", "numpy", "tokenizers", "transformers", "safetensors", "scipy", "pydantic"):
         try:
@@ -62,8 +65,6 @@ def _cpu_name() -> str:
 
 def device_record(device: str) -> dict[str, Any]:
     """Device name, thread count and platform, as the protocol asks every run to record."""
-    import torch
-
     rec: dict[str, Any] = {
         "device": device,
         "cpu": _cpu_name(),
@@ -89,19 +90,13 @@ def prompt_template_record(task: Task, style: str, prompts: Sequence[str]) -> di
     }
 
 
-
 def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``(summary, sample records)`` of an evaluation run directory, with one-line errors."""
     d = Path(run_dir)
     path = d / "eval" / "summary.json"
     if not path.is_file():
         raise ReasonlabError(f"{d}: not an evaluation run (no eval/summary.json)")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ReasonlabError(f"{path}: corrupt summary (not JSON)") from None
+    summary = read_json(path, "summary")
     if not isinstance(summary, dict) or summary.get("schema") != SUMMARY_SCHEMA:
         raise ReasonlabError(f"{path}: not a reasonlab eval summary (schema {SUMMARY_SCHEMA})")
     return summary, read_records(d / "eval" / "samples.jsonl")
-
-

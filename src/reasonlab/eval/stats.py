@@ -67,8 +67,12 @@ def problem_scores(
             out[pid] = M.pass_at_k(len(vals), int(sum(vals)), k)
         else:
             out[pid] = M.maj_at_k(
-                [_vote_key(r) for r in rows], vals, k, n_subsamples=maj_subsamples,
-                seed=stable_seed("maj", pid, k) % 2**32, tie_rule=tie_rule,
+                [_vote_key(r) for r in rows],
+                vals,
+                k,
+                n_subsamples=maj_subsamples,
+                seed=stable_seed("maj", pid, k) % 2**32,
+                tie_rule=tie_rule,
             )
     return out
 
@@ -119,7 +123,6 @@ def summarize_records(
     n_per = {len(rows) for rows in groups.values()}
     n_min = min(n_per)
     clusters = {pid: rows[0].get("cluster") for pid, rows in groups.items()}
-    boot = {"n_boot": n_boot, "ci": ci}
     has_process = all(r.get("process_ok") is not None for r in records)
 
     def blocks(process: bool) -> dict[str, Any]:
@@ -127,13 +130,14 @@ def summarize_records(
         for k in k_list:
             if k > n_min:
                 continue
-            for metric, key in (("pass", "pass@k"), ("maj", "maj@k")):
-                sc = problem_scores(records, k, process=process, metric=metric, tie_rule=tie_rule,
-                                    maj_subsamples=maj_subsamples)
-                res[key][str(k)] = _score_block(sc, clusters, seed=seed + k, **boot)
-        band = M.seed_band(per_seed_pass1(records, process))
-        band["per_seed"] = per_seed_pass1(records, process)
-        band["ddof"] = M.DDOF
+            metrics: tuple[tuple[Literal["pass", "maj"], str], ...] = (("pass", "pass@k"), ("maj", "maj@k"))
+            for metric, key in metrics:
+                sc = problem_scores(
+                    records, k, process=process, metric=metric, tie_rule=tie_rule, maj_subsamples=maj_subsamples
+                )
+                res[key][str(k)] = _score_block(sc, clusters, n_boot=n_boot, ci=ci, seed=seed + k)
+        per_seed = per_seed_pass1(records, process)
+        band: dict[str, Any] = {**M.seed_band(per_seed), "per_seed": per_seed, "ddof": M.DDOF}
         res["pass@1_seeds"] = band
         return res
 
@@ -155,6 +159,7 @@ def summarize_records(
 
 def bucket_order(values: Sequence[Any]) -> list[str]:
     """Bucket labels in a natural order (numbers numerically, then strings)."""
+
     def key(v: Any) -> tuple[int, float, str]:
         try:
             return (0, float(v), "")
@@ -166,9 +171,12 @@ def bucket_order(values: Sequence[Any]) -> list[str]:
 
 def summarize(records: Sequence[dict[str, Any]], config: EvalConfig) -> dict[str, Any]:
     """Per-bucket and overall statistics of an evaluation, with the conventions used."""
-    kw = dict(
-        tie_rule=config.maj_tie_rule, maj_subsamples=config.maj_subsamples, n_boot=config.bootstrap,
-        ci=config.ci, seed=config.seed,
+    kw: dict[str, Any] = dict(
+        tie_rule=config.maj_tie_rule,
+        maj_subsamples=config.maj_subsamples,
+        n_boot=config.bootstrap,
+        ci=config.ci,
+        seed=config.seed,
     )
     by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 from pydantic import BaseModel, Field
 
 from reasonlab.config import StrictModel, deep_merge, dump_config, load_yaml, validate
@@ -44,7 +45,16 @@ from reasonlab.train.pretrain import PretrainConfig, pretrain
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.trainer import train_rl
 
-__all__ = ["STEP_KINDS", "STEP_OUTPUTS", "Recipe", "StepSpec", "deep_merge", "load_recipe", "resolve_refs", "run_recipe"]
+__all__ = [
+    "STEP_KINDS",
+    "STEP_OUTPUTS",
+    "Recipe",
+    "StepSpec",
+    "deep_merge",
+    "load_recipe",
+    "resolve_refs",
+    "run_recipe",
+]
 
 DONE_FILE = "step_done.json"
 
@@ -305,8 +315,6 @@ def run_recipe(
     ``base_dir`` is where relative config paths are looked up when not found from the current directory.
     ``fresh`` deletes the recipe's run directory first (only a directory this pipeline made).
     """
-    import torch
-
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     check_recipe(recipe, base)

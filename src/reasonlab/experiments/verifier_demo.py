@@ -54,7 +54,7 @@ def run_verifier_demo(
 ) -> DemoResult:
     """Generate ``n_per_op`` problems per op of ``knobs["ops"]``, score gold and corrupted completions."""
     task = get_task("arith")
-    base = task.params(**knobs)
+    base: Any = task.params(**knobs)
     out = DemoResult(ops=base.ops.values(), params=base)
     start = time.perf_counter()
     for op in out.ops:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_dir
+from reasonlab.io import atomic_dir, read_json
 from reasonlab.model.decoder import Decoder, ModelConfig
 from reasonlab.model.hf import load_hf_dir
 from reasonlab.model.tokenizer import TaskTokenizer
@@ -33,11 +34,10 @@ def _state_dict_for_save(model: Decoder) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
 
 
-def write_model_files(directory: Path, model: Decoder, tokenizer: TaskTokenizer,
-                      extra: dict[str, Any] | None = None) -> None:
+def write_model_files(
+    directory: Path, model: Decoder, tokenizer: TaskTokenizer, extra: dict[str, Any] | None = None
+) -> None:
     """Write config.json, model.safetensors and tokenizer.json into the existing ``directory``."""
-    from safetensors.torch import save_file
-
     meta = {"format": FORMAT, "model": model.config.to_dict()}
     if extra:
         meta["extra"] = extra
@@ -46,8 +46,9 @@ def write_model_files(directory: Path, model: Decoder, tokenizer: TaskTokenizer,
     tokenizer.save(directory)
 
 
-def save_model(directory: str | os.PathLike[str], model: Decoder, tokenizer: TaskTokenizer,
-               extra: dict[str, Any] | None = None) -> Path:
+def save_model(
+    directory: str | os.PathLike[str], model: Decoder, tokenizer: TaskTokenizer, extra: dict[str, Any] | None = None
+) -> Path:
     """Write a native checkpoint to ``directory`` atomically; an existing directory is replaced.
 
     ``extra`` (JSON-serialisable) is stored under ``"extra"`` in config.json, e.g. the training step.
@@ -69,10 +70,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ReasonlabError(f"{path}: no such checkpoint directory")
     if not cfg_path.is_file():
         raise ReasonlabError(f"{path}: not a checkpoint (no {CONFIG_FILE})")
-    try:
-        data = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReasonlabError(f"{cfg_path}: corrupt config ({type(exc).__name__})") from None
+    data = read_json(cfg_path, "config")
     if not isinstance(data, dict):
         raise ReasonlabError(f"{cfg_path}: corrupt config (expected a JSON object)")
     return data
@@ -88,7 +86,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     if data.get("format") != FORMAT:
         model, tokenizer = load_hf_dir(p, data)
     else:
-        config = ModelConfig.from_dict(data.get("model"), source=str(p / CONFIG_FILE))
+        config = ModelConfig.from_dict(data.get("model") or {}, source=str(p / CONFIG_FILE))
         tokenizer = TaskTokenizer.load(p)
         model = Decoder(config)
         load_state(model, read_safetensors(p / WEIGHTS_FILE), str(p / WEIGHTS_FILE))

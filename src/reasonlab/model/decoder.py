@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +42,15 @@ class ModelConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads",
-                     "intermediate_size", "max_seq_len"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "intermediate_size",
+            "max_seq_len",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ReasonlabError(f"model config: field {name!r} must be a positive integer, got {value!r}")
@@ -92,17 +99,45 @@ class ModelConfig:
 #: the rotary tables; 1024 fits an arith problem with 20 operations (~600 tokens, see docs/benchmarks.md).
 PRESETS: dict[str, dict[str, Any]] = {
     # ~1.3M parameters
-    "tiny": dict(vocab_size=2200, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2,
-                 intermediate_size=512, max_seq_len=1024),
+    "tiny": dict(
+        vocab_size=2200,
+        hidden_size=128,
+        num_layers=4,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=512,
+        max_seq_len=1024,
+    ),
     # ~5.3M parameters
-    "small": dict(vocab_size=2200, hidden_size=256, num_layers=6, num_heads=4, num_kv_heads=2,
-                  intermediate_size=768, max_seq_len=1024),
+    "small": dict(
+        vocab_size=2200,
+        hidden_size=256,
+        num_layers=6,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=768,
+        max_seq_len=1024,
+    ),
     # ~18M parameters
-    "medium": dict(vocab_size=2200, hidden_size=384, num_layers=8, num_heads=6, num_kv_heads=2,
-                   intermediate_size=1536, max_seq_len=1024),
+    "medium": dict(
+        vocab_size=2200,
+        hidden_size=384,
+        num_layers=8,
+        num_heads=6,
+        num_kv_heads=2,
+        intermediate_size=1536,
+        max_seq_len=1024,
+    ),
     # ~103M parameters: the published lab's Qwen2 configuration
-    "qwen2-100m": dict(vocab_size=2200, hidden_size=768, num_layers=12, num_heads=12, num_kv_heads=2,
-                       intermediate_size=3072, max_seq_len=2048),
+    "qwen2-100m": dict(
+        vocab_size=2200,
+        hidden_size=768,
+        num_layers=12,
+        num_heads=12,
+        num_kv_heads=2,
+        intermediate_size=3072,
+        max_seq_len=2048,
+    ),
 }
 
 
@@ -134,8 +169,15 @@ class KVCache:
     the new keys/values at ``[length, length + T)`` and then advances ``length``.
     """
 
-    def __init__(self, config: ModelConfig, batch_size: int, max_len: int, *,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        batch_size: int,
+        max_len: int,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         shape = (config.num_layers, batch_size, config.num_kv_heads, max_len, config.head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
@@ -172,8 +214,16 @@ class Attention(nn.Module):
         self.qkv_proj = nn.Linear(config.hidden_size, q_dim + 2 * kv_dim, bias=config.qkv_bias)
         self.o_proj = nn.Linear(q_dim, config.hidden_size, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
-                is_causal: bool, cache: KVCache | None, layer: int) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        is_causal: bool,
+        cache: KVCache | None,
+        layer: int,
+    ) -> torch.Tensor:
         bsz, seq, _ = x.shape
         nq, nkv = self.num_heads, self.num_kv_heads
         qkv = self.qkv_proj(x).view(bsz, seq, nq + 2 * nkv, self.head_dim).transpose(1, 2)
@@ -181,10 +231,10 @@ class Attention(nn.Module):
         q, k, v = qk[:, :nq], qk[:, nq:], qkv[:, nq + nkv :]
         if cache is not None:
             start = cache.length
-            cache.k[layer, :, :, start:start + seq] = k
-            cache.v[layer, :, :, start:start + seq] = v
-            k = cache.k[layer, :, :, :start + seq]
-            v = cache.v[layer, :, :, :start + seq]
+            cache.k[layer, :, :, start : start + seq] = k
+            cache.v[layer, :, :, start : start + seq] = v
+            k = cache.k[layer, :, :, : start + seq]
+            v = cache.v[layer, :, :, : start + seq]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=is_causal, enable_gqa=self.num_kv_heads != self.num_heads
         )
@@ -224,8 +274,16 @@ class Block(nn.Module):
         self.post_attn_norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
-                is_causal: bool, cache: KVCache | None, layer: int) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor | None,
+        is_causal: bool,
+        cache: KVCache | None,
+        layer: int,
+    ) -> torch.Tensor:
         x = x + self.attn(self.input_norm(x), cos, sin, mask, is_causal, cache, layer)
         return x + self.mlp(self.post_attn_norm(x))
 
@@ -268,8 +326,14 @@ class Decoder(nn.Module):
         p = self.embed.weight
         return KVCache(self.config, batch_size, max_len or self.config.max_seq_len, device=p.device, dtype=p.dtype)
 
-    def hidden_states(self, input_ids: torch.Tensor, *, position_ids: torch.Tensor | None = None,
-                      attention_mask: torch.Tensor | None = None, kv_cache: KVCache | None = None) -> torch.Tensor:
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """Final-norm hidden states ``[B, T, hidden]``; see :meth:`forward` for the arguments."""
         bsz, seq = input_ids.shape
         start = kv_cache.length if kv_cache is not None else 0
@@ -287,12 +351,14 @@ class Decoder(nn.Module):
             raise ReasonlabError(
                 f"position {int(position_ids.max())} is beyond the model's max_seq_len {self.config.max_seq_len}"
             )
-        cos = self.rope_cos[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
-        sin = self.rope_sin[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
+        rope_cos, rope_sin = cast(torch.Tensor, self.rope_cos), cast(torch.Tensor, self.rope_sin)  # buffers
+        cos = rope_cos[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
+        sin = rope_sin[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
         mask, is_causal = self._attention_mask(attention_mask, bsz, seq, start, input_ids.device)
         if mask is not None:  # additive float mask, built once per forward instead of once per layer
             mask = torch.zeros(mask.shape, dtype=self.embed.weight.dtype, device=mask.device).masked_fill_(
-                ~mask, float("-inf"))
+                ~mask, float("-inf")
+            )
         x = self.embed(input_ids)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask, is_causal, kv_cache, i)
@@ -301,8 +367,9 @@ class Decoder(nn.Module):
         return self.norm(x)
 
     @staticmethod
-    def _attention_mask(attention_mask: torch.Tensor | None, bsz: int, seq: int, start: int,
-                        device: torch.device) -> tuple[torch.Tensor | None, bool]:
+    def _attention_mask(
+        attention_mask: torch.Tensor | None, bsz: int, seq: int, start: int, device: torch.device
+    ) -> tuple[torch.Tensor | None, bool]:
         """Boolean mask ``[B, 1, T, start+T]`` (True = may attend), or ``None`` + ``is_causal`` flag.
 
         Query ``i`` (absolute position ``start+i``) sees key ``j`` iff ``j <= start+i`` and key ``j`` is not
@@ -328,8 +395,14 @@ class Decoder(nn.Module):
             return F.linear(hidden, self.embed.weight)
         return self.lm_head(hidden)
 
-    def forward(self, input_ids: torch.Tensor, *, position_ids: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None, kv_cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """Logits ``[B, T, vocab]`` for ``input_ids[B, T]``.
 
         ``attention_mask[B, past+T]`` (1 = token, 0 = padding) covers the cached positions and the new
@@ -337,5 +410,6 @@ class Decoder(nn.Module):
         does not shift positions) or to ``past .. past+T-1``. With ``kv_cache`` the new keys/values are
         appended to the cache and attention covers everything cached so far.
         """
-        return self.logits(self.hidden_states(input_ids, position_ids=position_ids,
-                                              attention_mask=attention_mask, kv_cache=kv_cache))
+        return self.logits(
+            self.hidden_states(input_ids, position_ids=position_ids, attention_mask=attention_mask, kv_cache=kv_cache)
+        )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_dir
@@ -76,16 +77,22 @@ def to_hf_state_dict(model: Decoder) -> dict[str, torch.Tensor]:
             bias = torch.zeros(q_dim + 2 * kv_dim, dtype=q.dtype)
         qb, kb, vb = bias.split([q_dim, kv_dim, kv_dim], dim=0)
         gate, up = sd[src + "mlp.gate_up_proj.weight"].chunk(2, dim=0)
-        out.update({
-            dst + "self_attn.q_proj.weight": q, dst + "self_attn.k_proj.weight": k,
-            dst + "self_attn.v_proj.weight": v, dst + "self_attn.q_proj.bias": qb,
-            dst + "self_attn.k_proj.bias": kb, dst + "self_attn.v_proj.bias": vb,
-            dst + "self_attn.o_proj.weight": sd[src + "attn.o_proj.weight"],
-            dst + "mlp.gate_proj.weight": gate, dst + "mlp.up_proj.weight": up,
-            dst + "mlp.down_proj.weight": sd[src + "mlp.down_proj.weight"],
-            dst + "input_layernorm.weight": sd[src + "input_norm.weight"],
-            dst + "post_attention_layernorm.weight": sd[src + "post_attn_norm.weight"],
-        })
+        out.update(
+            {
+                dst + "self_attn.q_proj.weight": q,
+                dst + "self_attn.k_proj.weight": k,
+                dst + "self_attn.v_proj.weight": v,
+                dst + "self_attn.q_proj.bias": qb,
+                dst + "self_attn.k_proj.bias": kb,
+                dst + "self_attn.v_proj.bias": vb,
+                dst + "self_attn.o_proj.weight": sd[src + "attn.o_proj.weight"],
+                dst + "mlp.gate_proj.weight": gate,
+                dst + "mlp.up_proj.weight": up,
+                dst + "mlp.down_proj.weight": sd[src + "mlp.down_proj.weight"],
+                dst + "input_layernorm.weight": sd[src + "input_norm.weight"],
+                dst + "post_attention_layernorm.weight": sd[src + "post_attn_norm.weight"],
+            }
+        )
     return {k: v.contiguous() for k, v in out.items()}
 
 
@@ -110,21 +117,29 @@ def tokenizer_config(tokenizer: TaskTokenizer, max_len: int) -> dict[str, Any]:
 
 def export_hf(model: Decoder, tokenizer: TaskTokenizer, out_dir: str | os.PathLike[str]) -> Path:
     """Write a Hugging Face ``Qwen2ForCausalLM`` directory to ``out_dir`` atomically."""
-    from safetensors.torch import save_file
-
     cfg = model.config
     with atomic_dir(out_dir) as tmp:
+
         def dump(name: str, obj: dict[str, Any]) -> None:
             (tmp / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
 
         dump("config.json", hf_config(cfg, tokenizer))
-        dump("generation_config.json", {"bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id,
-                                        "pad_token_id": tokenizer.pad_id})
+        dump(
+            "generation_config.json",
+            {"bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id, "pad_token_id": tokenizer.pad_id},
+        )
         save_file(to_hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         tokenizer.save(tmp)
         dump("tokenizer_config.json", tokenizer_config(tokenizer, cfg.max_seq_len))
-        dump("special_tokens_map.json", {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD,
-                                         "additional_special_tokens": list(SPECIAL_TOKENS[3:])})
+        dump(
+            "special_tokens_map.json",
+            {
+                "bos_token": BOS,
+                "eos_token": EOS,
+                "pad_token": PAD,
+                "additional_special_tokens": list(SPECIAL_TOKENS[3:]),
+            },
+        )
     return Path(out_dir)
 
 
@@ -173,6 +188,7 @@ def config_from_hf(data: dict[str, Any], source: str) -> ModelConfig:
 
 def from_hf_state_dict(config: ModelConfig, hf: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
     """Hugging Face Qwen2/Llama tensors mapped (fused) to native names."""
+
     def get(name: str) -> torch.Tensor:
         if name not in hf:
             raise ReasonlabError(f"{source}: missing tensor {name!r}")
@@ -184,14 +200,17 @@ def from_hf_state_dict(config: ModelConfig, hf: dict[str, torch.Tensor], source:
     for i in range(config.num_layers):
         src, dst = f"model.layers.{i}.", f"layers.{i}."
         a = src + "self_attn."
-        out[dst + "attn.qkv_proj.weight"] = torch.cat([get(a + "q_proj.weight"), get(a + "k_proj.weight"),
-                                                       get(a + "v_proj.weight")])
+        out[dst + "attn.qkv_proj.weight"] = torch.cat(
+            [get(a + "q_proj.weight"), get(a + "k_proj.weight"), get(a + "v_proj.weight")]
+        )
         if config.qkv_bias:
-            out[dst + "attn.qkv_proj.bias"] = torch.cat([get(a + "q_proj.bias"), get(a + "k_proj.bias"),
-                                                         get(a + "v_proj.bias")])
+            out[dst + "attn.qkv_proj.bias"] = torch.cat(
+                [get(a + "q_proj.bias"), get(a + "k_proj.bias"), get(a + "v_proj.bias")]
+            )
         out[dst + "attn.o_proj.weight"] = get(a + "o_proj.weight")
-        out[dst + "mlp.gate_up_proj.weight"] = torch.cat([get(src + "mlp.gate_proj.weight"),
-                                                          get(src + "mlp.up_proj.weight")])
+        out[dst + "mlp.gate_up_proj.weight"] = torch.cat(
+            [get(src + "mlp.gate_proj.weight"), get(src + "mlp.up_proj.weight")]
+        )
         out[dst + "mlp.down_proj.weight"] = get(src + "mlp.down_proj.weight")
         out[dst + "input_norm.weight"] = get(src + "input_layernorm.weight")
         out[dst + "post_attn_norm.weight"] = get(src + "post_attention_layernorm.weight")

@@ -18,12 +18,25 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import atomic_write_text, read_json
 
 SPECIAL_TOKENS: tuple[str, ...] = (
-    "<bos>", "<eos>", "<pad>", "<question>", "</question>", "<solution>", "</solution>",
-    "<answer>", "</answer>", "<think>", "</think>",
+    "<bos>",
+    "<eos>",
+    "<pad>",
+    "<question>",
+    "</question>",
+    "<solution>",
+    "</solution>",
+    "<answer>",
+    "</answer>",
+    "<think>",
+    "</think>",
 )
 BOS, EOS, PAD = "<bos>", "<eos>", "<pad>"
 #: Specials that carry no text: the only ones ``decode(skip_special=True)`` drops.
@@ -39,15 +52,15 @@ PRETOKENIZE_REGEX = (
 )
 
 
-def _pipeline(tokenizer: object) -> None:
+def _pipeline(tokenizer: Any) -> None:
     """Attach the pre-tokenizer and decoder (the build step; a saved tokenizer.json carries them)."""
-    from tokenizers import Regex, decoders, pre_tokenizers
-
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([  # type: ignore[attr-defined]
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tokenizer.decoder = decoders.ByteLevel()  # type: ignore[attr-defined]
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
 
 
 class TaskTokenizer:
@@ -102,8 +115,6 @@ class TaskTokenizer:
         The spaced form matches greedily, so a larger number after a space splits as ``" 12" "3"``;
         round-trip stays exact, but use ``N`` only where numbers stay below it.
         """
-        from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
-
         floor = len(SPECIAL_TOKENS) + 256
         if vocab_size < floor:
             raise ReasonlabError(f"vocab_size {vocab_size} is too small; byte-level BPE needs at least {floor}")
@@ -178,8 +189,6 @@ class TaskTokenizer:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``tokenizer.json`` into ``directory`` (created if needed); returns its path."""
-        from reasonlab.io import atomic_write_text
-
         path = Path(directory) / TOKENIZER_FILE
         atomic_write_text(path, self._tok.to_str(pretty=False))  # type: ignore[attr-defined]
         return path
@@ -191,8 +200,6 @@ class TaskTokenizer:
         When the vocabulary lacks the reasonlab special tokens (a Hugging Face model's tokenizer), the
         BOS/EOS/PAD strings come from ``tokenizer_config.json`` beside it.
         """
-        from tokenizers import Tokenizer
-
         path = Path(directory)
         if path.is_dir():
             path = path / TOKENIZER_FILE
@@ -212,10 +219,9 @@ def _hf_control_tokens(path: Path) -> dict[str, str | None]:
     """BOS/EOS/PAD token strings from a Hugging Face ``tokenizer_config.json`` (entries may be dicts)."""
     if not path.is_file():
         raise ReasonlabError(f"{path.parent}: tokenizer lacks reasonlab special tokens and tokenizer_config.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ReasonlabError(f"{path}: not valid JSON") from None
+    data = read_json(path, "tokenizer config")
+    if not isinstance(data, dict):
+        raise ReasonlabError(f"{path}: tokenizer config is not a JSON object")
 
     def name(key: str) -> str | None:
         value = data.get(key)
@@ -228,8 +234,9 @@ def _hf_control_tokens(path: Path) -> dict[str, str | None]:
 
 def _bytelevel_decoder() -> dict[str, int]:
     """GPT-2's byte -> printable-character table, inverted (character -> byte)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = list(printable)
     n = 0
     for b in range(256):

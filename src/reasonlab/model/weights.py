@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.model.decoder import Decoder
@@ -12,8 +13,6 @@ from reasonlab.model.decoder import Decoder
 
 def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     """All tensors of one ``.safetensors`` file, or a ReasonlabError naming the file."""
-    from safetensors.torch import load_file
-
     if not path.is_file():
         raise ReasonlabError(f"{path}: missing weights file")
     try:

@@ -65,8 +65,11 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
         f"- time: {tm['wall_s']:.1f} s ({tm['generate_s']:.1f} s sampling, {tm['score_s']:.1f} s verifying); "
         f"{tm['generated_tokens']:,} tokens generated, {tm['tokens_per_s']:.0f} tokens/s, "
         f"{tm['samples_per_s']:.1f} samples/s"
-        + (f"; {tm['prompts_over_context']} prompts do not fit the model's context (scored as empty, truncated)"
-           if tm.get("prompts_over_context") else ""),
+        + (
+            f"; {tm['prompts_over_context']} prompts do not fit the model's context (scored as empty, truncated)"
+            if tm.get("prompts_over_context")
+            else ""
+        ),
         "",
         "## Overall",
         "",
@@ -75,10 +78,15 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
     for k in ks:
         o = ov["outcome"]
         p = ov["process"]
-        rows.append([
-            k, _blk(o["pass@k"][k]), _blk(o["maj@k"].get(k)),
-            _blk(p["pass@k"][k]) if p else "-", _blk(p["maj@k"].get(k)) if p else "-",
-        ])
+        rows.append(
+            [
+                k,
+                _blk(o["pass@k"][k]),
+                _blk(o["maj@k"].get(k)),
+                _blk(p["pass@k"][k]) if p else "-",
+                _blk(p["maj@k"].get(k)) if p else "-",
+            ]
+        )
     lines += _table(["k", "pass@k", "maj@k", "process pass@k", "process maj@k"], rows)
     band = ov["outcome"]["pass@1_seeds"]
     lines += [
@@ -98,16 +106,28 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
         o = s["outcome"]
         sb = o["pass@1_seeds"]
         row = [
-            b, _blk(o["pass@k"]["1"]), f"{sb['mean']:.3f} +- {sb['std']:.3f}",
-            _f(o["pass@k"].get(kmax, {}).get("mean")), _f(o["maj@k"].get(kmax, {}).get("mean")),
+            b,
+            _blk(o["pass@k"]["1"]),
+            f"{sb['mean']:.3f} +- {sb['std']:.3f}",
+            _f(o["pass@k"].get(kmax, {}).get("mean")),
+            _f(o["maj@k"].get(kmax, {}).get("mean")),
             _f(s["process"]["pass@k"]["1"]["mean"]) if s["process"] else "-",
-            f"{s['truncation_rate']:.1%}", f"{s['unparseable_rate']:.1%}",
+            f"{s['truncation_rate']:.1%}",
+            f"{s['unparseable_rate']:.1%}",
         ]
         if "clustered_se" in o["pass@k"]["1"]:
             row.append(_f(o["pass@k"]["1"]["clustered_se"]))
         rows.append(row)
-    header = [cfg["buckets"]["knob"], "pass@1 +- SE [CI]", "seeds mean +- std", f"pass@{kmax}", f"maj@{kmax}",
-              "process pass@1", "truncated", "unparseable"]
+    header = [
+        cfg["buckets"]["knob"],
+        "pass@1 +- SE [CI]",
+        "seeds mean +- std",
+        f"pass@{kmax}",
+        f"maj@{kmax}",
+        "process pass@1",
+        "truncated",
+        "unparseable",
+    ]
     if rows and len(rows[0]) > len(header):
         header.append("clustered SE")
     lines += _table(header, rows)
@@ -123,11 +143,22 @@ def render_report(summary: Mapping[str, Any], analyses: Mapping[str, Any], plots
         "## Reasoning words",
         "",
     ]
-    rows = [[f"`{r['word']}`", _f(r["rate_correct"]), _f(r["rate_wrong"]), f"{r['share_with']:.1%}",
-             _f(r["acc_with"]), _f(r["acc_without"])] for r in analyses["words"] if r["share_with"] > 0]
+    rows = [
+        [
+            f"`{r['word']}`",
+            _f(r["rate_correct"]),
+            _f(r["rate_wrong"]),
+            f"{r['share_with']:.1%}",
+            _f(r["acc_with"]),
+            _f(r["acc_without"]),
+        ]
+        for r in analyses["words"]
+        if r["share_with"] > 0
+    ]
     if rows:
-        lines += _table(["word", "per correct resp.", "per wrong resp.", "responses with it", "acc with",
-                         "acc without"], rows)
+        lines += _table(
+            ["word", "per correct resp.", "per wrong resp.", "responses with it", "acc with", "acc without"], rows
+        )
     else:
         lines.append("None of the tracked reasoning words occur in the responses.")
     lines += ["", "## Seed-count stability", ""]
@@ -150,7 +181,7 @@ def write_report(run_dir: str | os.PathLike[str], others: Sequence[str | os.Path
     d = Path(run_dir)
     summary, records = load_run(d)
     seed = int(summary["record"]["config"].get("seed", 0))
-    res = {
+    res: dict[str, Any] = {
         "length": A.length_vs_correctness(records),
         "words": A.reasoning_words(records),
         "stability": A.seed_stability_curve(records, seed=seed),
@@ -193,16 +224,34 @@ def compare_markdown(result: Mapping[str, Any]) -> str:
         p = r["paired"]
         band = r["baseline_seed_band"]
         inside = r["gain_inside_seed_band"]
-        rows.append([
-            label, _f(r["baseline_pass@1"]), _f(r["candidate_pass@1"]), f"{p['mean_diff']:+.3f}",
-            f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]", f"{p['p_value']:.4f}",
-            f"{band['min']:.3f}-{band['max']:.3f}", "-" if inside is None else ("yes" if inside else "no"),
-        ])
-    lines += _table(["bucket", "A pass@1", "B pass@1", "B - A", "95% CI", "p (sign-flip)", "A seed band",
-                     "gain inside A's band"], rows)
+        rows.append(
+            [
+                label,
+                _f(r["baseline_pass@1"]),
+                _f(r["candidate_pass@1"]),
+                f"{p['mean_diff']:+.3f}",
+                f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]",
+                f"{p['p_value']:.4f}",
+                f"{band['min']:.3f}-{band['max']:.3f}",
+                "-" if inside is None else ("yes" if inside else "no"),
+            ]
+        )
+    lines += _table(
+        ["bucket", "A pass@1", "B pass@1", "B - A", "95% CI", "p (sign-flip)", "A seed band", "gain inside A's band"],
+        rows,
+    )
     lines += ["", "## delta@k (diversity check)", ""]
-    rows = [[k, _f(d["base"]), _f(d["model"]), f"{d['mean_diff']:+.3f}", f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]",
-             f"{d['p_value']:.4f}"] for k, d in ov["delta@k"].items()]
+    rows = [
+        [
+            k,
+            _f(d["base"]),
+            _f(d["model"]),
+            f"{d['mean_diff']:+.3f}",
+            f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]",
+            f"{d['p_value']:.4f}",
+        ]
+        for k, d in ov["delta@k"].items()
+    ]
     lines += _table(["k", "A pass@k", "B pass@k", "delta@k", "95% CI", "p"], rows)
     lines += [
         "",

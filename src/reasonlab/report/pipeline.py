@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from reasonlab.config import StrictModel
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_rl_curve
+from reasonlab.rundir import RunDir
 
 __all__ = ["ReportStepConfig", "quickstart_rows", "quickstart_table", "write_pipeline_report"]
 
@@ -116,7 +117,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     for name, out in outputs.items():
         done = Path(out.get("run", root / name)) / "step_done.json"
         if done.is_file():
-            pipeline_seconds[name] = json.loads(done.read_text())["seconds"]
+            pipeline_seconds[name] = read_json(done, "step record")["seconds"]
     if pipeline_seconds:
         lines += ["## Steps", "", "| step | seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.0f} |" for k, v in pipeline_seconds.items()]
@@ -124,7 +125,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     if config.pretrain:
         ps = Path(config.pretrain) / "summary.json"
         if ps.is_file():
-            s = json.loads(ps.read_text())
+            s = read_json(ps, "pre-training summary")
             lines += [
                 "## Pre-training",
                 "",
@@ -135,10 +136,10 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     rl_summary = None
     if config.rl:
         rl_dir = Path(config.rl)
-        metrics = [json.loads(x) for x in (rl_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        metrics = RunDir(rl_dir).read_metrics()
         if metrics:
             plot_rl_curve(metrics, plots / "rl_curve.png")
-        rl_summary = json.loads((rl_dir / "summary.json").read_text()) if (rl_dir / "summary.json").is_file() else None
+        rl_summary = read_json(rl_dir / "summary.json", "RL summary") if (rl_dir / "summary.json").is_file() else None
         if rl_summary:
             t = rl_summary["totals"]
             lines += [

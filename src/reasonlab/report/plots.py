@@ -64,8 +64,9 @@ def plot_pass_at_k_by_bucket(
                 ys.append(blk["mean"])
                 lo.append(max(blk["mean"] - blk["ci"][0], 0.0))
                 hi.append(max(blk["ci"][1] - blk["mean"], 0.0))
-            ax.errorbar([xi + offset for xi in x], ys, yerr=[lo, hi], marker="o", ms=3.5, capsize=2.5, lw=1.2,
-                        label=label)
+            ax.errorbar(
+                [xi + offset for xi in x], ys, yerr=[lo, hi], marker="o", ms=3.5, capsize=2.5, lw=1.2, label=label
+            )
             if not numeric:
                 ax.set_xticks(x, buckets, rotation=30)
             else:
@@ -88,8 +89,9 @@ def plot_seed_spread(summary: Mapping[str, Any], path: str | os.PathLike[str]) -
     for xi, b in zip(x, buckets, strict=True):
         band = summary["buckets"][b]["outcome"]["pass@1_seeds"]
         ax.scatter([xi] * len(band["per_seed"]), band["per_seed"], s=10, color="tab:gray", alpha=0.6)
-        ax.errorbar([xi], [band["mean"]], yerr=[[band["std"]], [band["std"]]], color="tab:blue", marker="_",
-                    ms=12, capsize=3)
+        ax.errorbar(
+            [xi], [band["mean"]], yerr=[[band["std"]], [band["std"]]], color="tab:blue", marker="_", ms=12, capsize=3
+        )
     if not numeric:
         ax.set_xticks(x, buckets, rotation=30)
     else:
@@ -108,10 +110,19 @@ def plot_length_vs_correctness(analysis: Mapping[str, Any], path: str | os.PathL
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, key, title in ((axes[0], "all", "all responses"), (axes[1], "complete", "complete (not truncated)")):
         h = analysis[key]
-        ax.bar(edges[:-1], h["correct"], width=width, align="edge", color="tab:green", label="correct",
-               edgecolor="white")
-        ax.bar(edges[:-1], h["wrong"], width=width, align="edge", bottom=h["correct"], color="tab:red",
-               label="wrong", edgecolor="white")
+        ax.bar(
+            edges[:-1], h["correct"], width=width, align="edge", color="tab:green", label="correct", edgecolor="white"
+        )
+        ax.bar(
+            edges[:-1],
+            h["wrong"],
+            width=width,
+            align="edge",
+            bottom=h["correct"],
+            color="tab:red",
+            label="wrong",
+            edgecolor="white",
+        )
         ax.set_title(title)
         ax.set_xlabel("response length (tokens)")
         ax.grid(alpha=0.3)
@@ -142,8 +153,9 @@ def plot_reasoning_words(rows: Sequence[Mapping[str, Any]], path: str | os.PathL
     words = [r["word"] for r in rows]
     y = list(range(len(words)))
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(words) + 1.4))
-    ax.barh([v - 0.2 for v in y], [r["rate_correct"] or 0 for r in rows], height=0.4, color="tab:green",
-            label="correct")
+    ax.barh(
+        [v - 0.2 for v in y], [r["rate_correct"] or 0 for r in rows], height=0.4, color="tab:green", label="correct"
+    )
     ax.barh([v + 0.2 for v in y], [r["rate_wrong"] or 0 for r in rows], height=0.4, color="tab:red", label="wrong")
     ax.set_yticks(y, words)
     ax.invert_yaxis()

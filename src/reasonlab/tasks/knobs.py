@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import random
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic_core import core_schema
 
-__all__ = ["IntRange", "Mix", "int_range_type", "mix_type"]
+__all__ = ["IntRange", "Mix", "MixKnob", "RangeKnob"]
 
 _RANGE_RE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
@@ -63,14 +65,35 @@ class IntRange:
         return cls(a, b)
 
 
-def int_range_type(name: str, lo: int, hi: int, why: str = "") -> Any:
-    """A pydantic field type holding an :class:`IntRange` within ``lo..hi``, written as ``"A-B"``."""
-    return Annotated[
-        IntRange,
-        BeforeValidator(lambda v: IntRange.parse(v, name, lo, hi, why)),
-        PlainSerializer(str, return_type=str),
-        WithJsonSchema({"type": "string"}),
-    ]
+class _TextKnob(ABC):
+    """A pydantic annotation: parse with :meth:`parse`, write back as ``str(value)``, a string in schemas."""
+
+    @abstractmethod
+    def parse(self, value: Any) -> Any:
+        """The knob's value object from what a user wrote (ValueError naming the knob otherwise)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.parse,
+            serialization=core_schema.plain_serializer_function_ser_schema(str, return_schema=core_schema.str_schema()),
+        )
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        return {"type": "string"}
+
+
+@dataclass(frozen=True)
+class RangeKnob(_TextKnob):
+    """``Annotated[IntRange, RangeKnob("ops", 2, 50)]``: a knob holding an :class:`IntRange` within ``lo..hi``."""
+
+    name: str
+    lo: int
+    hi: int
+    why: str = ""
+
+    def parse(self, value: Any) -> IntRange:
+        """:meth:`IntRange.parse` with this knob's name and bounds."""
+        return IntRange.parse(value, self.name, self.lo, self.hi, self.why)
 
 
 @dataclass(frozen=True)
@@ -143,7 +166,9 @@ class Mix:
                 try:
                     w = float(weight)
                 except ValueError:
-                    raise ValueError(f"{name} mix {text!r}: weight {weight.strip()!r} of {key!r} is not a number") from None
+                    raise ValueError(
+                        f"{name} mix {text!r}: weight {weight.strip()!r} of {key!r} is not a number"
+                    ) from None
                 if not w >= 0 or not math.isfinite(w):
                     raise ValueError(f"{name} mix {text!r}: weight of {key!r} must be a finite number >= 0")
             # stored as written back (``f"{w:g}"``), so a run's config.yaml reproduces the draws exactly
@@ -153,11 +178,13 @@ class Mix:
         return cls(tuple(items), single=len(items) == 1 and "=" not in text)
 
 
-def mix_type(name: str, known: Callable[[], Sequence[str]]) -> Any:
-    """A pydantic field type holding a :class:`Mix` over the names ``known()`` returns, written as text."""
-    return Annotated[
-        Mix,
-        BeforeValidator(lambda v: Mix.parse(v, name, known())),
-        PlainSerializer(str, return_type=str),
-        WithJsonSchema({"type": "string"}),
-    ]
+@dataclass(frozen=True)
+class MixKnob(_TextKnob):
+    """``Annotated[Mix, MixKnob("context", names)]``: a knob holding a :class:`Mix` over ``known()`` names."""
+
+    name: str
+    known: Callable[[], Sequence[str]]
+
+    def parse(self, value: Any) -> Mix:
+        """:meth:`Mix.parse` with this knob's name and the names known now."""
+        return Mix.parse(value, self.name, self.known())

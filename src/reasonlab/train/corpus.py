@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from pydantic import Field, PrivateAttr, model_validator
 
 from reasonlab.config import StrictModel
@@ -114,7 +115,9 @@ class DataConfig(StrictModel):
         1024, ge=267, description="BPE vocabulary size when the tokenizer is built (pre-training only)."
     )
     tokenizer_number_tokens: int = Field(
-        0, ge=0, le=4096,
+        0,
+        ge=0,
+        le=4096,
         description="Whole-word tokens for the integers 0..N-1 (23 suits mod-23 arithmetic); 0 = digits only.",
     )
     tokenizer_extra: list[MixtureComponent] = Field(
@@ -175,9 +178,7 @@ def tokenizer_texts(data: DataConfig, seed: int, rendered: list[tuple[str, str, 
     return texts
 
 
-def tokenize_documents(
-    rendered: list[tuple[str, str, int, dict[str, Any]]], tokenizer: Any
-) -> list[Document]:
+def tokenize_documents(rendered: list[tuple[str, str, int, dict[str, Any]]], tokenizer: Any) -> list[Document]:
     """Tokenise prompts and completions separately and wrap them in ``<bos> ... <eos>``."""
     prompts = tokenizer.encode_batch([r[0] for r in rendered])
     comps = tokenizer.encode_batch([r[1] for r in rendered])
@@ -318,8 +319,6 @@ class PackedCorpus:
 
 
 def _to_xy(tokens: np.ndarray, targets: np.ndarray) -> tuple[Any, Any, int]:
-    import torch
-
     x = torch.from_numpy(tokens[:, :-1].astype(np.int64))
     y = torch.from_numpy(tokens[:, 1:].astype(np.int64))
     mask = torch.from_numpy(targets[:, 1:].astype(bool))
@@ -330,8 +329,15 @@ def _to_xy(tokens: np.ndarray, targets: np.ndarray) -> tuple[Any, Any, int]:
 ObjectiveName = Literal["ntp", "sft"]
 
 
-def corpus_stats(docs: Sequence[Document], counts: Sequence[int], dropped: int, rows: int, row_len: int,
-                 pad_id: int, tokens: np.ndarray) -> dict[str, Any]:
+def corpus_stats(
+    docs: Sequence[Document],
+    counts: Sequence[int],
+    dropped: int,
+    rows: int,
+    row_len: int,
+    pad_id: int,
+    tokens: np.ndarray,
+) -> dict[str, Any]:
     """Summary written to ``data/stats.json``: problems per component, tokens, packing efficiency and
     mean tokens per problem by ``ops`` (when the task records it)."""
     by_ops: dict[str, list[int]] = {}

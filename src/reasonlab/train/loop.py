@@ -1,8 +1,8 @@
 """The one training loop shared by pre-training and mid-training.
 
-The optimizer and schedule of :mod:`reasonlab.train.optim`, optional gradient accumulation, bf16 autocast on CUDA, a progress
-line and one ``metrics.jsonl`` row per step, atomic checkpoints every ``checkpoint_every`` steps and
-exact resume from the newest complete one.
+The optimizer and schedule of :mod:`reasonlab.train.optim`, optional gradient accumulation, bf16
+autocast on CUDA, a progress line and one ``metrics.jsonl`` row per step, atomic checkpoints every
+``checkpoint_every`` steps and exact resume from the newest complete one.
 
 Exact resume: the batch for step N is a pure function of N (:meth:`PackedCorpus.batch`), the
 checkpoint holds model weights, the optimizer state, every RNG state and the step/compute counters, so
@@ -25,6 +25,7 @@ from pydantic import Field
 from reasonlab.compute import ComputeLedger, attention_shape, train_flops
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
+from reasonlab.model import Decoder
 from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, resume_checkpoint
 from reasonlab.rundir import resolve_device as resolve_device_name
 from reasonlab.train.corpus import IGNORE, PackedCorpus
@@ -66,8 +67,9 @@ def corpus_ids(corpus: PackedCorpus, vocab_size: int) -> tuple[torch.Tensor, tor
     return keep, remap
 
 
-def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-            restrict: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def loss_fn(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, restrict: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
     """Summed cross-entropy over target positions (labels ``-100`` are ignored).
 
     With ``restrict = (keep, remap)`` (:func:`corpus_ids`) the softmax runs over the ``keep`` ids only:
@@ -78,8 +80,9 @@ def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         keep, remap = restrict
         logits = logits.index_select(-1, keep)
         y = torch.where(y == IGNORE, y, remap[y.clamp(min=0)])
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE,
-                           reduction="sum")
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
 
 
 @dataclass
@@ -96,8 +99,14 @@ class TrainResult:
     resumed_from: int | None
 
 
-def evaluate_loss(model: torch.nn.Module, corpus: PackedCorpus, batch_size: int, device: torch.device,
-                  amp: torch.dtype | None, restrict: tuple[torch.Tensor, torch.Tensor] | None = None) -> float | None:
+def evaluate_loss(
+    model: torch.nn.Module,
+    corpus: PackedCorpus,
+    batch_size: int,
+    device: torch.device,
+    amp: torch.dtype | None,
+    restrict: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> float | None:
     """Mean per-target-token loss on the held-out rows (None when there are none)."""
     batches = corpus.val_batches(batch_size)
     if not batches:
@@ -121,7 +130,7 @@ def _autocast(device: torch.device, amp: torch.dtype | None) -> Any:
 
 
 def train_loop(
-    model: torch.nn.Module,
+    model: Decoder,
     tokenizer: Any,
     corpus: PackedCorpus,
     optim: TrainOptimConfig,
@@ -156,17 +165,20 @@ def train_loop(
         resumed_from = start_step
         ledger.load_state_dict(state["compute"])
         if optim.stop_at is not None and start_step > optim.stop_at:
-            raise ReasonlabError(f"{run.checkpoint_path(start_step)}: the run is at step {start_step}, past "
-                                 f"optim.stop_at {optim.stop_at}; raise stop_at or start a new run")
+            raise ReasonlabError(
+                f"{run.checkpoint_path(start_step)}: the run is at step {start_step}, past "
+                f"optim.stop_at {optim.stop_at}; raise stop_at or start a new run"
+            )
         if log:
             log(f"resumed from {run.checkpoint_path(start_step)} (step {start_step})")
-    train_model = torch.compile(model) if runtime.compile else model
+    train_model: Any = torch.compile(model) if runtime.compile else model
     restrict = None
     if optim.softmax == "corpus":
-        keep, remap = corpus_ids(corpus, model.config.vocab_size)
+        vocab_size = model.config.vocab_size
+        keep, remap = corpus_ids(corpus, vocab_size)
         restrict = (keep.to(device), remap.to(device))
         if log:
-            log(f"training softmax over the {len(keep)} ids that occur in the corpus (of {model.config.vocab_size})")
+            log(f"training softmax over the {len(keep)} ids that occur in the corpus (of {vocab_size})")
 
     n_params = sum(p.numel() for p in model.parameters())
     attn = attention_shape(model.config) if hasattr(model, "config") else None
@@ -182,7 +194,11 @@ def train_loop(
 
     def checkpoint(step: int) -> None:
         run.save_checkpoint(
-            step, model, tokenizer, optimizer=optimizer, keep_last=runtime.keep_last,
+            step,
+            model,
+            tokenizer,
+            optimizer=optimizer,
+            keep_last=runtime.keep_last,
             trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
         )
 
@@ -195,13 +211,13 @@ def train_loop(
         loss_sum = 0.0
         for x, y, _ in micro:
             with _autocast(device, amp):
-                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
-                               restrict)
+                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict)
             (loss / max(n_targets, 1)).backward()
             loss_sum += float(loss.detach())
         grad_norm = (
             torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            if optim.grad_clip > 0 else torch.zeros(())
+            if optim.grad_clip > 0
+            else torch.zeros(())
         )
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -246,7 +262,9 @@ def train_loop(
     elif log:
         log(f"run already finished at step {end}; nothing to do")
     if resumed_from is not None and resumed_from >= end:
-        loss_value = float(load_checkpoint_state(run.latest_checkpoint()).get("loss", float("nan")))
+        last = run.latest_checkpoint()
+        assert last is not None  # the run resumed from it
+        loss_value = float(load_checkpoint_state(last).get("loss", float("nan")))
     run.save_final_model(model, tokenizer, compute=ledger.state_dict())
     trained = max(0, end - (resumed_from or 0)) * rows_per_step * seq_len
     return TrainResult(

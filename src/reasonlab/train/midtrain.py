@@ -80,8 +80,9 @@ def midtrain(
         corpus = PackedCorpus.load(data_dir)
     else:
         rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log)
-        corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective=config.objective,
-                                     rendered=rendered, log=log)
+        corpus, stats = build_corpus(
+            config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered, log=log
+        )
         data_dir.mkdir(parents=True, exist_ok=True)
         corpus.save(data_dir)
         write_prompt_hashes(run.path, hashes)
@@ -90,9 +91,19 @@ def midtrain(
     model.train()
     torch.manual_seed(config.seed)
     ledger = read_compute(parent)
-    result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run,
-                        label=f"midtrain-{config.objective}", ledger=ledger, on_step=on_step,
-                        extra_state={"init_from": str(parent)}, log=log)
+    result = train_loop(
+        model,
+        tokenizer,
+        corpus,
+        config.optim,
+        config.runtime,
+        run,
+        label=f"midtrain-{config.objective}",
+        ledger=ledger,
+        on_step=on_step,
+        extra_state={"init_from": str(parent)},
+        log=log,
+    )
     _, lineage = lineage_prompt_hashes(run.path)
-    hashes = np.array(sorted(lineage), dtype=np.int64) if lineage else None
-    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log, train_hashes=hashes)
+    lineage_hashes = np.array(sorted(lineage), dtype=np.int64) if lineage else None
+    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log, train_hashes=lineage_hashes)

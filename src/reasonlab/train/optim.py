@@ -38,7 +38,8 @@ class TrainOptimConfig(OptimConfig):
 
     max_steps: int = Field(1000, ge=1, description="Optimizer steps in the run (the schedule spans them).")
     stop_at: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="Stop after this many steps, keeping the schedule of max_steps (a budget stop: the "
         "model equals that step of the full run, and raising it later resumes the same trajectory).",
     )
@@ -55,7 +56,9 @@ class RLOptimConfig(OptimConfig):
     """RL: the shared AdamW fields with RL defaults (small constant rate, no decay; verl's actor optimizer)."""
 
     lr: float = Field(1e-4, gt=0, description="Peak learning rate.")
-    min_lr_ratio: float = Field(1.0, ge=0, le=1, description="Final rate as a fraction of lr over the RL steps (1 = constant).")
+    min_lr_ratio: float = Field(
+        1.0, ge=0, le=1, description="Final rate as a fraction of lr over the RL steps (1 = constant)."
+    )
     warmup_steps: int = Field(0, ge=0, description="Linear warmup steps.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (matrices only).")
     beta2: float = Field(0.99, ge=0, lt=1)

@@ -95,8 +95,9 @@ def prepare_pretrain_data(
         texts, config.data.tokenizer_vocab_size, number_tokens=config.data.tokenizer_number_tokens
     )
     log(f"tokenizer: {tokenizer.vocab_size} ids")
-    corpus, stats = build_corpus(config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered,
-                                 log=log)
+    corpus, stats = build_corpus(
+        config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered, log=log
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(data_dir)
     write_prompt_hashes(run.path, hashes)
@@ -124,23 +125,37 @@ def pretrain(
     model = build_model(config.model, tokenizer.vocab_size, config.data.seq_len, config.seed)
     log(f"model: {model.num_params():,} parameters ({config.model.preset})")
     torch.manual_seed(config.seed)
-    result = train_loop(model, tokenizer, corpus, config.optim, config.runtime, run, label="pretrain",
-                        on_step=on_step, log=log)
+    result = train_loop(
+        model, tokenizer, corpus, config.optim, config.runtime, run, label="pretrain", on_step=on_step, log=log
+    )
     return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)
 
 
-def finish_run(run: RunDir, model: Any, tokenizer: Any, result: TrainResult, eval_cfg: Any, seed: int,
-               log: Callable[[str], None], train_hashes: np.ndarray | None = None) -> dict[str, Any]:
+def finish_run(
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    result: TrainResult,
+    eval_cfg: Any,
+    seed: int,
+    log: Callable[[str], None],
+    train_hashes: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Write ``summary.json`` (and the quick evaluation when configured); return the summary.
 
     ``train_hashes`` (prompt hashes of every corpus the model was trained on) defaults to this run's.
     """
-    summary: dict[str, Any] = {"run": str(run.path), "model": str(run.model_dir), **asdict(result),
-                               "num_params": sum(p.numel() for p in model.parameters())}
+    summary: dict[str, Any] = {
+        "run": str(run.path),
+        "model": str(run.model_dir),
+        **asdict(result),
+        "num_params": sum(p.numel() for p in model.parameters()),
+    }
     if eval_cfg is not None:
         model.eval()
-        summary["quick_eval"] = run_quick_eval(eval_cfg, model.to("cpu"), tokenizer, out_dir=run.path,
-                                               train_hashes=train_hashes, log=log)
+        summary["quick_eval"] = run_quick_eval(
+            eval_cfg, model.to("cpu"), tokenizer, out_dir=run.path, train_hashes=train_hashes, log=log
+        )
     atomic_write_text(run.path / "summary.json", json.dumps(summary, indent=1))
     log(f"done: {result.steps} steps, final loss {result.final_loss:.4f}, model in {run.model_dir}")
     return summary

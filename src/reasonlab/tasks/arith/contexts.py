@@ -17,6 +17,7 @@ from reasonlab.errors import ReasonlabError
 
 CONTEXT_DIR = Path(__file__).resolve().parent.parent / "contexts"
 
+
 @dataclass(frozen=True)
 class Context:
     """A context template: three layers of names and the wording of parameters and sentences."""
@@ -100,8 +101,6 @@ def get_context(name: str) -> Context:
     if name not in known:
         raise ReasonlabError(f"unknown arith context {name!r}; known contexts: {', '.join(sorted(known))}")
     return known[name]
-
-
 
 
 def context_names() -> list[str]:

@@ -91,10 +91,10 @@ def corrupt(problem: Problem, kind: str, rng: random.Random, style: str = "plain
         return _wrap(meta, steps, answer, style)
     if kind == "wrong_dep":
         letters = [n["letter"] for n in nodes]
-        cands = [(i, j) for i in range(len(nodes)) if i != hidden for j in range(i) if j not in nodes[i]["parents"]]
+        pairs = [(i, j) for i in range(len(nodes)) if i != hidden for j in range(i) if j not in nodes[i]["parents"]]
         used = set(letters)
-        if cands:
-            i, j = rng.choice(cands)
+        if pairs:
+            i, j = rng.choice(pairs)
             new_letter = letters[j]
         else:
             i = rng.choice([k for k in range(len(nodes)) if k != hidden])

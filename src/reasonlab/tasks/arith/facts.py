@@ -180,18 +180,27 @@ class ArithFactsTask(Task):
             items = problem.meta["items"]
             stated = parse_equations(completion)
             if problem.meta.get("layout", "compute") == "recite":
-                return _verify_recite(int(problem.meta["facts"]), str(problem.meta["operators"]), stated,
-                                      int(problem.meta.get("modulus", MOD)))
+                return _verify_recite(
+                    int(problem.meta["facts"]),
+                    str(problem.meta["operators"]),
+                    stated,
+                    int(problem.meta.get("modulus", MOD)),
+                )
             gold = [int(c) for *_, c in items]
             values, error = _answer_list(completion)
             process = _process(items, stated, values == gold)
         except (KeyError, TypeError, ValueError) as exc:
-            return Verification(correct=False, format_ok=False, pred=None, answer_status="unparseable",
-                                error=f"verifier error: {exc.__class__.__name__}",
-                                process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True))
+            return Verification(
+                correct=False,
+                format_ok=False,
+                pred=None,
+                answer_status="unparseable",
+                error=f"verifier error: {exc.__class__.__name__}",
+                process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True),
+            )
         correct = values == gold
         same_count = values is not None and len(values) == len(gold)
-        units = sum(v == g for v, g in zip(values, gold, strict=True)) if same_count else None
+        units = sum(v == g for v, g in zip(values, gold, strict=True)) if values is not None and same_count else None
         status = "exact" if correct else ("unparseable" if values is None else "mismatch")
         return Verification(
             correct=correct,
@@ -215,9 +224,15 @@ def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int,
         seen.add((a, op, b))
         good += ok and apply_operator(a, op, b, modulus) == c
     correct = good == facts == len(stated)
-    check = ProcessCheck(n_gold=facts, n_steps=len(stated), answer_mismatch=not correct,
-                         matched_ok=min(good, facts), value_mismatch=len(stated) - good,
-                         missing=max(0, facts - len(stated)), extra=max(0, len(stated) - facts))
+    check = ProcessCheck(
+        n_gold=facts,
+        n_steps=len(stated),
+        answer_mismatch=not correct,
+        matched_ok=min(good, facts),
+        value_mismatch=len(stated) - good,
+        missing=max(0, facts - len(stated)),
+        extra=max(0, len(stated) - facts),
+    )
     return Verification(
         correct=correct,
         format_ok=bool(stated),

@@ -186,4 +186,3 @@ def question_text(prompt: str) -> str:
     if prompt.startswith(PROMPT_HEAD) and prompt.endswith(PROMPT_TAIL):
         return prompt[len(PROMPT_HEAD) : -len(PROMPT_TAIL)]
     return prompt
-

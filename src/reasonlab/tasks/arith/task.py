@@ -20,14 +20,14 @@ step with the gold graph stored in ``meta``; the text is written by :mod:`reason
 from __future__ import annotations
 
 import random
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks.arith.contexts import Context, context_names, get_context
-from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, RANGE_MAX, GNode, affine_forms, build_graph
+from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, RANGE_MAX, GNode
 from reasonlab.tasks.arith.render import (
     PROMPT_HEAD,
     PROMPT_TAIL,
@@ -38,26 +38,29 @@ from reasonlab.tasks.arith.render import (
     question_text,
     solution_body,
 )
+from reasonlab.tasks.arith.values import affine_forms, build_graph
 from reasonlab.tasks.arith.verify import verify_completion
 from reasonlab.tasks.base import Problem, Task, Verification
-from reasonlab.tasks.knobs import IntRange, int_range_type, mix_type
+from reasonlab.tasks.knobs import IntRange, Mix, MixKnob, RangeKnob
 from reasonlab.tasks.registry import register
 
 MIN_OPS, MAX_OPS = 2, 50
 #: Variable letters of solution steps; ``x`` is reserved for the unknown of reverse mode.
 LETTERS = "abcdefghijklmnopqrstuvwyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-OpsRange = int_range_type(
-    "ops", MIN_OPS, MAX_OPS,
+OPS_KNOB = RangeKnob(
+    "ops",
+    MIN_OPS,
+    MAX_OPS,
     ": other op counts are impossible for the arith graph (the smallest, a total over one stated number, has 2 "
     "ops; solutions use distinct letters)",
 )
-ContextMix = mix_type("context", context_names)
+CONTEXT_KNOB = MixKnob("context", context_names)
 
 
 def parse_ops(value: Any) -> IntRange:
     """``5`` or ``"5"`` -> 5..5; ``"2-10"`` -> 2..10; ValueError naming the problem otherwise."""
-    return IntRange.parse(value, "ops", MIN_OPS, MAX_OPS)
+    return OPS_KNOB.parse(value)
 
 
 def check_modulus(v: int) -> int:
@@ -74,12 +77,12 @@ class ArithParams(StrictModel):
     in their text form (``2-10``, ``zoo=0.99,school=0.01``).
     """
 
-    ops: OpsRange = Field(
+    ops: Annotated[IntRange, OPS_KNOB] = Field(
         "2-10",
         description="op count of the gold graph (in-edges of necessary nodes, constants included): N or A-B",
         validate_default=True,
     )
-    context: ContextMix = Field(
+    context: Annotated[Mix, CONTEXT_KNOB] = Field(
         "zoo", description="context template, or a weighted mix such as zoo=0.99,school=0.01", validate_default=True
     )
     mode: Literal["forward", "reverse", "mix"] = Field(

@@ -161,4 +161,3 @@ def verify_completion(meta: dict[str, Any], answer: str, completion: Any) -> Ver
         process=check,
         extra={"n_steps": len(steps)},
     )
-

@@ -294,9 +294,7 @@ def sample_statements(rng: random.Random, n: int, depth: int, width: int) -> tup
     return tuple(sample_formula(rng, n, i, depth, width) for i in range(n))
 
 
-def sample_puzzle(
-    rng: random.Random, n: int, depth: int, width: int
-) -> tuple[tuple[Formula, ...], int] | None:
+def sample_puzzle(rng: random.Random, n: int, depth: int, width: int) -> tuple[tuple[Formula, ...], int] | None:
     """One rejection-sampling draw: ``(statements, consistent mask)``, or None once no assignment is left.
 
     Statements are drawn person by person and the consistent-assignment mask is narrowed as each is

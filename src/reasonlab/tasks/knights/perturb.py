@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reasonlab.tasks.base import Problem, stable_seed
+from reasonlab.seeds import stable_seed
+from reasonlab.tasks.base import Problem
 from reasonlab.tasks.knights.logic import (
     LEAF_KINDS,
     Formula,
@@ -39,6 +40,7 @@ from reasonlab.tasks.knights.logic import (
     unique_solution,
 )
 from reasonlab.tasks.knights.render import ROLE_PAIRS, name_pool
+from reasonlab.tasks.knights.task import KnightsTask, build_problem
 
 PERTURBATIONS = ("statement", "leaf", "uncommon_name", "random_pair", "flip_role", "reorder_statement")
 MATH_LEVEL = ("statement", "leaf")
@@ -143,7 +145,6 @@ def perturb_meta(meta: dict[str, Any], kind: str, rng: random.Random, tries: int
 
 def perturb_problem(problem: Problem, kind: str, seed: int = 0) -> Problem:
     """Perturb one knights problem, deterministically from ``(kind, seed, problem.id)``; re-rendered in its style."""
-    from reasonlab.tasks.knights.task import KnightsTask, build_problem
 
     rng = random.Random(stable_seed("knights-perturb", kind, seed, problem.id))
     meta = perturb_meta(problem.meta, kind, rng)

@@ -107,9 +107,7 @@ def _needs_parens(node: Formula) -> bool:
     return True
 
 
-def clause(
-    node: Formula, names: Sequence[str], roles: Sequence[str], speaker: int | None = None
-) -> str:
+def clause(node: Formula, names: Sequence[str], roles: Sequence[str], speaker: int | None = None) -> str:
     """English text of a formula.
 
     With ``speaker`` set, leaves about the speaker read "I am ..." (a quoted statement); otherwise
@@ -143,9 +141,7 @@ def clause(
     return f"{parts[0]} if and only if {parts[1]}"
 
 
-def statement_sentence(
-    template: int, speaker: int, node: Formula, names: Sequence[str], roles: Sequence[str]
-) -> str:
+def statement_sentence(template: int, speaker: int, node: Formula, names: Sequence[str], roles: Sequence[str]) -> str:
     """One rendered statement: a template filled with the speaker and the formula text."""
     tpl = TEMPLATES[template % len(TEMPLATES)]
     if "{S}" in tpl:
@@ -173,8 +169,7 @@ def puzzle_text(meta: dict[str, Any], statements: Sequence[Formula]) -> str:
 def answer_text(names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]) -> str:
     """Canonical answer: ``(1) Zoey is a knave\\n(2) Oliver is a knight``."""
     return "\n".join(
-        f"({i + 1}) {name} is {role_np(v, roles)}"
-        for i, (name, v) in enumerate(zip(names, solution, strict=True))
+        f"({i + 1}) {name} is {role_np(v, roles)}" for i, (name, v) in enumerate(zip(names, solution, strict=True))
     )
 
 
@@ -298,9 +293,7 @@ def chain_of_thought(
     cot = _CoT(statements, names, roles)
     found = cot.solve([None] * len(statements), set(), None)
     if found is None or list(found) != [bool(v) for v in solution]:
-        raise ValueError(
-            "chain of thought did not reach the recorded solution (puzzle not uniquely solvable)"
-        )
+        raise ValueError("chain of thought did not reach the recorded solution (puzzle not uniquely solvable)")
     summary = ", ".join(f"{name} is {role_np(v, roles)}" for name, v in zip(names, found, strict=True))
     cot.lines.append(f"Every statement is consistent with this assignment: {summary}.")
     return "\n".join(cot.lines)
@@ -316,8 +309,7 @@ def render_prompt(meta: dict[str, Any], statements: Sequence[Formula], style: st
         example1=f"{names[0]} is {role_np(True, roles)}", example2=f"{names[-1]} is {role_np(False, roles)}"
     )
     return (
-        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{puzzle}<|im_end|>\n"
-        "<|im_start|>assistant\n<think>"
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{puzzle}<|im_end|>\n<|im_start|>assistant\n<think>"
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -30,25 +30,25 @@ from reasonlab.tasks.knights.render import (
     render_prompt,
 )
 from reasonlab.tasks.knights.verify import verify_completion
-from reasonlab.tasks.knobs import IntRange, int_range_type
+from reasonlab.tasks.knobs import IntRange, RangeKnob
 from reasonlab.tasks.registry import register
 
 MIN_PEOPLE, MAX_PEOPLE = 2, 12
 ROLE_CHOICES = ("random", *(f"{t}/{f}" for t, f in ROLE_PAIRS))
 
 
-PeopleRange = int_range_type("people", MIN_PEOPLE, MAX_PEOPLE)
+PEOPLE_KNOB = RangeKnob("people", MIN_PEOPLE, MAX_PEOPLE)
 
 
 def parse_people(value: Any) -> IntRange:
     """``5`` -> 5..5; ``"3-7"`` -> 3..7; bounds 2..12. Raises ValueError with the allowed form."""
-    return IntRange.parse(value, "people", MIN_PEOPLE, MAX_PEOPLE)
+    return PEOPLE_KNOB.parse(value)
 
 
 class KnightsParams(StrictModel):
     """Knobs of the ``knights`` task (defaults follow the K&K generator and Logic-RL's training mix)."""
 
-    people: PeopleRange = Field(
+    people: Annotated[IntRange, PEOPLE_KNOB] = Field(
         "3-7", description="people per puzzle: N or a range LO-HI (2..12), drawn uniformly", validate_default=True
     )
     depth: int = Field(
@@ -58,9 +58,7 @@ class KnightsParams(StrictModel):
     roles: str = Field(
         "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
     )
-    names: Literal["common", "uncommon", "mixed"] = Field(
-        "common", description="name pool: common, uncommon, mixed"
-    )
+    names: Literal["common", "uncommon", "mixed"] = Field("common", description="name pool: common, uncommon, mixed")
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
     )
@@ -120,9 +118,7 @@ class KnightsTask(Task):
             self._seen_statements.add(statements)
         pool = name_pool("common") + name_pool("uncommon") if p.names == "mixed" else name_pool(p.names)
         names = rng.sample(pool, n)
-        roles = (
-            list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
-        )
+        roles = list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
         templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
         meta = {
             "people": n,
@@ -142,9 +138,7 @@ class KnightsTask(Task):
     def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
         """``(prompt, gold completion)``; both styles end the prompt with the pre-filled ``<think>``."""
         if style not in self.styles:
-            raise ReasonlabError(
-                f"unknown style {style!r} for task 'knights'; allowed: {', '.join(self.styles)}"
-            )
+            raise ReasonlabError(f"unknown style {style!r} for task 'knights'; allowed: {', '.join(self.styles)}")
         meta = problem.meta
         statements = _statements(meta)
         prompt = render_prompt(meta, statements, style)
@@ -165,7 +159,6 @@ class KnightsTask(Task):
                 units_total=0,
                 extra={"person_accuracy": 0.0},
             )
-
 
 
 def build_problem(task: Task, meta: dict[str, Any], problem_id: str, style: str) -> Problem:

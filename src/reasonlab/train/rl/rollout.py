@@ -7,6 +7,8 @@ entropy, values) of the responses under a model.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -56,7 +58,7 @@ def pack_sequences(
 
 
 def policy_forward(
-    model: nn.Module,
+    model: Any,
     input_ids: torch.Tensor,
     positions: torch.Tensor,
     responses: torch.Tensor,

@@ -424,7 +424,7 @@ class RLTrainer:
         cfg = self.config
         if not cfg.sample_every or cfg.samples_logged == 0 or step % cfg.sample_every:
             return
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "step": step,
                 "id": ro.problems[i].id,
