@@ -14,7 +14,7 @@ import yaml
 from reasonlab.cli import main
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.experiments.pipeline import Recipe, deep_merge, load_recipe, resolve_refs, run_recipe
+from reasonlab.experiments.pipeline import Recipe, deep_merge, inherit_task, load_recipe, resolve_refs, run_recipe
 from reasonlab.tasks import Problem, Task, Verification, register
 
 ANSWER = re.compile(r"<answer>\s*(\S+)\s*</answer>")
@@ -192,3 +192,73 @@ def test_bad_recipes(tmp_path: Path) -> None:
     )
     with pytest.raises(ReasonlabError, match="used twice"):
         run_recipe(rec)
+
+
+def test_recipe_validates_every_step_at_load(tmp_path: Path) -> None:
+    """A typo in the last step fails when the recipe loads, before any step runs or any directory exists."""
+    rec = recipe_dict(tmp_path / "runs")
+    rec["steps"][4]["config"]["decoding"] = {"temprature": 0.7}  # eval_rl, the fifth of seven steps
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    with pytest.raises(ReasonlabError, match=r"recipe step 'eval_rl'.*unknown field 'decoding.temprature'"):
+        load_recipe(path)
+    rec = recipe_dict(tmp_path / "runs")
+    rec["steps"][2]["config"]["task"]["knobs"]["width"] = "wide"  # a bad task knob in the RL step
+    path.write_text(yaml.safe_dump(rec))
+    with pytest.raises(ReasonlabError, match=r"recipe step 'rl'.*width"):
+        load_recipe(path)
+    rec = recipe_dict(tmp_path / "runs")
+    rec["steps"][3]["config"]["model"] = "@rl.nope"  # a reference to an output the step does not have
+    path.write_text(yaml.safe_dump(rec))
+    with pytest.raises(ReasonlabError, match="has no output 'nope'"):
+        load_recipe(path)
+    assert main(["run", str(path)]) == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_recipe_task_is_inherited_by_every_step(tmp_path: Path) -> None:
+    """``task: {name, knobs}`` at recipe level: written once, every step's knobs default to it."""
+    rec = recipe_dict(tmp_path / "runs")
+    rec["task"] = {"name": "pipetoy", "knobs": {"width": 3}}
+    for i in (0, 1):
+        rec["steps"][i]["config"]["data"]["mixture"][0]["knobs"] = {}
+    rec["steps"][2]["config"]["task"] = {"knobs": {"width": 4}}  # the step's own knob wins
+    for i in (3, 4):
+        rec["steps"][i]["config"].pop("task")
+    recipe = Recipe.model_validate(rec)
+    steps = {s.name: s for s in recipe.steps}
+    pre = inherit_task("pretrain", steps["pretrain"].config, recipe.task)
+    assert pre["data"]["mixture"][0]["knobs"] == {"width": 3}
+    rl = inherit_task("rl", steps["rl"].config, recipe.task)
+    assert rl["task"] == {"name": "pipetoy", "knobs": {"width": 4}}
+    ev = inherit_task("eval", steps["eval_base"].config, recipe.task)
+    assert ev["task"] == "pipetoy" and ev["fixed"] == {}  # the bucket knob is never fixed
+    other = inherit_task("rl", {"task": {"name": "arith", "knobs": {"ops": 3}}}, recipe.task)
+    assert other["task"]["knobs"] == {"ops": 3}  # another task does not inherit pipetoy's knobs
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    load_recipe(path)
+
+
+@pytest.mark.parametrize("recipe", sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml")))
+def test_shipped_recipes_validate(recipe: Path) -> None:
+    load_recipe(recipe)
+
+
+@pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml")))
+def test_shipped_configs_validate(config: Path) -> None:
+    from reasonlab.config import load_config
+    from reasonlab.eval.config import EvalConfig
+    from reasonlab.train.midtrain import MidtrainConfig
+    from reasonlab.train.pretrain import PretrainConfig
+    from reasonlab.train.rl.config import RLConfig
+
+    name = config.name
+    cls = (
+        EvalConfig
+        if name.startswith("eval")
+        else RLConfig
+        if name.startswith("rl")
+        else (MidtrainConfig if name.startswith("midtrain") else PretrainConfig)
+    )
+    load_config(config, cls)  # paths are checked when a run starts; fields and task knobs now

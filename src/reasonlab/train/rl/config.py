@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from reasonlab.config import StrictModel, load_config
+from reasonlab.config import StrictModel, load_config, validate
 from reasonlab.errors import ReasonlabError
+from reasonlab.eval.config import EvalConfig
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
 from reasonlab.tasks import TaskSpec
@@ -107,6 +108,24 @@ class EvalHook(StrictModel):
 
     every: int = Field(0, ge=0, description="evaluate every N steps (0 = never); also at the end when > 0")
     config: dict[str, Any] = Field(default_factory=dict, description="an EvalConfig mapping (model is filled in)")
+    _eval: EvalConfig | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_eval(self) -> EvalHook:
+        if self.every:
+            # the policy's run dir is filled in as the model when the hook runs; it only labels the record
+            data = {"model": "<the policy>", "report": False, **self.config}
+            try:
+                self._eval = validate(EvalConfig, data, source="eval.config")
+            except ReasonlabError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def eval_config(self, model_path: str) -> EvalConfig:
+        """The validated evaluation config with ``model_path`` as its model (unless the config names one)."""
+        assert self._eval is not None, "eval hook is off (every: 0)"
+        model = self.config.get("model", model_path)
+        return self._eval.model_copy(update={"model": model})
 
 
 class RLConfig(StrictModel):

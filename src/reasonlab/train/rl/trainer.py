@@ -33,8 +33,6 @@ from typing import Any
 import torch
 
 from reasonlab.compute import ComputeLedger, attention_shape, inference_flops, train_flops
-from reasonlab.config import validate
-from reasonlab.eval.config import EvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
@@ -445,10 +443,7 @@ class RLTrainer:
         hook = self.config.eval
         if not hook.every or (not final and self.step % hook.every):
             return {}
-        data = {**hook.config}
-        data.setdefault("model", str(self.run.path))  # its config.yaml names the training seeds (clash check)
-        data.setdefault("report", False)
-        ecfg = validate(EvalConfig, data, source="rl config eval.config")
+        ecfg = hook.eval_config(str(self.run.path))  # its config.yaml names the training seeds (clash check)
         self.model.eval()
         summary = run_eval(
             ecfg,
