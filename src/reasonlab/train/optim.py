@@ -78,15 +78,15 @@ def lr_at(step: int, max_steps: int, lr: float, warmup: int, min_ratio: float) -
     return lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig, fused: bool = True) -> torch.optim.AdamW:
+def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on >= 2-D parameters (matrices, embeddings), none on norms and biases.
 
-    With ``fused`` it uses torch's fused kernel when every parameter is fp32 on CPU/CUDA (one pass over
-    each parameter instead of ~10 elementwise ops, ~10% of a CPU training step for the tiny presets).
+    It uses torch's fused kernel when every parameter is fp32 on CPU/CUDA (one pass over each parameter
+    instead of ~10 elementwise ops, ~10% of a CPU training step for the tiny presets).
     """
     params = [p for p in params if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    use_fused = fused and all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in params)
+    use_fused = all(p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=use_fused or None)

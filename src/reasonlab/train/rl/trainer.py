@@ -75,7 +75,7 @@ class RLTrainer:
             ValueHead(self.model.config.hidden_size).to(self.device) if self.estimator.needs_critic else None
         )
         params = list(self.model.parameters()) + (list(self.value_head.parameters()) if self.value_head else [])
-        self.optimizer = make_optimizer(params, config.optim, fused=False)
+        self.optimizer = make_optimizer(params, config.optim)
         kl = config.algorithm.kl
         self.kl_ctl: alg.FixedKLController | alg.AdaptiveKLController = (
             alg.AdaptiveKLController(kl.coef, kl.target, kl.horizon) if kl.adaptive else alg.FixedKLController(kl.coef)
