@@ -111,6 +111,21 @@ class Verification:
     units_total: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def verifier_error(cls, exc: BaseException) -> Verification:
+        """A failed verification of a malformed record: no credit under any scheme, the reason in ``error``.
+
+        A training loop must never crash on one bad record, so verifiers catch and return this.
+        """
+        return cls(
+            correct=False,
+            format_ok=False,
+            pred=None,
+            answer_status="unparseable",
+            error=f"verifier error: {exc.__class__.__name__}",
+            process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True),
+        )
+
 
 class Task(ABC):
     """Base class of a task family. Subclasses set ``name``, ``Params``, ``description``."""

@@ -44,7 +44,7 @@ from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD
+from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, check_operators
 from reasonlab.tasks.arith.render import PROMPT_HEAD, PROMPT_TAIL
 from reasonlab.tasks.arith.task import check_modulus
 from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
@@ -84,10 +84,7 @@ class ArithFactsParams(StrictModel):
     @field_validator("operators", mode="before")
     @classmethod
     def _check_operators(cls, v: Any) -> str:
-        text = str(v)
-        if not text or len(set(text)) != len(text) or not set(text) <= set(ALL_OPERATORS):
-            raise ValueError(f"operators must be distinct characters from {ALL_OPERATORS!r}, got {v!r}")
-        return "".join(c for c in ALL_OPERATORS if c in text)
+        return check_operators(str(v), need_plus=False)
 
 
 _EQ_RE = re.compile(r"(-?\d{1,6}) ?([+*-]) ?(-?\d{1,6}) ?= ?(-?\d{1,6})")
@@ -190,14 +187,7 @@ class ArithFactsTask(Task):
             values, error = _answer_list(completion)
             process = _process(items, stated, values == gold)
         except (KeyError, TypeError, ValueError) as exc:
-            return Verification(
-                correct=False,
-                format_ok=False,
-                pred=None,
-                answer_status="unparseable",
-                error=f"verifier error: {exc.__class__.__name__}",
-                process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True),
-            )
+            return Verification.verifier_error(exc)
         correct = values == gold
         same_count = values is not None and len(values) == len(gold)
         units = sum(v == g for v, g in zip(values, gold, strict=True)) if values is not None and same_count else None

@@ -73,6 +73,18 @@ OPERATOR_OPS = {"+": ("add", "sum2"), "-": ("sub", "diff2"), "*": ("mul",)}
 ALL_OPERATORS = "+-*"
 
 
+def check_operators(value: object, need_plus: bool = True) -> str:
+    """``value`` as distinct characters of ``+-*`` in canonical order (``"*+"`` -> ``"+*"``); ValueError otherwise.
+
+    ``need_plus``: the word problems' implicit totals are sums, so their operator set must include ``+``.
+    """
+    if not isinstance(value, str) or not value or set(value) - set(ALL_OPERATORS) or len(set(value)) != len(value):
+        raise ValueError(f"operators must be distinct characters from {ALL_OPERATORS!r}, got {value!r}")
+    if need_plus and "+" not in value:
+        raise ValueError(f"operators must include '+' (implicit totals are sums), got {value!r}")
+    return "".join(c for c in ALL_OPERATORS if c in value)
+
+
 def op_choices(operators: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(relation-to-one-parent ops, relation-to-two-parents ops) allowed by ``operators``, in a fixed order.
 

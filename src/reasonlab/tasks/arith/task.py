@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks.arith.contexts import Context, context_names, get_context
-from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, RANGE_MAX, GNode
+from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, RANGE_MAX, GNode, check_operators
 from reasonlab.tasks.arith.render import (
     PROMPT_HEAD,
     PROMPT_TAIL,
@@ -112,11 +112,7 @@ class ArithParams(StrictModel):
     @field_validator("operators", mode="before")
     @classmethod
     def _check_operators(cls, v: Any) -> str:
-        if not isinstance(v, str) or not v or set(v) - set(ALL_OPERATORS) or len(set(v)) != len(v):
-            raise ValueError(f"operators must be distinct characters from {ALL_OPERATORS!r}, got {v!r}")
-        if "+" not in v:
-            raise ValueError(f"operators must include '+' (implicit totals are sums), got {v!r}")
-        return "".join(c for c in ALL_OPERATORS if c in v)
+        return check_operators(v)
 
     @model_validator(mode="after")
     def _check_depth_operators(self) -> ArithParams:

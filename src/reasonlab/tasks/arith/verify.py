@@ -143,14 +143,7 @@ def verify_completion(meta: dict[str, Any], answer: str, completion: Any) -> Ver
         steps = parse_steps(completion)
         check = process_check(meta, steps, correct)
     except Exception as exc:  # a malformed meta must not crash a training loop
-        return Verification(
-            correct=False,
-            format_ok=False,
-            pred=None,
-            answer_status="unparseable",
-            error=f"verifier error: {exc.__class__.__name__}",
-            process=ProcessCheck(n_gold=1, missing=1, answer_mismatch=True),
-        )
+        return Verification.verifier_error(exc)
     status = "exact" if correct else ("unparseable" if pred is None else "mismatch")
     return Verification(
         correct=correct,
