@@ -167,9 +167,11 @@ class ComputeLedger:
         }
 
     def state_dict(self) -> dict[str, float]:
+        """The ledger as plain numbers (stored in checkpoints and ``compute.json``)."""
         return {"tokens_total": self.tokens_total, "flops_total": self.flops_total}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
+        """Restore the totals written by :meth:`state_dict`."""
         self.tokens_total = int(state["tokens_total"])
         self.flops_total = float(state["flops_total"])
 

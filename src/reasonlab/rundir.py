@@ -96,14 +96,17 @@ class RunDir:
     # ----------------------------------------------------------------- layout
     @property
     def config_path(self) -> Path:
+        """``RUN/config.yaml``: the fully resolved config."""
         return self.path / "config.yaml"
 
     @property
     def metrics_path(self) -> Path:
+        """``RUN/metrics.jsonl``: one JSON object per logged step."""
         return self.path / "metrics.jsonl"
 
     @property
     def checkpoints_dir(self) -> Path:
+        """``RUN/checkpoints``: one ``step-N`` directory per checkpoint."""
         return self.path / "checkpoints"
 
     @property
@@ -112,6 +115,7 @@ class RunDir:
         return self.path / "model"
 
     def checkpoint_path(self, step: int) -> Path:
+        """``RUN/checkpoints/step-N`` for ``step``."""
         return self.checkpoints_dir / f"step-{step}"
 
     @classmethod
@@ -431,4 +435,5 @@ class ProgressLine:
         )
 
     def report(self, step: int, loss: float, tokens_per_s: float, elapsed: float, steps_done: int) -> None:
+        """Print :meth:`line` to the stream."""
         print(self.line(step, loss, tokens_per_s, elapsed, steps_done), file=self.stream, flush=True)

@@ -103,4 +103,5 @@ def sample_cmd(
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(bench_group)

@@ -55,5 +55,6 @@ def generate_cmd(ctx: click.Context, task_name: str, n: int, seed: int, out: str
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(tasks_cmd)
     root.add_command(data_group)

@@ -114,4 +114,5 @@ def demo_cmd(
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(demo_cmd)

@@ -232,5 +232,6 @@ def report_cmd(run_dir: str, others: tuple[str, ...]) -> None:
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(eval_group)
     root.add_command(report_cmd)

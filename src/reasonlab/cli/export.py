@@ -32,4 +32,5 @@ def export_hf_cmd(checkpoint: str, out_dir: str) -> None:
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(export_group)

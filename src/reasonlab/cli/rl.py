@@ -50,5 +50,6 @@ def run_cmd(recipe: str, out_dir: str | None, fresh: bool) -> None:
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(rl_cmd)
     root.add_command(run_cmd)

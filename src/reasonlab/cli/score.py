@@ -74,4 +74,5 @@ def score_cmd(
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     root.add_command(score_cmd)

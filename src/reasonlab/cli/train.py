@@ -95,6 +95,7 @@ def bench_train_cmd(
 
 
 def register(root: click.Group) -> None:
+    """Attach this module's commands to the root command group."""
     from reasonlab.cli.bench import bench_group
 
     root.add_command(pretrain_cmd)

@@ -49,6 +49,7 @@ class LiMemRow:
     limem: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as a plain dict (JSON)."""
         return asdict(self)
 
 

@@ -212,6 +212,7 @@ class PairedResult:
     method: str
 
     def to_dict(self) -> dict[str, float | int | str]:
+        """The result as a plain dict (JSON)."""
         return asdict(self)
 
 

@@ -25,6 +25,7 @@ SUMMARY_SCHEMA = "reasonlab.eval.summary/1"
 
 
 def git_commit() -> dict[str, Any] | None:
+    """The source's git commit and whether the tree is dirty, or None outside a checkout."""
     src = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -44,6 +45,7 @@ def git_commit() -> dict[str, Any] | None:
 
 
 def versions() -> dict[str, str | None]:
+    """Versions of Python, reasonlab and the packages that change numbers (torch, numpy, ...)."""
     out: dict[str, str | None] = {"python": platform.python_version(), "reasonlab": __version__}
     for pkg in ("torch", "numpy", "tokenizers", "transformers", "safetensors", "scipy", "pydantic"):
         try:

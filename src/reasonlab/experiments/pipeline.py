@@ -173,6 +173,7 @@ class StepContext:
 
     @property
     def dir(self) -> Path:
+        """This step's directory (``RECIPE_RUN/STEP``)."""
         return self.root / self.spec.name
 
 

@@ -67,9 +67,11 @@ class ModelConfig:
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head (``hidden_size / num_heads``)."""
         return self.hidden_size // self.num_heads
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-serialisable dict (``config.json``)."""
         return asdict(self)
 
     @classmethod
@@ -186,6 +188,7 @@ class KVCache:
 
     @property
     def batch_size(self) -> int:
+        """Rows the cache holds."""
         return self.k.shape[1]
 
     def select_rows(self, rows: torch.Tensor) -> None:
@@ -224,6 +227,7 @@ class Attention(nn.Module):
         cache: KVCache | None,
         layer: int,
     ) -> torch.Tensor:
+        """Causal self-attention with RoPE and grouped KV heads (optionally writing a KV cache)."""
         bsz, seq, _ = x.shape
         nq, nkv = self.num_heads, self.num_kv_heads
         qkv = self.qkv_proj(x).view(bsz, seq, nq + 2 * nkv, self.head_dim).transpose(1, 2)
@@ -250,6 +254,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``."""
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
@@ -263,10 +268,13 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x / rms(x) * weight``."""
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
 class Block(nn.Module):
+    """One pre-norm transformer block: ``x + attn(norm(x))``, then ``x + mlp(norm(x))``."""
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.input_norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -284,6 +292,7 @@ class Block(nn.Module):
         cache: KVCache | None,
         layer: int,
     ) -> torch.Tensor:
+        """Attention then MLP, each as a pre-norm residual."""
         x = x + self.attn(self.input_norm(x), cos, sin, mask, is_causal, cache, layer)
         return x + self.mlp(self.post_attn_norm(x))
 

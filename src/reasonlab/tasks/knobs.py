@@ -122,6 +122,7 @@ class Mix:
 
     @property
     def names(self) -> list[str]:
+        """The names of the mix, in the order written."""
         return [n for n, _ in self.items]
 
     def draw(self, rng: random.Random) -> str:

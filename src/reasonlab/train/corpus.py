@@ -262,10 +262,12 @@ class PackedCorpus:
 
     @property
     def n_rows(self) -> int:
+        """Training rows (held-out rows excluded)."""
         return len(self.tokens)
 
     @property
     def row_len(self) -> int:
+        """Tokens per row (``seq_len + 1``)."""
         return self.tokens.shape[1]
 
     def _perm(self, epoch: int) -> np.ndarray:
@@ -294,6 +296,7 @@ class PackedCorpus:
         ]
 
     def epoch_of(self, step: int, batch_size: int) -> float:
+        """Epochs of data consumed after ``step`` batches of ``batch_size`` rows."""
         return step * batch_size / self.n_rows
 
     def save(self, directory: str | os.PathLike[str]) -> None:
@@ -310,6 +313,7 @@ class PackedCorpus:
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> PackedCorpus:
+        """Read ``corpus.npz`` written by :meth:`save` (one-line error when unreadable)."""
         path = Path(directory) / "corpus.npz"
         try:
             with np.load(path) as z:

@@ -33,6 +33,7 @@ class Context:
 
     @property
     def sizes(self) -> tuple[int, int, int]:
+        """Number of names in each of the three layers."""
         return len(self.l1), len(self.l2), len(self.l3)
 
     def fill(self, template: str, key: tuple[Any, ...]) -> str:
@@ -50,9 +51,11 @@ class Context:
         return template.format(a=self.l1[key[1]])
 
     def phrase(self, key: tuple[Any, ...]) -> str:
+        """The parameter ``key`` in the wording of problem sentences."""
         return self.fill(self.params[key[0]], key)
 
     def short_name(self, key: tuple[Any, ...]) -> str:
+        """The parameter ``key`` as solution steps name it."""
         return self.fill(self.short[key[0]], key)
 
 
@@ -97,6 +100,7 @@ def contexts() -> dict[str, Context]:
 
 
 def get_context(name: str) -> Context:
+    """The named context template, or a one-line error listing the known ones."""
     known = contexts()
     if name not in known:
         raise ReasonlabError(f"unknown arith context {name!r}; known contexts: {', '.join(sorted(known))}")

@@ -134,6 +134,7 @@ class ArithFactsTask(Task):
     styles = ("plain",)
 
     def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        """One drill problem drawn with ``rng`` (see :meth:`Task.sample`)."""
         p: ArithFactsParams = params
         items = []
         for _ in range(p.facts):
@@ -171,6 +172,7 @@ class ArithFactsTask(Task):
         return problem.prompt, problem.solution
 
     def verify(self, problem: Problem, completion: str) -> Verification:
+        """Answer, format and per-fact process check of ``completion`` (never raises)."""
         if not isinstance(completion, str):
             completion = "" if completion is None else str(completion)
         try:

@@ -121,6 +121,7 @@ class GraphBuilder:
 
     # -------------------------------------------------------------- primitives
     def add(self, key: Key) -> int:
+        """Add an open node for ``key`` and return its index (instances reserve one op)."""
         i = len(self.nodes)
         self.nodes.append(GNode(key))
         self.index[key] = i
@@ -136,6 +137,7 @@ class GraphBuilder:
         return i
 
     def link(self, parent: int, child: int) -> None:
+        """Make ``parent`` a parent of ``child`` (one op)."""
         self.nodes[child].parents.append(parent)
         self.kids[parent].append(child)
         self.spent += 1
@@ -153,6 +155,7 @@ class GraphBuilder:
         return seen
 
     def a_locked(self, a: int) -> bool:
+        """Whether layer-1 item ``a`` has a total: then no new instance of it may be stated."""
         return ("t2", a) in self.index or ("t3", a) in self.index
 
     def fresh_instance(self) -> Key | None:
@@ -283,6 +286,7 @@ class GraphBuilder:
         return rng.choice(options)
 
     def materialise(self, choice: tuple[str, Any, int]) -> int:
+        """The node a :meth:`parent_choice` result names, creating it when it is new."""
         source, what, _ = choice
         if source == "reuse":
             return what
@@ -368,6 +372,7 @@ class GraphBuilder:
             last = False
 
     def build(self) -> tuple[list[GNode], int] | None:
+        """``(nodes, target)`` of a graph with exactly ``ops`` operations, or None (draw again)."""
         rng = self.rng
         if self.ops >= 2 and (self.ops == 2 or rng.random() < 0.5):
             plan = self.plan_abstract(set())

@@ -145,6 +145,7 @@ def meta_modulus(meta: dict[str, Any]) -> int | None:
 
 
 def meta_answer(meta: dict[str, Any]) -> str:
+    """The canonical answer of a problem: the target's value, or the hidden ``x`` in reverse mode."""
     g = meta["graph"]
     node = g["nodes"][g["hidden"] if g.get("hidden") is not None else g["target"]]
     return str(node["value"])
@@ -160,6 +161,7 @@ def solution_body(meta: dict[str, Any], steps: list[str] | None = None) -> str:
 
 
 def plain_completion(body: str, answer: str) -> str:
+    """The plain rendering's gold completion: steps, then the answer tag."""
     return f" {body} </solution> <answer> {answer} </answer>"
 
 
@@ -171,6 +173,7 @@ CHAT_INSTRUCTION = (
 
 
 def chat_prompt(text: str, meta: dict[str, Any]) -> str:
+    """The chat rendering's prompt: the problem text, the solution format and the arithmetic mode."""
     notes = []
     modulus = meta_modulus(meta)
     if modulus is not None:

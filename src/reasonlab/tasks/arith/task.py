@@ -176,6 +176,7 @@ class ArithTask(Task):
     Params = ArithParams
 
     def sample(self, params: Any, rng: random.Random) -> Problem | None:
+        """One problem drawn with ``rng`` (see :meth:`Task.sample`), or None when the draw is rejected."""
         p: ArithParams = params
         ctx = get_context(p.context.draw(rng))
         mode = p.mode if p.mode != "mix" else ("forward" if rng.random() < 0.5 else "reverse")
@@ -242,6 +243,7 @@ class ArithTask(Task):
         raise ReasonlabError(f"arith: unknown prompt style {style!r}; choose from {', '.join(self.styles)}")
 
     def verify(self, problem: Problem, completion: str) -> Verification:
+        """Outcome and process verification of ``completion`` (never raises)."""
         return verify_completion(problem.meta, problem.answer, completion)
 
 

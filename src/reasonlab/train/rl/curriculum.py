@@ -60,15 +60,18 @@ class Curriculum:
     """Base: no overrides."""
 
     def knobs(self, step: int) -> dict[str, Any]:
+        """Task knobs for ``step`` (merged over the RL task's own knobs)."""
         return {}
 
     def update(self, success: float) -> None:
         """Record the success rate of the step just taken."""
 
     def level(self, step: int) -> int:
+        """The curriculum stage or level in force at ``step``."""
         return 0
 
     def state_dict(self) -> dict[str, Any]:
+        """State to store in a checkpoint (resume continues the same schedule)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -82,6 +85,7 @@ class StagedCurriculum(Curriculum):
         self.stages = stages
 
     def level(self, step: int) -> int:
+        """The curriculum stage or level in force at ``step``."""
         end = 0
         for i, stage in enumerate(self.stages):
             end += stage.steps
@@ -90,6 +94,7 @@ class StagedCurriculum(Curriculum):
         return len(self.stages) - 1
 
     def knobs(self, step: int) -> dict[str, Any]:
+        """Task knobs for ``step`` (merged over the RL task's own knobs)."""
         return dict(self.stages[self.level(step)].knobs)
 
 
@@ -105,12 +110,15 @@ class AdaptiveCurriculum(Curriculum):
         self.history: list[float] = []
 
     def level(self, step: int) -> int:
+        """The curriculum stage or level in force at ``step``."""
         return self.current
 
     def knobs(self, step: int) -> dict[str, Any]:
+        """Task knobs for ``step`` (merged over the RL task's own knobs)."""
         return dict(self.levels[self.current])
 
     def update(self, success: float) -> None:
+        """Record the batch accuracy of the last step; move the level when the rule says so."""
         self.history.append(float(success))
         if len(self.history) < self.window:
             return
@@ -124,9 +132,11 @@ class AdaptiveCurriculum(Curriculum):
         self.current = new
 
     def state_dict(self) -> dict[str, Any]:
+        """State to store in a checkpoint (resume continues the same schedule)."""
         return {"current": self.current, "history": list(self.history)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
         self.current = int(state["current"])
         self.history = [float(x) for x in state["history"]]
 

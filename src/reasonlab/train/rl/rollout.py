@@ -28,6 +28,7 @@ class ValueHead(nn.Module):
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Values of the hidden states (one per position)."""
         return self.proj(hidden.float()).squeeze(-1)
 
 
@@ -99,6 +100,7 @@ class Rollouts:
         self.group: list[int] = []
 
     def extend(self, other: Rollouts, rows: list[int]) -> None:
+        """Append ``other``'s rows ``rows`` to this batch."""
         for name in vars(self):
             getattr(self, name).extend(getattr(other, name)[i] for i in rows)
 
