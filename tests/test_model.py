@@ -195,7 +195,12 @@ def tokenizer() -> TaskTokenizer:
 def test_save_load_roundtrip(tmp_path, tokenizer: TaskTokenizer) -> None:
     model = make_model(vocab_size=tokenizer.vocab_size)
     out = save_model(tmp_path / "ckpt", model, tokenizer, extra={"step": 5})
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checksums.json",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    ]
     assert json.loads((out / "config.json").read_text())["extra"] == {"step": 5}
     loaded, tok = load_model(out)
     ids = torch.randint(0, tokenizer.vocab_size, (2, 5))
@@ -214,6 +219,9 @@ def test_missing_and_corrupt_checkpoints(tmp_path, tokenizer: TaskTokenizer) -> 
     ckpt = save_model(tmp_path / "c", model, tokenizer)
     weights = ckpt / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ReasonlabError, match="checksum mismatch"):
+        load_model(ckpt)
+    (ckpt / "checksums.json").unlink()  # a checkpoint written before checksums: the loader still says why
     with pytest.raises(ReasonlabError, match="corrupt weights"):
         load_model(ckpt)
     weights.unlink()
@@ -225,6 +233,9 @@ def test_missing_and_corrupt_checkpoints(tmp_path, tokenizer: TaskTokenizer) -> 
         load_model(ckpt)
     save_model(ckpt, model, tokenizer)
     (ckpt / "tokenizer.json").write_text("garbage")
+    with pytest.raises(ReasonlabError, match="checksum mismatch"):
+        load_model(ckpt)
+    (ckpt / "checksums.json").unlink()
     with pytest.raises(ReasonlabError, match="unreadable tokenizer"):
         load_model(ckpt)
     # weights that do not fit the config
@@ -233,5 +244,6 @@ def test_missing_and_corrupt_checkpoints(tmp_path, tokenizer: TaskTokenizer) -> 
     cfg = json.loads((ckpt / "config.json").read_text())
     cfg["model"]["hidden_size"] = 32
     (ckpt / "config.json").write_text(json.dumps(cfg))
+    (ckpt / "checksums.json").unlink()  # a hand-edited config (the checksum would catch it otherwise)
     with pytest.raises(ReasonlabError, match="shape"):
         load_model(ckpt)

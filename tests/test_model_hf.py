@@ -192,7 +192,7 @@ def test_cli_export(tok: TaskTokenizer, tmp_path, capsys) -> None:
     with torch.no_grad():
         assert torch.allclose(model(ids), hf(ids).logits, atol=1e-4)
     assert main(["export", "hf", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
-    assert "no such checkpoint directory" in capsys.readouterr().err
+    assert "not a checkpoint dir" in capsys.readouterr().err
 
 
 def test_cli_bench_sample_reports_both_engines(capsys) -> None:

@@ -62,7 +62,7 @@ def test_checkpoints_atomic_latest_and_keep_last(tmp_path) -> None:
     assert [s for s, _ in run.checkpoints()] == [4, 6]
     # An incomplete directory (no trainer_state.json) and a temp directory are never "latest".
     (run.checkpoints_dir / "step-9").mkdir()
-    (run.checkpoints_dir / ".tmp-step-10-abc").mkdir()
+    (run.checkpoints_dir / ".step-10.abcd1234.tmp").mkdir()
     assert run.latest_checkpoint() == run.checkpoint_path(6)
     assert load_checkpoint_state(run.latest_checkpoint())["x"] == 6
     loaded, _ = load_model(run.latest_checkpoint())
@@ -70,7 +70,7 @@ def test_checkpoints_atomic_latest_and_keep_last(tmp_path) -> None:
         assert torch.equal(a, b)
     # Re-creating the run clears stale temporaries.
     RunDir.create(tmp_path, "r")
-    assert not (run.checkpoints_dir / ".tmp-step-10-abc").exists()
+    assert not (run.checkpoints_dir / ".step-10.abcd1234.tmp").exists()
     with pytest.raises(ReasonlabError):
         load_checkpoint_state(run.checkpoint_path(9))
 
@@ -83,7 +83,7 @@ def test_final_model_replaced_atomically(tmp_path) -> None:
     from reasonlab.compute import read_compute
 
     assert read_compute(run.model_dir).tokens_total == 7
-    assert [p.name for p in run.path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in run.path.iterdir() if p.name.startswith(".")] == [".reasonlab-run.json"]
 
 
 def test_rng_state_round_trip() -> None:

@@ -100,7 +100,7 @@ def test_bad_config_is_one_line_error(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "optim.lr" in err and "\n" not in err
     assert main(["pretrain", str(path), "--set", "model.preset=huge"]) == 2
-    assert "unknown preset 'huge'" in capsys.readouterr().err
+    assert "unknown model preset 'huge'" in capsys.readouterr().err
     assert main(["pretrain", str(tmp_path / "missing.yaml")]) == 2
     mid = tmp_path / "mid.yaml"
     mid.write_text(

@@ -12,14 +12,38 @@ command line (task knobs, reward arguments) go through :func:`parse_key_values`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from reasonlab.errors import ReasonlabError
+from reasonlab.io import MAX_DEPTH
+
+#: Most YAML nodes a config may expand to (aliases counted once per use): real configs have a few
+#: hundred; a 442-byte alias bomb expands to millions.
+MAX_YAML_NODES = 100_000
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def check_name(value: str) -> str:
+    """``value`` if it is a plain name (letters, digits, ``_ . -``; no separator, no ``..``); ValueError otherwise.
+
+    Run, recipe and step names become directory names under ``out_dir``, so a name can never reach
+    outside it (``..``, ``/x``, ``a/b``) or hide (a leading dot).
+    """
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not a plain name: use letters, digits, '_', '.' and '-' (no '/', no '..', no leading dot)"
+        )
+    return value
+
+
+#: A run, recipe or step name: a plain directory name (:func:`check_name`).
+Name = Annotated[str, AfterValidator(check_name)]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,17 +76,64 @@ def validate(model: type[M], data: Any, source: str = "config") -> M:
         raise ReasonlabError(format_validation_error(exc, source, model)) from None
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses documents nested deeper than :data:`MAX_DEPTH` (anchors stay usable)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes the composed document expands to when every alias is replaced by its anchor (memoised)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 1  # a recursive anchor counts once (safe_load refuses it later anyway)
+        if isinstance(node, yaml.SequenceNode):
+            memo[key] = 1 + sum(_expanded_size(n, memo) for n in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            memo[key] = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    return memo[key]
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text safely: no tags beyond plain data, bounded nesting and alias expansion."""
+    try:
+        loader = _BoundedLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+                raise ReasonlabError(
+                    f"{source}: YAML expands to more than {MAX_YAML_NODES:,} nodes (an alias bomb?); refusing it"
+                )
+            return None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ReasonlabError(f"{source}{where}: invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    except RecursionError:
+        raise ReasonlabError(f"{source}: YAML nested too deeply") from None
+
+
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML mapping; errors name the file."""
     src = Path(path)
     if not src.is_file():
         raise ReasonlabError(f"{src}: no such config file")
     try:
-        data = yaml.safe_load(src.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ReasonlabError(f"{src}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        text = src.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReasonlabError(f"{src}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ReasonlabError(f"{src}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    data = parse_yaml(text, str(src))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -109,10 +180,7 @@ def apply_assignments(data: dict[str, Any], assignments: Iterable[str]) -> dict[
             if not isinstance(child, dict):
                 raise ReasonlabError(f"--set {item!r}: {part!r} is not a section")
             node = child
-        try:
-            node[parts[-1]] = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ReasonlabError(f"--set {item!r}: value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        node[parts[-1]] = parse_yaml(raw, f"--set {item!r}")
     return data
 
 

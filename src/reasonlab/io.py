@@ -1,14 +1,20 @@
 """Reading and writing records (JSONL or Parquet) and atomic file writes.
 
 Every output (file or directory) is written to a temporary path in the destination directory and moved
-into place with ``os.replace``, so a crash or Ctrl-C never leaves a half-written output behind.
+into place with ``os.replace``, so a crash or Ctrl-C never leaves a half-written output behind. The
+temporary names are ``.NAME.XXXXXXXX.tmp`` (and ``.NAME.old.PID`` for a directory being replaced), so
+:func:`remove_stale_temps` can clear what a kill -9 left. Outputs get the permissions the umask allows
+(``0666 & ~umask`` for files, ``0777 & ~umask`` for directories), like any file a program creates.
+Records nested deeper than :data:`MAX_DEPTH` are refused with a one-line error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -18,6 +24,59 @@ from typing import Any
 from reasonlab.errors import ReasonlabError
 
 SUPPORTED_SUFFIXES = (".jsonl", ".parquet")
+#: Deepest nesting a record (JSON) or config (YAML) may have.
+MAX_DEPTH = 64
+_STALE_RE = re.compile(r"\..+\.(tmp|old\.\d+)")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _writable(dest: Path) -> None:
+    """Create ``dest``'s parent; a one-line error when the location cannot be written."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReasonlabError(f"cannot write {dest}: {exc.strerror or type(exc).__name__}") from None
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files and directories an interrupted atomic write left in ``directory``."""
+    removed = []
+    d = Path(directory)
+    if d.is_dir():
+        for child in d.iterdir():
+            if _STALE_RE.fullmatch(child.name):
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+                removed.append(child)
+    return removed
+
+
+def check_depth(obj: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """One-line error when ``obj`` (parsed JSON/YAML) nests lists and mappings deeper than ``limit``."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                raise ReasonlabError(f"{source}: nested deeper than {limit} levels")
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def _loads(text: str, source: str) -> Any:
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise ReasonlabError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(obj, source)
+    return obj
 
 
 @contextlib.contextmanager
@@ -28,10 +87,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     left untouched.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    _writable(dest)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:
+        raise ReasonlabError(f"cannot write {dest}: {exc.strerror or type(exc).__name__}") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())
     try:
         yield tmp_path
         os.replace(tmp_path, dest)
@@ -49,8 +112,12 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary directory is removed and ``path`` is left untouched.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    _writable(dest)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    except OSError as exc:
+        raise ReasonlabError(f"cannot write {dest}: {exc.strerror or type(exc).__name__}") from None
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         old = None
@@ -77,9 +144,48 @@ def read_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
     if not src.is_file():
         raise ReasonlabError(f"{src}: missing {what}")
     try:
-        return json.loads(src.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return _loads(src.read_text(encoding="utf-8"), str(src))
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ReasonlabError(f"{src}: corrupt {what} (not valid JSON)") from None
+
+
+CHECKSUMS_FILE = "checksums.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_checksums(directory: str | os.PathLike[str]) -> None:
+    """Write ``checksums.json``: the SHA-256 of every other file in ``directory`` (call it last)."""
+    d = Path(directory)
+    sums = {p.name: _sha256(p) for p in sorted(d.iterdir()) if p.is_file() and p.name != CHECKSUMS_FILE}
+    (d / CHECKSUMS_FILE).write_text(json.dumps(sums, indent=1) + "\n", encoding="utf-8")
+
+
+def verify_checksums(directory: str | os.PathLike[str], names: Iterable[str] | None = None) -> None:
+    """One-line error when a file of ``directory`` (or only ``names``) no longer matches ``checksums.json``.
+
+    Directories written before checksums existed (no ``checksums.json``) pass unchecked.
+    """
+    d = Path(directory)
+    if not (d / CHECKSUMS_FILE).is_file():
+        return
+    sums = read_json(d / CHECKSUMS_FILE, "checksum list")
+    if not isinstance(sums, dict):
+        raise ReasonlabError(f"{d / CHECKSUMS_FILE}: corrupt checksum list")
+    for name in sums if names is None else [n for n in names if n in sums]:
+        path = d / name
+        if not path.is_file():
+            raise ReasonlabError(f"{path}: missing (listed in {CHECKSUMS_FILE})")
+        if _sha256(path) != sums[name]:
+            raise ReasonlabError(
+                f"{path}: contents changed since it was written (checksum mismatch); refusing to load it"
+            )
 
 
 def _check_suffix(path: Path) -> str:
@@ -133,7 +239,7 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     if not line.strip():
                         continue
                     try:
-                        row = json.loads(line)
+                        row = _loads(line, f"{src}:{lineno}")
                     except json.JSONDecodeError as exc:
                         raise ReasonlabError(f"{src}:{lineno}: not valid JSON ({exc.msg})") from None
                     if not isinstance(row, dict):
@@ -149,8 +255,11 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
         raise ReasonlabError(f"{src}: unreadable parquet file ({type(exc).__name__})") from None
     rows = table.to_pylist()
-    for row in rows:
+    for i, row in enumerate(rows):
         for key in [k for k in row if k.endswith("__json")]:
             value = row.pop(key)
-            row[key[: -len("__json")]] = None if value is None else json.loads(value)
+            try:
+                row[key[: -len("__json")]] = None if value is None else _loads(value, f"{src} row {i + 1}")
+            except (json.JSONDecodeError, TypeError):
+                raise ReasonlabError(f"{src} row {i + 1}: column {key!r} does not hold valid JSON") from None
     return rows

@@ -13,7 +13,7 @@ Layout (DESIGN.md contract)::
                              :mod:`reasonlab.seeds`)
 
 A checkpoint directory is built under a temporary name and renamed into place, so ``step-N`` either
-exists complete or not at all; a crash mid-write leaves only a ``.tmp-*`` directory that the next
+exists complete or not at all; a crash mid-write leaves only a ``.step-N.*.tmp`` directory that the next
 start removes. :meth:`RunDir.latest_checkpoint` returns the newest complete one, and on resume
 :meth:`RunDir.truncate_metrics` drops metric lines logged after it so that the file reads as if the
 run had never been interrupted; :func:`resume_checkpoint` restores model, optimizer and RNG states.
@@ -40,24 +40,36 @@ import yaml
 from pydantic import BaseModel
 
 from reasonlab.compute import COMPUTE_FILE
-from reasonlab.config import dump_config, load_yaml
+from reasonlab.config import check_name, dump_config, load_yaml
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_dir, atomic_path, atomic_write_text, read_json
+from reasonlab.io import (
+    atomic_dir,
+    atomic_path,
+    atomic_write_text,
+    read_json,
+    remove_stale_temps,
+    verify_checksums,
+    write_checksums,
+)
 from reasonlab.model import is_checkpoint, load_model, write_model_files
 
 __all__ = [
     "LINEAGE_KEYS",
+    "RUN_MARKER",
     "ProgressLine",
     "RunDir",
     "capture_rng_state",
+    "config_differences",
     "lineage_prompt_hashes",
     "lineage_seeds",
+    "mark_run_dir",
     "prompt_hashes_path",
     "resolve_device",
     "resolve_model_path",
     "restore_rng_state",
     "resume_checkpoint",
     "run_dir_of",
+    "safe_load",
     "training_lineage",
     "write_prompt_hashes",
 ]
@@ -66,11 +78,21 @@ _STEP_RE = re.compile(r"^step-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
 
 
+#: The marker file that makes a directory a reasonlab run directory: nothing else is ever deleted.
+RUN_MARKER = ".reasonlab-run.json"
+
+
 def capture_rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) RNG states, for exact resume."""
+    """Python, NumPy and torch (CPU and CUDA) RNG states, for exact resume.
+
+    Only plain data and tensors, so ``torch.load(..., weights_only=True)`` reads it back: a checkpoint
+    file can never carry code.
+    """
+    version, words, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": [version, list(words), gauss],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -80,11 +102,39 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of :func:`capture_rng_state`."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, words, gauss = state["python"]
+    random.setstate((version, tuple(words), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def mark_run_dir(path: str | os.PathLike[str]) -> None:
+    """Write the run marker into ``path`` (once): the only directories reasonlab ever deletes carry it."""
+    marker = Path(path) / RUN_MARKER
+    if not marker.is_file():
+        atomic_write_text(marker, json.dumps({"reasonlab_run": 1, "created": time.time()}) + "\n")
+
+
+def safe_load(path: Path, device: Any = "cpu") -> Any:
+    """``torch.load`` of plain data and tensors only (``weights_only=True``); a one-line error otherwise."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError ... for bad files
+        why = "not plain tensors (refusing to run code from it)" if "weights_only" in str(exc) else type(exc).__name__
+        raise ReasonlabError(f"{path}: unreadable checkpoint file ({why})") from None
+
+
+def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields where two config mappings differ (``["optim.lr", "data.mixture"]``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += config_differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".") or "<root>"]
 
 
 class RunDir:
@@ -118,23 +168,59 @@ class RunDir:
         """``RUN/checkpoints/step-N`` for ``step``."""
         return self.checkpoints_dir / f"step-{step}"
 
+    @property
+    def is_run(self) -> bool:
+        """Whether this directory carries the run marker (only such directories are ever deleted)."""
+        return (self.path / RUN_MARKER).is_file()
+
     @classmethod
     def create(
-        cls, root: str | os.PathLike[str], name: str, config: BaseModel | None = None, *, overwrite: bool = False
+        cls,
+        root: str | os.PathLike[str],
+        name: str,
+        config: BaseModel | None = None,
+        *,
+        overwrite: bool = False,
+        may_change: tuple[str, ...] = (),
     ) -> RunDir:
-        """Make ``root/name`` (kept if it exists, so a run can resume), write ``config.yaml``.
+        """Make ``root/name`` (kept if it exists, so a run can resume), write ``config.yaml`` and the marker.
 
-        ``overwrite=True`` deletes an existing run directory first (a fresh start).
+        An existing run resumes only under the same config: fields outside ``may_change`` (dotted
+        prefixes such as ``runtime`` or ``optim.stop_at``) must be unchanged, else a one-line error
+        names them. ``overwrite=True`` deletes the existing run first, and only a directory that carries
+        the run marker. A non-empty directory that is no run directory is never touched.
         """
-        if not name or "/" in name or name in (".", ".."):
-            raise ReasonlabError(f"run name {name!r}: use a plain directory name")
+        try:
+            check_name(name)
+        except ValueError as exc:
+            raise ReasonlabError(f"run name {exc}") from None
         run = cls(Path(root) / name)
-        if overwrite and run.path.exists():
-            shutil.rmtree(run.path)
+        if run.path.exists():
+            if not run.path.is_dir():
+                raise ReasonlabError(f"{run.path}: exists and is not a directory")
+            adopt = run.config_path.is_file() and run.checkpoints_dir.is_dir()  # a run made before markers
+            if not run.is_run and not adopt and any(run.path.iterdir()):
+                raise ReasonlabError(f"{run.path}: exists and is not a reasonlab run directory; choose another name")
+            if overwrite:
+                if not run.is_run:
+                    raise ReasonlabError(f"{run.path}: has no run marker ({RUN_MARKER}); not deleting it")
+                shutil.rmtree(run.path)
+            elif config is not None and run.config_path.is_file():
+                diff = [
+                    d
+                    for d in config_differences(load_yaml(run.config_path), config.model_dump(mode="json"))
+                    if not any(d == p or d.startswith(p + ".") for p in may_change)
+                ]
+                if diff:
+                    raise ReasonlabError(
+                        f"{run.path}: exists with a different config ({', '.join(diff[:6])}); resume it unchanged, "
+                        "start over with --overwrite, or choose another name"
+                    )
         run.path.mkdir(parents=True, exist_ok=True)
         run.checkpoints_dir.mkdir(exist_ok=True)
-        for stale in run.checkpoints_dir.glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_temps(run.path)
+        remove_stale_temps(run.checkpoints_dir)
+        mark_run_dir(run.path)
         if config is not None:
             run.write_config(config)
         return run
@@ -210,6 +296,7 @@ class RunDir:
             torch.save(capture_rng_state(), tmp / "rng.pt")
             state = {"step": int(step), "time": time.time(), **(trainer_state or {})}
             (tmp / TRAINER_STATE).write_text(json.dumps(_jsonable(state), indent=1), encoding="utf-8")
+            write_checksums(tmp)
         if keep_last > 0:
             for _, old in self.checkpoints()[:-keep_last]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -226,6 +313,7 @@ class RunDir:
             write_model_files(tmp, model, tokenizer)
             if compute is not None:
                 (tmp / COMPUTE_FILE).write_text(json.dumps(compute), encoding="utf-8")
+            write_checksums(tmp)
         return self.model_dir
 
 
@@ -251,18 +339,18 @@ def resume_checkpoint(run: RunDir, model: Any, optimizer: Any, device: Any = "cp
     ckpt = run.latest_checkpoint()
     if ckpt is None:
         return None
+    verify_checksums(ckpt)
     state = load_checkpoint_state(ckpt)
     loaded, _ = load_model(ckpt, device=device)
     model.load_state_dict(loaded.state_dict())
-    opt_path = ckpt / "optimizer.pt"
-    if not opt_path.is_file():
-        raise ReasonlabError(f"{ckpt}: checkpoint has no optimizer.pt; cannot resume exactly")
+    for name in ("optimizer.pt", "rng.pt"):
+        if not (ckpt / name).is_file():
+            raise ReasonlabError(f"{ckpt}: checkpoint has no {name}; cannot resume exactly")
     try:
-        optimizer.load_state_dict(torch.load(opt_path, map_location=device, weights_only=False))
-        rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch.load raises assorted types for corrupt files
+        optimizer.load_state_dict(safe_load(ckpt / "optimizer.pt", device))
+        restore_rng_state(safe_load(ckpt / "rng.pt"))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise ReasonlabError(f"{ckpt}: corrupt checkpoint ({type(exc).__name__})") from None
-    restore_rng_state(rng)
     run.truncate_metrics(int(state["step"]))
     return state
 

@@ -34,18 +34,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root.main(args=argv, prog_name="reasonlab", standalone_mode=False)
     except ReasonlabError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
-    except click.exceptions.Abort:
+        return _error(str(exc))
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         return 130
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+    except click.UsageError as exc:  # bad options or arguments: one line, like every other bad input
+        verb = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        return _error(f"{verb}{exc.format_message()} (see --help)")
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        return _error(exc.format_message())
+    except OSError as exc:  # a file that cannot be read or written (permissions, a full disk, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(f"{where}{exc.strerror or type(exc).__name__}")
     return 0
+
+
+def _error(message: str) -> int:
+    """Print ``error: MESSAGE`` as one line on stderr; the exit status of bad input."""
+    click.echo("error: " + " ".join(message.split()), err=True)
+    return 2
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ set_option = click.option(
     metavar="FIELD=VALUE",
     help="Override a config field, e.g. --set optim.max_steps=200 (repeatable; values are YAML).",
 )
+#: ``--overwrite``: start a run over (deleting only a directory that carries the run marker).
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Delete an existing run of this name (a reasonlab run directory) first."
+)
 
 
 def parse_knobs(args: list[str]) -> dict[str, str]:

@@ -20,14 +20,16 @@ def export_group() -> None:
 @export_group.command("hf")
 @click.argument("checkpoint", type=click.Path(file_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-def export_hf_cmd(checkpoint: str, out_dir: str) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in OUT_DIR (nothing else is replaced).")
+def export_hf_cmd(checkpoint: str, out_dir: str, overwrite: bool) -> None:
     """Write CHECKPOINT as a Hugging Face Qwen2ForCausalLM directory OUT_DIR (loads with AutoModelForCausalLM
     and AutoTokenizer, offline)."""
     from reasonlab.model import load_model
     from reasonlab.model.hf import export_hf
+    from reasonlab.rundir import resolve_model_path
 
-    model, tokenizer = load_model(checkpoint)
-    path = export_hf(model, tokenizer, out_dir)
+    model, tokenizer = load_model(resolve_model_path(checkpoint))
+    path = export_hf(model, tokenizer, out_dir, overwrite=overwrite)
     console.print(f"exported {model.num_params():,}-parameter model to {path} (Qwen2ForCausalLM, safetensors)")
 
 

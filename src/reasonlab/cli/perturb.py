@@ -29,8 +29,9 @@ def perturb_cmd(kind: str, in_path: str, out_path: str, seed: int, failures_path
     Math-level kinds (statement, leaf) change the solution and keep it unique; the others change only
     the wording. Items that cannot be perturbed are counted and listed, never dropped silently.
     """
-    if not out_path.endswith((".jsonl", ".parquet")):
-        raise ReasonlabError(f"--out {out_path}: use a .jsonl or .parquet file")
+    for option, path in (("--out", out_path), ("--failures", failures_path)):
+        if path is not None and not path.endswith((".jsonl", ".parquet")):
+            raise ReasonlabError(f"{option} {path}: use a .jsonl or .parquet file")
     rows = read_records(in_path)
     problems = [Problem.from_dict(row, source=f"{in_path} record {i + 1}") for i, row in enumerate(rows)]
     for i, problem in enumerate(problems):

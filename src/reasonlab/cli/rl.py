@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reasonlab.cli.common import console, set_option
+from reasonlab.cli.common import console, overwrite_option, set_option
 
 
 @click.command("rl")
@@ -15,8 +15,14 @@ from reasonlab.cli.common import console, set_option
 @click.option("--steps", type=int, default=None, help="Override the number of RL steps.")
 @click.option("--init-from", default=None, help="Override the starting model (checkpoint or run dir).")
 @set_option
+@overwrite_option
 def rl_cmd(
-    config: str, name: str | None, steps: int | None, init_from: str | None, assignments: tuple[str, ...]
+    config: str,
+    name: str | None,
+    steps: int | None,
+    init_from: str | None,
+    assignments: tuple[str, ...],
+    overwrite: bool,
 ) -> None:
     """RL-train a model as described by CONFIG (YAML): GRPO, Dr GRPO, RLOO, REINFORCE++, PPO."""
     from reasonlab.train.rl.config import load_rl_config
@@ -24,7 +30,7 @@ def rl_cmd(
 
     sugar = [f"{k}={v}" for k, v in (("name", name), ("steps", steps), ("init_from", init_from)) if v is not None]
     cfg = load_rl_config(config, (*assignments, *sugar))
-    summary = train_rl(cfg)
+    summary = train_rl(cfg, overwrite=overwrite)
     console.print(
         f"RL done: {summary['steps']} steps ({summary['stop_reason']}), {summary['totals']['rollouts']} rollouts, "
         f"{summary['seconds']:.0f}s -> {summary['model']}"

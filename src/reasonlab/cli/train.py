@@ -8,13 +8,9 @@ from typing import Any
 
 import click
 
-from reasonlab.cli.common import set_option
+from reasonlab.cli.common import overwrite_option, set_option
 from reasonlab.config import load_config
 from reasonlab.errors import ReasonlabError
-
-_overwrite_option = click.option(
-    "--overwrite", is_flag=True, help="Delete an existing run directory of this name instead of resuming it."
-)
 
 
 def _run_phase(
@@ -34,7 +30,7 @@ def _run_phase(
 @click.command("pretrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @set_option
-@_overwrite_option
+@overwrite_option
 def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
     """Pre-train a from-scratch decoder on a task mixture (resumes runs/<name> if it exists)."""
     from reasonlab.train.pretrain import PretrainConfig, pretrain
@@ -45,7 +41,7 @@ def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool
 @click.command("midtrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @set_option
-@_overwrite_option
+@overwrite_option
 def midtrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
     """Mid-train a checkpoint: SFT on gold completions or continued next-token training."""
     from reasonlab.train.midtrain import MidtrainConfig, midtrain

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from reasonlab.config import StrictModel, load_config
+from reasonlab.config import Name, StrictModel, load_config
 from reasonlab.errors import ReasonlabError
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
@@ -39,7 +39,9 @@ class BucketSpec(StrictModel):
 class EvalConfig(StrictModel):
     """Everything that defines an evaluation; recorded verbatim in the run record."""
 
-    name: str = Field("eval", description="run name; `reasonlab eval` writes to runs/<name>/ by default")
+    name: Name = Field(
+        "eval", description="run name (a plain name); `reasonlab eval` writes to runs/<name>/ by default"
+    )
     model: str | None = Field(
         None, description="native checkpoint dir, run dir (uses model/ or the latest checkpoint) or HF dir"
     )

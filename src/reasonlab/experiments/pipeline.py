@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, Field
 
-from reasonlab.config import StrictModel, deep_merge, dump_config, load_yaml, validate
+from reasonlab.config import Name, StrictModel, deep_merge, dump_config, load_yaml, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
@@ -40,6 +40,7 @@ from reasonlab.eval.protocol import run_eval
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
+from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.pretrain import PretrainConfig, pretrain
 from reasonlab.train.rl.config import RLConfig
@@ -69,7 +70,7 @@ class RecipeTask(StrictModel):
 class StepSpec(StrictModel):
     """One pipeline step."""
 
-    name: str = Field(description="step name: its subdirectory and the handle for @references")
+    name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
     kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report"]
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
@@ -78,7 +79,7 @@ class StepSpec(StrictModel):
 class Recipe(StrictModel):
     """A named, ordered list of steps (see module docstring)."""
 
-    name: str = Field(description="run directory name under out_dir")
+    name: Name = Field(description="run directory name under out_dir (a plain name)")
     description: str = ""
     out_dir: str = "runs"
     threads: int = Field(2, gt=0, description="torch CPU threads for every step")
@@ -281,9 +282,6 @@ def check_recipe(recipe: Recipe, base_dir: Path) -> None:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ReasonlabError(f"recipe {recipe.name!r}: step name {dup!r} is used twice")
-    for spec in recipe.steps:
-        if not spec.name or not spec.name.replace("_", "").replace("-", "").isalnum():
-            raise ReasonlabError(f"recipe step name {spec.name!r}: use letters, digits, '_' and '-' only")
     root = Path(recipe.out_dir) / recipe.name
     placeholders: dict[str, dict[str, Any]] = {}
     for spec in recipe.steps:
@@ -321,34 +319,48 @@ def run_recipe(
     check_recipe(recipe, base)
     torch.set_num_threads(recipe.threads)
     root = Path(recipe.out_dir) / recipe.name
+    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
+        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
     if fresh and root.exists():
-        if not (root / "recipe.yaml").is_file():
-            raise ReasonlabError(f"--fresh: {root} is not a recipe run directory (no recipe.yaml); not deleting it")
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
+    mark_run_dir(root)
     atomic_write_text(root / "recipe.yaml", dump_config(recipe))
     outputs: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     for spec in recipe.steps:
+        source = f"recipe step {spec.name!r}"
+        data = resolve_refs(_step_config(recipe, spec, base), outputs, source)
+        kind = STEP_KINDS[spec.kind]
+        config = kind.config(data, spec, root)
         done = root / spec.name / DONE_FILE
         if done.is_file():
             record = read_json(done, "step record")
+            diff = config_differences(record.get("config"), config.model_dump(mode="json"))
+            if diff:
+                raise ReasonlabError(
+                    f"recipe step {spec.name!r} finished with a different config ({', '.join(diff[:6])}); "
+                    "run with --fresh, or give the changed recipe another name"
+                )
             outputs[spec.name] = record["outputs"]
             timings[spec.name] = float(record.get("seconds", 0.0))
             say(f"[run] {spec.name}: done already ({timings[spec.name]:.0f}s), skipping")
             continue
-        source = f"recipe step {spec.name!r}"
-        data = resolve_refs(_step_config(recipe, spec, base), outputs, source)
-        kind = STEP_KINDS[spec.kind]
-        ctx = StepContext(recipe, spec, kind.config(data, spec, root), root, outputs, say, base)
+        ctx = StepContext(recipe, spec, config, root, outputs, say, base)
         say(f"[run] {spec.name} ({spec.kind}) ...")
         t0 = time.perf_counter()
         outputs[spec.name] = kind.run(ctx)
         seconds = time.perf_counter() - t0
         timings[spec.name] = seconds
         ctx.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(done, _json({"kind": spec.kind, "seconds": seconds, "outputs": outputs[spec.name]}))
+        record = {
+            "kind": spec.kind,
+            "seconds": seconds,
+            "outputs": outputs[spec.name],
+            "config": config.model_dump(mode="json"),
+        }
+        atomic_write_text(done, _json(record))
         say(f"[run] {spec.name} done in {seconds:.0f}s")
     total = time.perf_counter() - t_all
     record = {"root": str(root), "steps": outputs, "seconds": timings, "wall_s_this_invocation": total}

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_dir, read_json
+from reasonlab.io import atomic_dir, read_json, verify_checksums, write_checksums
 from reasonlab.model.decoder import Decoder, ModelConfig
 from reasonlab.model.hf import load_hf_dir
 from reasonlab.model.tokenizer import TaskTokenizer
@@ -55,6 +55,7 @@ def save_model(
     """
     with atomic_dir(directory) as tmp:
         write_model_files(tmp, model, tokenizer, extra)
+        write_checksums(tmp)
     return Path(directory)
 
 
@@ -83,6 +84,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     """
     p = Path(path)
     data = _read_config(p)
+    verify_checksums(p, [CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json"])
     if data.get("format") != FORMAT:
         model, tokenizer = load_hf_dir(p, data)
     else:

@@ -115,10 +115,27 @@ def tokenizer_config(tokenizer: TaskTokenizer, max_len: int) -> dict[str, Any]:
     }
 
 
-def export_hf(model: Decoder, tokenizer: TaskTokenizer, out_dir: str | os.PathLike[str]) -> Path:
-    """Write a Hugging Face ``Qwen2ForCausalLM`` directory to ``out_dir`` atomically."""
+#: The marker file of an export directory: ``--overwrite`` replaces only a directory that carries it.
+EXPORT_MARKER = ".reasonlab-export.json"
+
+
+def export_hf(
+    model: Decoder, tokenizer: TaskTokenizer, out_dir: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Write a Hugging Face ``Qwen2ForCausalLM`` directory to ``out_dir`` atomically.
+
+    A non-empty ``out_dir`` is refused unless ``overwrite``, and even then only an earlier export
+    (a directory carrying :data:`EXPORT_MARKER`) is replaced: nothing else is ever deleted.
+    """
     cfg = model.config
-    with atomic_dir(out_dir) as tmp:
+    dest = Path(out_dir)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        if not overwrite:
+            raise ReasonlabError(f"{dest}: exists and is not empty; pass --overwrite to replace an earlier export")
+        if not (dest / EXPORT_MARKER).is_file():
+            raise ReasonlabError(f"{dest}: is not a reasonlab export (no {EXPORT_MARKER}); not replacing it")
+    with atomic_dir(dest) as tmp:
+        (tmp / EXPORT_MARKER).write_text(json.dumps({"reasonlab_export": 1, "format": "hf"}) + "\n", encoding="utf-8")
 
         def dump(name: str, obj: dict[str, Any]) -> None:
             (tmp / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,7 +319,7 @@ class PackedCorpus:
         try:
             with np.load(path) as z:
                 return cls(z["tokens"], z["targets"], int(z["seed"]), int(z["n_val"]))
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ReasonlabError(f"{path}: unreadable corpus cache ({type(exc).__name__})") from None
 
 

@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from reasonlab.compute import read_compute
-from reasonlab.config import StrictModel
+from reasonlab.config import Name, StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.quick import QuickEvalConfig
 from reasonlab.model import load_model
 from reasonlab.rundir import RunDir, lineage_prompt_hashes, resolve_model_path, write_prompt_hashes
 from reasonlab.train.corpus import DataConfig, PackedCorpus, build_corpus, generate_documents, write_stats
-from reasonlab.train.loop import RuntimeConfig, train_loop
+from reasonlab.train.loop import RuntimeConfig, resolve_device, train_loop
 from reasonlab.train.optim import TrainOptimConfig
 from reasonlab.train.pretrain import finish_run
 
@@ -42,7 +42,10 @@ __all__ = ["MidtrainConfig", "midtrain"]
 class MidtrainConfig(StrictModel):
     """A mid-training run: a parent model, an objective and a new mixture."""
 
-    name: str = Field(description="Run name: the run directory is out_dir/name.")
+    #: Fields a resumed run may change (the schedule's stop, the runtime, the quick evaluation).
+    RESUME_MAY_CHANGE: ClassVar[tuple[str, ...]] = ("optim.stop_at", "runtime", "eval")
+
+    name: Name = Field(description="Run name (a plain name): the run directory is out_dir/name.")
     out_dir: str = Field("runs", description="Parent directory of run directories.")
     init_from: str = Field(description="Model to start from: a model directory or a run directory (its model/).")
     objective: Literal["sft", "ntp"] = Field("ntp", description="sft = loss on completions only; ntp = all tokens.")
@@ -66,14 +69,15 @@ def midtrain(
 ) -> dict[str, Any]:
     """Run (or resume) a mid-training run; returns the summary (also in ``run/summary.json``)."""
     parent = resolve_model_path(config.init_from, "init_from")
-    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite)
-    if config.runtime.num_threads:
-        torch.set_num_threads(config.runtime.num_threads)
+    resolve_device(config.runtime)  # everything is checked before the run directory exists
     model, tokenizer = load_model(parent)
     if config.data.seq_len > model.config.max_seq_len:
         raise ReasonlabError(
             f"data.seq_len {config.data.seq_len} exceeds the parent model's max_seq_len {model.config.max_seq_len}"
         )
+    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE)
+    if config.runtime.num_threads:
+        torch.set_num_threads(config.runtime.num_threads)
     data_dir = run.path / "data"
     if (data_dir / "corpus.npz").is_file():
         log(f"using cached corpus in {data_dir}")

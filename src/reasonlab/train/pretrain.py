@@ -13,13 +13,13 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from reasonlab.config import StrictModel
+from reasonlab.config import Name, StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.quick import QuickEvalConfig, run_quick_eval
 from reasonlab.io import atomic_write_text
@@ -33,7 +33,7 @@ from reasonlab.train.corpus import (
     tokenizer_texts,
     write_stats,
 )
-from reasonlab.train.loop import RuntimeConfig, TrainResult, train_loop
+from reasonlab.train.loop import RuntimeConfig, TrainResult, resolve_device, train_loop
 from reasonlab.train.optim import TrainOptimConfig
 
 __all__ = ["ModelSpec", "PretrainConfig", "build_model", "pretrain"]
@@ -47,11 +47,22 @@ class ModelSpec(StrictModel):
         default_factory=dict, description="ModelConfig fields replacing the preset's (hidden_size, num_layers...)."
     )
 
+    @model_validator(mode="after")
+    def _check_shape(self) -> ModelSpec:
+        try:  # the real vocabulary comes from the tokenizer later; any size checks the rest now
+            ModelConfig.from_preset(self.preset, **{**self.overrides, "vocab_size": 512})
+        except ReasonlabError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
 
 class PretrainConfig(StrictModel):
     """A pre-training run (all fields documented; see configs/*.yaml for examples)."""
 
-    name: str = Field(description="Run name: the run directory is out_dir/name.")
+    #: Fields a resumed run may change (the schedule's stop, the runtime, the quick evaluation).
+    RESUME_MAY_CHANGE: ClassVar[tuple[str, ...]] = ("optim.stop_at", "runtime", "eval")
+
+    name: Name = Field(description="Run name (a plain name): the run directory is out_dir/name.")
     out_dir: str = Field("runs", description="Parent directory of run directories.")
     seed: int = Field(0, ge=0, description="Drives data generation, initialisation and batch order.")
     objective: Literal["ntp", "sft"] = Field(
@@ -118,7 +129,8 @@ def pretrain(
     log: Callable[[str], None] = _log,
 ) -> dict[str, Any]:
     """Run (or resume) a pre-training run; returns a summary dict (also in ``run/summary.json``)."""
-    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite)
+    resolve_device(config.runtime)  # everything is checked before the run directory exists
+    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE)
     if config.runtime.num_threads:
         torch.set_num_threads(config.runtime.num_threads)
     tokenizer, corpus = prepare_pretrain_data(config, run, log)

@@ -7,11 +7,11 @@ scheme included), so a typo fails before a model is loaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from reasonlab.config import StrictModel, load_config, validate
+from reasonlab.config import Name, StrictModel, load_config, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.config import EvalConfig
 from reasonlab.rewards import check_reward
@@ -131,7 +131,21 @@ class EvalHook(StrictModel):
 class RLConfig(StrictModel):
     """Everything ``reasonlab rl`` needs. Unknown fields are errors."""
 
-    name: str = Field("rl", description="run name: the directory under out_dir")
+    #: Fields a resumed run may change: how long it runs and how it logs, never what it learns from.
+    RESUME_MAY_CHANGE: ClassVar[tuple[str, ...]] = (
+        "steps",
+        "budget",
+        "threads",
+        "device",
+        "eval",
+        "log_every",
+        "sample_every",
+        "samples_logged",
+        "save_every",
+        "keep_checkpoints",
+    )
+
+    name: Name = Field("rl", description="run name (a plain name): the directory under out_dir")
     out_dir: str = Field("runs", description="parent directory of the run")
     init_from: str = Field(description="model the policy starts from: a checkpoint, run dir or HF dir")
     reference: Literal["init", "none"] = Field(

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from reasonlab.compute import ComputeLedger, attention_shape, inference_flops, train_flops
+from reasonlab.errors import ReasonlabError
 from reasonlab.eval.protocol import run_eval
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
@@ -53,7 +54,7 @@ __all__ = ["RLTrainer", "train_rl"]
 class RLTrainer:
     """Owns the policy, reference model, value head, optimizer, curriculum and run directory."""
 
-    def __init__(self, config: RLConfig, *, log: Any = None) -> None:
+    def __init__(self, config: RLConfig, *, overwrite: bool = False, log: Any = None) -> None:
         self.config = config
         self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr, flush=True))
         torch.set_num_threads(config.threads)
@@ -61,7 +62,6 @@ class RLTrainer:
         self.task = config.task.task
         self.estimator = alg.get_estimator(config.algorithm.name)
         init_from = resolve_model_path(config.init_from, "init_from")
-        self.run = RunDir.create(config.out_dir, config.name, config)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
 
@@ -71,6 +71,10 @@ class RLTrainer:
         if config.algorithm.kl.placement != "none":
             self.ref_model, _ = load_model(init_from, device=str(self.device))
             self.ref_model.eval().requires_grad_(False)
+        # everything is checked and loaded before the run directory exists
+        self.run = RunDir.create(
+            config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE
+        )
         self.value_head = (
             ValueHead(self.model.config.hidden_size).to(self.device) if self.estimator.needs_critic else None
         )
@@ -95,14 +99,18 @@ class RLTrainer:
         state = resume_checkpoint(self.run, self.model, self.optimizer, self.device)
         if state is None:
             return
-        if self.value_head is not None and "value_head" in state:
-            self.value_head.load_state_dict({k: torch.tensor(v) for k, v in state["value_head"].items()})
-        self.step = int(state["step"])
-        self.ledger.load_state_dict(state["ledger"])
-        self.totals = {k: int(v) for k, v in state["totals"].items()}
-        self.flops_by_phase = {k: float(v) for k, v in state["flops_by_phase"].items()}
-        self.kl_ctl.value = float(state["kl_coef"])
-        self.curriculum.load_state_dict(state["curriculum"])
+        try:
+            if self.value_head is not None and "value_head" in state:
+                self.value_head.load_state_dict({k: torch.tensor(v) for k, v in state["value_head"].items()})
+            self.step = int(state["step"])
+            self.ledger.load_state_dict(state["ledger"])
+            self.totals = {k: int(v) for k, v in state["totals"].items()}
+            self.flops_by_phase = {k: float(v) for k, v in state["flops_by_phase"].items()}
+            self.kl_ctl.value = float(state["kl_coef"])
+            self.curriculum.load_state_dict(state["curriculum"])
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            ckpt = self.run.latest_checkpoint()
+            raise ReasonlabError(f"{ckpt}: corrupt trainer state ({type(exc).__name__}: {exc})") from None
         if self.prompts_path.is_file():
             self.train_prompts = {r["prompt"]: r["id"] for r in read_records(self.prompts_path)}
         self.log(f"[rl] resumed from {self.run.checkpoint_path(self.step)} at step {self.step}")
@@ -501,6 +509,9 @@ class RLTrainer:
         return summary
 
 
-def train_rl(config: RLConfig, log: Any = None) -> dict[str, Any]:
-    """Run (or resume) RL training for ``config``; returns the run summary."""
-    return RLTrainer(config, log=log).fit()
+def train_rl(config: RLConfig, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
+    """Run (or resume) RL training for ``config``; returns the run summary.
+
+    ``overwrite`` deletes an existing run of this name first (only a directory with the run marker).
+    """
+    return RLTrainer(config, overwrite=overwrite, log=log).fit()
