@@ -49,9 +49,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for configs: unknown fields are errors, values are validated on assignment."""
+    """Base for configs: unknown fields are errors, values are validated on assignment, no inf or nan."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def format_validation_error(exc: ValidationError, source: str, model: type[BaseModel]) -> str:

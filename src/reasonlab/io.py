@@ -43,6 +43,23 @@ def _writable(dest: Path) -> None:
         raise ReasonlabError(f"cannot write {dest}: {exc.strerror or type(exc).__name__}") from None
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """One-line error now, before any work, when ``path`` could not be written later.
+
+    The nearest existing ancestor must be a directory this process may write into; nothing is created.
+    """
+    dest = Path(path)
+    if dest.is_dir():
+        raise ReasonlabError(f"cannot write {dest}: it is a directory")
+    parent = dest.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ReasonlabError(f"cannot write {dest}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ReasonlabError(f"cannot write {dest}: permission denied in {parent}")
+
+
 def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
     """Delete the temporary files and directories an interrupted atomic write left in ``directory``."""
     removed = []

@@ -217,14 +217,22 @@ def score_records(
 ) -> list[dict[str, Any]]:
     """Score every completion record (``id``, ``completion``) against its problem record.
 
-    Rows are score records; they carry the completion's ``sample``/``seed`` when given.
+    Rows are score records; they carry the completion's ``sample``/``seed`` when given. A duplicate
+    problem id, or a problem whose own gold solution the verifier cannot read (a malformed ``meta``),
+    is a one-line error naming the id: such a file would otherwise score silently wrong.
     """
     check_reward(reward, reward_kwargs)
-    by_id = {}
+    by_id: dict[str, Problem] = {}
+    tasks: dict[str, Task] = {}
     for i, row in enumerate(problems):
         problem = Problem.from_dict(row, source=f"problem {i + 1}")
+        if problem.id in by_id:
+            raise ReasonlabError(f"problem {i + 1}: id {problem.id!r} occurs twice among the problems")
+        task = tasks.setdefault(problem.task, get_task(problem.task))
+        gold = task.verify(problem, problem.solution)
+        if gold.error is not None and gold.error.startswith("verifier error"):
+            raise ReasonlabError(f"problem {i + 1}: id {problem.id!r} has a malformed meta ({gold.error})")
         by_id[problem.id] = problem
-    tasks: dict[str, Task] = {}
     out = []
     for i, row in enumerate(completions):
         pid, text = row.get("id"), row.get("completion")

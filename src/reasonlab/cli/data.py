@@ -9,7 +9,7 @@ from rich.table import Table
 
 from reasonlab.cli.common import console, parse_knobs, progress_bar
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import write_records
+from reasonlab.io import check_writable, write_records
 from reasonlab.rewards import supported_schemes
 from reasonlab.tasks import get_task, task_names
 
@@ -46,6 +46,7 @@ def generate_cmd(ctx: click.Context, task_name: str, n: int, seed: int, out: str
     params = task.params(**parse_knobs(ctx.args))
     if not out.endswith((".jsonl", ".parquet")):
         raise ReasonlabError(f"--out {out}: use a .jsonl or .parquet file")
+    check_writable(out)
     start = time.perf_counter()
     with progress_bar(f"generate {task_name}", n) as advance:
         rows = [p.to_dict() for p in task.generate(params, n, seed, progress=advance)]

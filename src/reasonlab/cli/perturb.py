@@ -6,7 +6,7 @@ import click
 
 from reasonlab.cli.common import console
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import read_records, write_records
+from reasonlab.io import check_writable, read_records, write_records
 from reasonlab.tasks import Problem
 from reasonlab.tasks.knights.perturb import PERTURBATIONS, perturb_problems
 
@@ -32,6 +32,8 @@ def perturb_cmd(kind: str, in_path: str, out_path: str, seed: int, failures_path
     for option, path in (("--out", out_path), ("--failures", failures_path)):
         if path is not None and not path.endswith((".jsonl", ".parquet")):
             raise ReasonlabError(f"{option} {path}: use a .jsonl or .parquet file")
+        if path is not None:
+            check_writable(path)
     rows = read_records(in_path)
     problems = [Problem.from_dict(row, source=f"{in_path} record {i + 1}") for i, row in enumerate(rows)]
     for i, problem in enumerate(problems):

@@ -11,7 +11,7 @@ from rich.table import Table
 from reasonlab.cli.common import console
 from reasonlab.config import parse_key_values
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import read_records, write_records
+from reasonlab.io import check_writable, read_records, write_records
 from reasonlab.rewards import score_records
 
 
@@ -62,6 +62,8 @@ def score_cmd(
     problems_path: str, completions_path: str, reward: str, reward_arg: tuple[str, ...], out: str | None, by: str | None
 ) -> None:
     """Verify completions (JSONL/Parquet with id, completion) and print a summary table."""
+    if out:
+        check_writable(out)
     problems = read_records(problems_path)
     completions = read_records(completions_path)
     reward_kwargs = parse_key_values(reward_arg, "--reward-arg", float, "NAME=NUMBER, e.g. w_a=0.5")
