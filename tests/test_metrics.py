@@ -263,3 +263,23 @@ def test_seed_stability_curve() -> None:
     assert M.seed_stability(per_seed, n_resamples=50, seed=1) == M.seed_stability(per_seed, n_resamples=50, seed=1)
     flat = M.seed_stability([0.5, 0.5, 0.5], n_resamples=10)
     assert all(row["std_of_mean"] == 0 for row in flat)
+
+
+def test_holm_adjust_by_hand() -> None:
+    from reasonlab.eval.metrics import holm_adjust
+
+    # sorted 0.01, 0.03, 0.04 -> 3*0.01 = 0.03, 2*0.03 = 0.06, max(0.06, 1*0.04) = 0.06
+    assert holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm_adjust([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm_adjust([0.001]) == [0.001]
+    assert holm_adjust([]) == []
+
+
+def test_chance_pass_at_k_by_hand() -> None:
+    from reasonlab.eval.metrics import chance_pass_at_k
+
+    assert chance_pass_at_k(7, 1) == pytest.approx(1 / 7)
+    assert chance_pass_at_k(7, 8) == pytest.approx(1 - (6 / 7) ** 8)
+    assert chance_pass_at_k(1, 3) == 1.0
+    with pytest.raises(ReasonlabError):
+        chance_pass_at_k(0, 1)

@@ -312,3 +312,23 @@ def test_cli_rl_runs_and_reports_bad_config_in_one_line(
     assert main(["rl", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "ppo2" in err and "grpo" in err and "\n" not in err
+
+
+def test_rl_never_trains_on_held_out_prompts(tmp_path: Path, tiny_model: Path) -> None:
+    """With ``holdout`` (an eval's problems), RL skips those prompts; the space of 10 echo digits makes
+    overlap certain without it."""
+    from reasonlab.io import read_records, write_records
+
+    held = [{"id": f"h{d}", "prompt": f"<question> {d} </question>"} for d in (3, 7)]
+    write_records(tmp_path / "held.jsonl", held)
+    cfg = make_config(
+        tmp_path, tiny_model, steps=3, holdout=[str(tmp_path / "held.jsonl")], task={"knobs": {"high": 9}}
+    )
+    train_rl(cfg, log=lambda _m: None)
+    trained = {r["prompt"] for r in read_records(tmp_path / "toy" / "data" / "train_prompts.jsonl")}
+    assert trained and not trained & {h["prompt"] for h in held}
+    tiny_space = make_config(
+        tmp_path, tiny_model, name="toy2", holdout=[str(tmp_path / "held.jsonl")], task={"knobs": {"low": 3, "high": 4}}
+    )
+    with pytest.raises(ReasonlabError, match="too small to train on without its held-out"):
+        train_rl(tiny_space, log=lambda _m: None)

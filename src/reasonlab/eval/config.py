@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from reasonlab.config import Name, StrictModel, load_config
 from reasonlab.errors import ReasonlabError
+from reasonlab.eval.bands import BandConfig
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
 from reasonlab.tasks import get_task
@@ -74,6 +75,9 @@ class EvalConfig(StrictModel):
     device: str = Field("cpu", description="cpu, cuda or auto")
     threads: int | None = Field(None, ge=1, description="torch.set_num_threads for this evaluation")
     report: bool = Field(True, description="write report.md and plots/")
+    bands: BandConfig | None = Field(
+        None, description="classify buckets as in-range / edge / hard (eval/bands.json; a recipe can use @step.edge)"
+    )
     _bucket_params: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")

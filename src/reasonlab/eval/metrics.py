@@ -325,3 +325,31 @@ def seed_stability(per_seed: Sequence[float], *, n_resamples: int = 2000, seed: 
             }
         )
     return out
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment for testing ``m`` hypotheses at once (family-wise error control).
+
+    With the p-values sorted ascending, ``p_(1) <= ... <= p_(m)``, the adjusted value of the ``i``-th is
+    ``max_{j <= i} min(1, (m - j + 1) * p_(j))``, returned in the input order. Reject hypothesis ``i`` at
+    level ``alpha`` iff its adjusted p-value is ``<= alpha``.
+    Example: ``[0.01, 0.04, 0.03]`` -> ``[0.03, 0.06, 0.06]``.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
+
+
+def chance_pass_at_k(answers: int, k: int) -> float:
+    """pass@k of uniform guessing over ``answers`` equally likely answers: ``1 - (1 - 1/answers)^k``.
+
+    Example: modulo-7 answers, k = 8: ``1 - (6/7)^8 = 0.709``.
+    """
+    if answers < 1 or k < 1:
+        raise ReasonlabError(f"chance pass@k needs answers >= 1 and k >= 1, got {answers} and {k}")
+    return 1.0 - (1.0 - 1.0 / answers) ** k

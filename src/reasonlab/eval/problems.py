@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from reasonlab.errors import ReasonlabError
@@ -16,8 +17,30 @@ from reasonlab.eval.config import EvalConfig
 from reasonlab.io import read_records
 from reasonlab.seeds import eval_problem_seed, prompt_hash
 from reasonlab.tasks import Problem, Task, get_task
+from reasonlab.tasks.base import PROBLEM_FIELDS
 
-__all__ = ["build_problems"]
+__all__ = ["build_problems", "held_out_hashes", "problem_of"]
+
+
+def held_out_hashes(sources: list[str]) -> set[int]:
+    """Prompt hashes of the problems in ``sources``: problem files, or evaluation run dirs (their problems).
+
+    A training phase drops any problem whose prompt hash is among them, so it never trains on them.
+    """
+    hashes: set[int] = set()
+    for src in sources:
+        path = Path(src)
+        if path.is_dir():
+            path = path / "eval" / "problems.jsonl"
+            if not path.is_file():
+                raise ReasonlabError(f"holdout {src}: a directory without eval/problems.jsonl (not an evaluation run)")
+        hashes.update(prompt_hash(r["prompt"]) for r in read_records(path) if isinstance(r.get("prompt"), str))
+    return hashes
+
+
+def problem_of(row: dict[str, Any]) -> Problem:
+    """The :class:`Problem` inside an evaluation problem row (which adds ``bucket`` and ``cluster``)."""
+    return Problem.from_dict({k: row[k] for k in PROBLEM_FIELDS})
 
 
 def _bucket_rows(config: EvalConfig, p: Problem, value: Any) -> dict[str, Any]:
@@ -79,10 +102,7 @@ def build_problems(
     """
     task = task or get_task(config.task)
     banned: set[int] = set(banned_hashes or ())
-    for f in config.holdout_files:
-        for row in read_records(f):
-            if isinstance(row.get("prompt"), str):
-                banned.add(prompt_hash(row["prompt"]))
+    banned |= held_out_hashes(config.holdout_files)
     if config.problems is not None:
         return _problems_from_file(config, task, banned)
     rows: list[dict[str, Any]] = []

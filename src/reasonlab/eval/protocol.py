@@ -30,8 +30,9 @@ import torch
 
 from reasonlab.config import dump_config
 from reasonlab.errors import ReasonlabError
+from reasonlab.eval.bands import classify_buckets
 from reasonlab.eval.config import EvalConfig
-from reasonlab.eval.problems import build_problems
+from reasonlab.eval.problems import build_problems, problem_of
 from reasonlab.eval.record import SUMMARY_SCHEMA, device_record, git_commit, prompt_template_record, versions
 from reasonlab.eval.stats import summarize
 from reasonlab.io import atomic_write_text, write_records
@@ -40,7 +41,7 @@ from reasonlab.rewards import compute_reward
 from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, resolve_device, resolve_model_path, training_lineage
 from reasonlab.sampling import Generation, generate_ids
 from reasonlab.seeds import eval_sample_seed
-from reasonlab.tasks import Problem, Task, get_task
+from reasonlab.tasks import Task, get_task
 
 __all__ = ["SAMPLE_FIELDS", "run_eval", "sample_and_score"]
 
@@ -106,10 +107,7 @@ def sample_and_score(
     not depend on ``batch_size`` or on the order the sampler sees the prompts in.
     """
     params = config.decoding.sampling_params([tokenizer.eos_id])
-    objs = [
-        Problem.from_dict({k: row[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")})
-        for row in problems
-    ]
+    objs = [problem_of(row) for row in problems]
     # encoded once per problem, as the sampler would (<bos> + prompt), shared by its S*n samples
     prompt_ids = tokenizer.encode_batch([task.render(p, config.prompt_style)[0] for p in objs], add_bos=True)
     limit = int(getattr(getattr(model, "config", None), "max_seq_len", 1 << 30))
@@ -249,7 +247,7 @@ def run_eval(
         )
         prompts = [
             task.render(
-                Problem.from_dict({k: p[k] for k in ("id", "task", "prompt", "answer", "solution", "meta")}),
+                problem_of(p),
                 config.prompt_style,
             )[0]
             for p in problems
@@ -292,6 +290,9 @@ def run_eval(
             "timing": timing,
             **stats,
         }
+        if config.bands is not None:
+            answers = {str(p["bucket"]): task.answer_space(problem_of(p)) for p in problems}
+            summary["bands"] = classify_buckets(summary, config.bands, answers)
         ev = out / "eval"
         atomic_write_text(ev / "config.yaml", dump_config(config))
         write_records(ev / "problems.jsonl", problems)

@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from reasonlab.config import Name, StrictModel, deep_merge, dump_config, load_yaml, validate
 from reasonlab.errors import ReasonlabError
+from reasonlab.eval.bands import BAND_NAMES, band_value
 from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
 from reasonlab.eval.protocol import run_eval
@@ -109,7 +110,10 @@ def resolve_refs(obj: Any, outputs: dict[str, dict[str, Any]], where: str) -> An
         key = key or "main"
         if key not in outputs[step]:
             raise ReasonlabError(f"{where}: step {step!r} has no output {key!r} (has: {', '.join(outputs[step])})")
-        return outputs[step][key]
+        value = outputs[step][key]
+        if isinstance(value, dict) and "error" in value:
+            raise ReasonlabError(f"{where}: {obj!r}: {value['error']}")
+        return value
     return obj
 
 
@@ -180,11 +184,16 @@ class StepContext:
 
 @dataclass(frozen=True)
 class StepKind:
-    """A step kind: how its config mapping becomes a validated config, how it runs, what it outputs."""
+    """A step kind: how its config mapping becomes a validated config, how it runs, what it outputs.
+
+    ``placeholders(config, name)`` gives the stand-ins of its outputs while a recipe is checked (by
+    default the reference text itself, ``@name.key``).
+    """
 
     config: Callable[[dict[str, Any], StepSpec, Path], BaseModel]
     run: Callable[[StepContext], dict[str, Any]]
     outputs: tuple[str, ...]
+    placeholders: Callable[[BaseModel, str], dict[str, Any]] | None = None
 
 
 def _named(cls: type[BaseModel]) -> Callable[[dict[str, Any], StepSpec, Path], BaseModel]:
@@ -234,7 +243,23 @@ def _run_eval(ctx: StepContext) -> dict[str, Any]:
     if cfg.report:
         write_report(ctx.dir)
     overall = summary["overall"]["outcome"]["pass@k"].get("1", {}).get("mean")
-    return {"main": str(ctx.dir), "run": str(ctx.dir), "pass@1": overall}
+    out: dict[str, Any] = {"main": str(ctx.dir), "run": str(ctx.dir), "pass@1": overall}
+    if "bands" in summary:
+        for band in BAND_NAMES:
+            buckets = summary["bands"][band]
+            try:
+                out[band] = band_value(buckets, band)
+            except ReasonlabError as exc:
+                out[band] = {"error": str(exc)}  # raised if a later step refers to it
+        ctx.log(f"[run] {ctx.spec.name}: bands " + ", ".join(f"{b} {summary['bands'][b]}" for b in BAND_NAMES))
+    return out
+
+
+def _eval_placeholders(config: BaseModel, name: str) -> dict[str, Any]:
+    """Stand-ins for an eval step's outputs while a recipe is checked: a band stands as its first bucket."""
+    cfg: EvalConfig = config  # type: ignore[assignment]
+    first = str(cfg.buckets.values[0])
+    return {"main": f"@{name}", "run": f"@{name}.run", "pass@1": 0.0, **dict.fromkeys(BAND_NAMES, first)}
 
 
 def _run_compare(ctx: StepContext) -> dict[str, Any]:
@@ -253,7 +278,7 @@ STEP_KINDS: dict[str, StepKind] = {
     "pretrain": StepKind(_named(PretrainConfig), _run_pretrain, ("main", "run")),
     "midtrain": StepKind(_named(MidtrainConfig), _run_midtrain, ("main", "run")),
     "rl": StepKind(_named(RLConfig), _run_rl, ("main", "run", "prompts")),
-    "eval": StepKind(_named(EvalConfig), _run_eval, ("main", "run", "pass@1")),
+    "eval": StepKind(_named(EvalConfig), _run_eval, ("main", "run", "pass@1", *BAND_NAMES), _eval_placeholders),
     "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
     "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
 }
@@ -287,8 +312,12 @@ def check_recipe(recipe: Recipe, base_dir: Path) -> None:
     for spec in recipe.steps:
         source = f"recipe step {spec.name!r}"
         data = resolve_refs(_step_config(recipe, spec, base_dir), placeholders, source)
-        STEP_KINDS[spec.kind].config(data, spec, root)
-        placeholders[spec.name] = {key: f"@{spec.name}.{key}" for key in STEP_KINDS[spec.kind].outputs}
+        kind = STEP_KINDS[spec.kind]
+        config = kind.config(data, spec, root)
+        if kind.placeholders is not None:
+            placeholders[spec.name] = kind.placeholders(config, spec.name)
+        else:
+            placeholders[spec.name] = {key: f"@{spec.name}.{key}" for key in kind.outputs}
 
 
 def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:

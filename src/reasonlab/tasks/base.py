@@ -159,6 +159,10 @@ class Task(ABC):
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
 
+    def answer_space(self, problem: Problem) -> int | None:
+        """How many distinct answers a problem has (the chance level of guessing), or None if unbounded."""
+        return None
+
     def dedup_key(self, problem: Problem) -> str:
         """What makes two problems the same for de-duplication: the prompt (the model's whole input)."""
         return problem.prompt

@@ -34,6 +34,7 @@ from reasonlab.tasks.arith.render import (
     capitalize,
     chat_prompt,
     meta_answer,
+    meta_modulus,
     plain_completion,
     question_text,
     solution_body,
@@ -241,6 +242,10 @@ class ArithTask(Task):
         if style == "chat":
             return chat_prompt(question_text(problem.prompt), problem.meta), solution_body(problem.meta)
         raise ReasonlabError(f"arith: unknown prompt style {style!r}; choose from {', '.join(self.styles)}")
+
+    def answer_space(self, problem: Problem) -> int | None:
+        """The modulus in mod mode (answers 0..p-1); None in range mode."""
+        return meta_modulus(problem.meta)
 
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Outcome and process verification of ``completion`` (never raises)."""

@@ -135,6 +135,10 @@ class KnightsTask(Task):
         }
         return build_problem(self, meta, "", p.style)
 
+    def answer_space(self, problem: Problem) -> int | None:
+        """``2^n`` role assignments of ``n`` people."""
+        return 2 ** int(problem.meta["people"])
+
     def render(self, problem: Problem, style: str = "plain") -> tuple[str, str]:
         """``(prompt, gold completion)``; both styles end the prompt with the pre-filled ``<think>``."""
         if style not in self.styles:

@@ -148,6 +148,10 @@ class RLConfig(StrictModel):
     name: Name = Field("rl", description="run name (a plain name): the directory under out_dir")
     out_dir: str = Field("runs", description="parent directory of the run")
     init_from: str = Field(description="model the policy starts from: a checkpoint, run dir or HF dir")
+    holdout: list[str] = Field(
+        default_factory=list,
+        description="problem files (.jsonl/.parquet) or evaluation run dirs whose prompts RL never trains on",
+    )
     reference: Literal["init", "none"] = Field(
         "init", description="frozen reference model for KL: the initial policy, or none"
     )

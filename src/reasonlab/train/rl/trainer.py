@@ -34,6 +34,7 @@ import torch
 
 from reasonlab.compute import ComputeLedger, attention_shape, inference_flops, train_flops
 from reasonlab.errors import ReasonlabError
+from reasonlab.eval.problems import held_out_hashes
 from reasonlab.eval.protocol import run_eval
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
@@ -92,6 +93,7 @@ class RLTrainer:
         self.flops_by_phase = {"rollout": 0.0, "old": 0.0, "ref": 0.0, "update": 0.0}
         self.step = 0
         self.train_prompts: dict[str, str] = {}  # problem prompt -> id, for the held-out check of evaluations
+        self.held_out = held_out_hashes(config.holdout)
         self._resume()
 
     # ------------------------------------------------------------------ resume
@@ -161,7 +163,7 @@ class RLTrainer:
     def _sample_round(self, step: int, round_: int, n_prompts: int, group_offset: int) -> tuple[Rollouts, float]:
         cfg, r = self.config, self.config.rollout
         params = cfg.task.params_with(self.curriculum.knobs(step))
-        problems = list(self.task.generate(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_)))
+        problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
         prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
@@ -183,6 +185,24 @@ class RLTrainer:
             out.finish.append(g.finish_reason)
             out.group.append(group_offset + i // r.group_size)
         return out, gen_time
+
+    def _draw(self, params: Any, n: int, seed: int) -> list[Any]:
+        """``n`` problems from ``seed``, skipping any whose prompt is held out (generation is prefix-stable)."""
+        if not self.held_out:
+            return list(self.task.generate(params, n, seed))
+        n_draw = n
+        too_small = "rl: the task band is too small to train on without its held-out (evaluation) problems"
+        while True:
+            try:
+                drawn = list(self.task.generate(params, n_draw, seed))
+            except ReasonlabError as exc:
+                raise ReasonlabError(f"{too_small} ({exc})") from None
+            keep = [p for p in drawn if prompt_hash(p.prompt) not in self.held_out]
+            if len(keep) >= n:
+                return keep[:n]
+            if n_draw > 20 * n:
+                raise ReasonlabError(f"{too_small}: {n_draw - len(keep)} of {n_draw} drawn problems are held out")
+            n_draw += 2 * (n - len(keep)) + 1
 
     def _score(self, ro: Rollouts) -> None:
         cfg = self.config
