@@ -158,7 +158,7 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path) -> None:
     for step in ("pretrain", "midtrain", "rl", "eval_base", "eval_rl", "compare", "report"):
         assert (root / step / "step_done.json").is_file(), step
     report = (root / "report.md").read_text()
-    assert "| bucket | band |" in report and "edge" in report
+    assert "| op | band |" in report and "edge" in report and report.splitlines()[2].startswith("Verdict:")
     assert (root / "plots" / "rl_curve.png").is_file()
     rows = json.loads((root / "results.json").read_text())["rows"]
     assert [r["bucket"] for r in rows] == ["3", "4", "all"]

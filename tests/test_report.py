@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +170,54 @@ def test_compare_warns_on_setting_mismatch(runs: dict[str, Path], tmp_path: Path
     (other / "eval" / "summary.json").write_text(json.dumps(s))
     res = compare_runs(runs["base"], other, None, n_perm=100)
     assert any("decoding" in w for w in res["warnings"])
+
+
+def _summary_block(p1: float, pk: float, process: bool = True) -> dict[str, Any]:
+    blk = {
+        "pass@k": {
+            "1": {"mean": p1, "ci": [max(0, p1 - 0.05), p1 + 0.05]},
+            "8": {"mean": pk, "ci": [max(0, pk - 0.05), pk + 0.05]},
+        }
+    }
+    return {"outcome": blk, "process": blk if process else None, "answer_space": 7}
+
+
+def _paired(diff: float, p: float) -> dict[str, Any]:
+    return {"mean_diff": diff, "ci_low": diff - 0.05, "ci_high": diff + 0.05, "p_value": p}
+
+
+def test_verdict_corrects_for_buckets_and_flags_chance() -> None:
+    from reasonlab.report.pipeline import ReportStepConfig, comparison_rows, rows_table, verdict
+
+    base = {
+        "buckets": {"4": _summary_block(0.9, 1.0), "5": _summary_block(0.1, 0.4), "7": _summary_block(0.0, 0.0)},
+        "overall": _summary_block(0.3, 0.5),
+    }
+    cand = {
+        "buckets": {"4": _summary_block(0.95, 1.0), "5": _summary_block(0.25, 0.6), "7": _summary_block(0.0, 0.0)},
+        "overall": _summary_block(0.4, 0.55),
+    }
+
+    def cmp_(d: float, p: float, dk: float) -> dict[str, Any]:
+        side = {"paired": _paired(d, p), "delta@k": {"8": {"mean_diff": dk, "p_value": p}}}
+        return {"n_problems": 100, **side, "process": side}
+
+    compare = {
+        "k": [1, 8],
+        "buckets": {"4": cmp_(0.05, 0.02, 0.0), "5": cmp_(0.15, 0.004, 0.2), "7": cmp_(0.0, 1.0, 0.0)},
+        "overall": cmp_(0.07, 0.01, 0.05),
+    }
+    rows = comparison_rows(base, cand, compare, {"4": "in_range", "5": "edge", "7": "hard"})
+    by = {r["bucket"]: r for r in rows}
+    # Holm over three buckets: 0.004 -> 0.012, 0.02 -> 0.04, 1.0 -> 1.0
+    assert by["5"]["process"]["diff_pass@1"]["p_holm"] == pytest.approx(0.012)
+    assert by["4"]["process"]["diff_pass@1"]["p_holm"] == pytest.approx(0.04)
+    assert by["7"]["process"]["base_at_chance"] and not by["5"]["process"]["base_at_chance"]
+    assert by["5"]["outcome"]["chance"]["8"] == pytest.approx(1 - (6 / 7) ** 8)
+    # +15 pp at the edge, but Holm p = 0.012 is not below alpha = 0.01: not a reproduction at that level
+    v = verdict(rows, ReportStepConfig(baseline="a", candidate="b", compare="c"))
+    assert v["reproduced"] is False and "does not reproduce" in v["text"] and "nothing to amplify" in v["text"]
+    v = verdict(rows, ReportStepConfig(baseline="a", candidate="b", compare="c", alpha=0.05))
+    assert v["reproduced"] is True and v["text"].startswith("Verdict: on edge op 5")
+    table = rows_table(rows, "process")
+    assert "(base at chance)" in table and "0.012" in table

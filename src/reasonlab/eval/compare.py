@@ -36,7 +36,11 @@ def compare_records(
     n_perm: int = 10000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Paired statistics of candidate vs baseline records restricted to the problems both share."""
+    """Paired statistics of candidate vs baseline records restricted to the problems both share.
+
+    By answer correctness at the top level and, when every sample has a process verdict, the same
+    paired test and delta@k by process-verified correctness under ``"process"``.
+    """
     shared = sorted({r["id"] for r in base} & {r["id"] for r in cand})
     if not shared:
         raise ReasonlabError("compare: the two runs share no problem ids (evaluate both with the same eval config)")
@@ -50,7 +54,7 @@ def compare_records(
     band: dict[str, Any] = {**M.seed_band(base_seeds), "per_seed": base_seeds}
     cand_mean = M.mean_std(per_seed_pass1(cand))[0]
     gain = paired.mean_diff
-    return {
+    out = {
         "n_problems": len(shared),
         "baseline_pass@1": float(sum(a1[i] for i in shared) / len(shared)),
         "candidate_pass@1": float(sum(b1[i] for i in shared) / len(shared)),
@@ -62,6 +66,17 @@ def compare_records(
         "gain_inside_seed_band": M.inside_seed_band(cand_mean, base_seeds) if gain > 0 else None,
         "significant": paired.p_value < 1 - ci,
     }
+    if all(r.get("process_ok") is not None for r in base + cand):
+        ap, bp = problem_scores(base, 1, process=True), problem_scores(cand, 1, process=True)
+        out["process"] = {
+            "baseline_pass@1": float(sum(ap[i] for i in shared) / len(shared)),
+            "candidate_pass@1": float(sum(bp[i] for i in shared) / len(shared)),
+            "paired": M.paired_test(
+                [bp[i] for i in shared], [ap[i] for i in shared], ci=ci, n_perm=n_perm, seed=seed
+            ).to_dict(),
+            "delta@k": delta_at_k(cand, base, k_list, process=True, ci=ci, n_perm=n_perm, seed=seed),
+        }
+    return out
 
 
 def compare_runs(
@@ -107,6 +122,7 @@ def compare_runs(
         "conventions": {
             "difference": "candidate (B) - baseline (A), per problem, pass@k over all samples of the problem",
             "p_value": "two-sided sign-flip permutation test on per-problem differences of pass@1",
+            "process": "the same statistics with process-verified correctness (answer and every step)",
             "ci": f"paired t-interval at level {ci}",
             "seed_band": "baseline per-seed pass@1 range; gain_inside_seed_band = candidate mean within it",
             "std_ddof": M.DDOF,

@@ -290,8 +290,13 @@ def run_eval(
             "timing": timing,
             **stats,
         }
+        answers: dict[str, int | None] = {}
+        for p in problems:  # the answer space of a bucket (its chance level), when all its problems share one
+            m = task.answer_space(problem_of(p))
+            answers[str(p["bucket"])] = m if answers.get(str(p["bucket"]), m) == m else None
+        for b, block in summary["buckets"].items():
+            block["answer_space"] = answers.get(b)
         if config.bands is not None:
-            answers = {str(p["bucket"]): task.answer_space(problem_of(p)) for p in problems}
             summary["bands"] = classify_buckets(summary, config.bands, answers)
         ev = out / "eval"
         atomic_write_text(ev / "config.yaml", dump_config(config))

@@ -32,12 +32,14 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, Field
 
+from reasonlab.compute import measure_matmul_peak
 from reasonlab.config import Name, StrictModel, deep_merge, dump_config, load_yaml, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.bands import BAND_NAMES, band_value
 from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
 from reasonlab.eval.protocol import run_eval
+from reasonlab.eval.record import device_record
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
@@ -355,6 +357,16 @@ def run_recipe(
     root.mkdir(parents=True, exist_ok=True)
     mark_run_dir(root)
     atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    machine = {
+        **device_record("cpu"),
+        "threads": recipe.threads,
+        "matmul_peak_gflops": measure_matmul_peak(n=1024, min_seconds=0.5, repeats=3) / 1e9,
+    }
+    atomic_write_text(root / "machine.json", _json(machine))
+    say(
+        f"[run] machine: {machine['cpu']}, {recipe.threads} threads, fp32 matmul peak "
+        f"{machine['matmul_peak_gflops']:.0f} GFLOP/s (budgets are in FLOPs and tokens; wall times scale with it)"
+    )
     outputs: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     t_all = time.perf_counter()

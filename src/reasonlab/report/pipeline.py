@@ -1,9 +1,15 @@
-"""The report of a pipeline run (``report.md`` + ``plots/``): what was trained, the RL curve, and base vs RL
-per bucket with confidence intervals and the paired test, read from the steps' own output files.
+"""The report of a recipe run (``report.md``, ``plots/``, ``results.json``): the verdict first, then the
+tables and plots, read from the steps' own output files.
 
-The ``report`` step's config names the steps to read: ``baseline``/``candidate`` (eval run dirs),
-``compare`` (compare dir), optional ``pretrain``/``rl`` (run dirs), ``title`` and ``bands`` (a mapping
-bucket -> label such as in-range / edge / far, shown in the table).
+The ``report`` step names the steps to read: ``baseline``/``candidate`` (eval run dirs), ``compare``,
+optional ``pretrain``/``rl`` (run dirs), a ``title``, the paper's ``claim``, and the band of each
+bucket: from an evaluation that classified them (``bands_from: "@eval_base"``) or given by hand
+(``bands``).
+
+Every comparison is reported by process-verified correctness (answer and every step, the CMU
+standard) and by answer correctness, with the paired test per bucket, its p-value raw and corrected
+for the number of buckets tested (Holm), the chance level of guessing, and a flag where the base model
+is at chance (nothing there for RL to amplify).
 """
 
 from __future__ import annotations
@@ -16,15 +22,27 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
+from reasonlab.eval.metrics import chance_pass_at_k, holm_adjust
 from reasonlab.io import atomic_write_text, read_json
-from reasonlab.report.plots import plot_rl_curve
+from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
 from reasonlab.rundir import RunDir
 
-__all__ = ["ReportStepConfig", "quickstart_rows", "quickstart_table", "write_pipeline_report"]
+__all__ = ["CORRECTNESS", "ReportStepConfig", "comparison_rows", "rows_table", "verdict", "write_pipeline_report"]
+
+#: The two kinds of correctness every table reports, the CMU standard first.
+CORRECTNESS = ("process", "outcome")
+LABEL = {"process": "process-verified", "outcome": "answer only"}
+BAND_LABEL = {"in_range": "in range", "edge": "edge", "hard": "hard"}
+#: The CMU claim the quickstart and the edge-of-competence recipe test.
+EDGE_CLAIM = (
+    "RL adds reasoning on the edge of competence: on ops just beyond what pre-training mastered it raises "
+    "process-verified pass@1 and pass@k, while RL on mastered ops only sharpens pass@1 and on far-too-hard ops does "
+    "nothing."
+)
 
 
 class ReportStepConfig(StrictModel):
-    """A recipe's ``report`` step: which steps to read, the title and the band label of each bucket."""
+    """A recipe's ``report`` step: which steps to read, the claim tested, and the band of each bucket."""
 
     baseline: str = Field(description="baseline eval step, e.g. @eval_base")
     candidate: str = Field(description="candidate eval step, e.g. @eval_rl")
@@ -32,7 +50,12 @@ class ReportStepConfig(StrictModel):
     pretrain: str | None = Field(None, description="pre-training run, e.g. @pretrain.run")
     rl: str | None = Field(None, description="RL run, e.g. @rl.run")
     title: str | None = Field(None, description="report title (default: the recipe name)")
-    bands: dict[str, str] = Field(default_factory=dict, description="bucket -> band label (in range, edge, ...)")
+    claim: str | None = Field(None, description="the published claim the verdict is stated against")
+    bands_from: str | None = Field(None, description="an eval step that classified its buckets, e.g. @eval_base")
+    bands: dict[str, str] = Field(default_factory=dict, description="bucket -> band label, when not bands_from")
+    headline_band: str = Field("edge", description="the band the verdict leads with")
+    min_gain: float = Field(0.10, ge=0, description="the pass@1 gain (process-verified) the claim calls a gain")
+    alpha: float = Field(0.01, gt=0, lt=1, description="significance level of the headline test (Holm-corrected)")
 
     @field_validator("bands", mode="before")
     @classmethod
@@ -40,18 +63,16 @@ class ReportStepConfig(StrictModel):
         return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 
-def _blk(block: dict[str, Any] | None) -> str:
-    if not block:
-        return "-"
-    return f"{block['mean']:.3f} [{block['ci'][0]:.3f}, {block['ci'][1]:.3f}]"
+def _ci(block: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if block is None else {"mean": block["mean"], "ci": block["ci"]}
 
 
-def quickstart_rows(
+def comparison_rows(
     base: dict[str, Any], cand: dict[str, Any], compare: dict[str, Any], bands: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """One row per bucket (and 'all'): pass@1 and the largest shared pass@k of both models, paired test."""
+    """One row per bucket and one for all buckets: both models' pass@k and the paired tests, by
+    process-verified and answer correctness, Holm-corrected across buckets, with the chance level."""
     ks = sorted(int(k) for k in compare.get("k", [1]))
-    kmax = str(ks[-1]) if ks else "1"
     rows = []
     for bucket in [*compare["buckets"], "all"]:
         b = base["overall"] if bucket == "all" else base["buckets"].get(bucket)
@@ -59,132 +80,236 @@ def quickstart_rows(
         cmp_ = compare["overall"] if bucket == "all" else compare["buckets"][bucket]
         if b is None or c is None:
             continue
-        paired = cmp_["paired"]
-        dk = cmp_.get("delta@k", {}).get(kmax)
-        rows.append(
-            {
-                "bucket": bucket,
-                "band": bands.get(bucket, "all" if bucket == "all" else ""),
-                "n_problems": cmp_["n_problems"],
-                "k": int(kmax),
-                "base_pass1": b["outcome"]["pass@k"].get("1"),
-                "rl_pass1": c["outcome"]["pass@k"].get("1"),
-                "base_passk": b["outcome"]["pass@k"].get(kmax),
-                "rl_passk": c["outcome"]["pass@k"].get(kmax),
-                "diff_pass1": paired["mean_diff"],
-                "diff_ci": [paired["ci_low"], paired["ci_high"]],
-                "p_value": paired["p_value"],
-                "diff_passk": None if dk is None else dk["mean_diff"],
-                "p_value_passk": None if dk is None else dk["p_value"],
-                "inside_seed_band": cmp_.get("gain_inside_seed_band"),
+        answers = b.get("answer_space")
+        row: dict[str, Any] = {
+            "bucket": bucket,
+            "band": bands.get(bucket, "all" if bucket == "all" else ""),
+            "n_problems": cmp_["n_problems"],
+            "k": ks,
+            "answer_space": answers,
+        }
+        for corr in CORRECTNESS:
+            stats = cmp_ if corr == "outcome" else cmp_.get("process")
+            if stats is None or b.get(corr) is None or c.get(corr) is None:
+                continue
+            chance = {
+                str(k): (0.0 if corr == "process" else chance_pass_at_k(answers, k) if answers else None) for k in ks
             }
-        )
+            base_k = {str(k): _ci(b[corr]["pass@k"].get(str(k))) for k in ks}
+            row[corr] = {
+                "base": base_k,
+                "rl": {str(k): _ci(c[corr]["pass@k"].get(str(k))) for k in ks},
+                "diff_pass@1": stats["paired"],
+                "delta@k": {
+                    k: {"mean_diff": d["mean_diff"], "p_value": d["p_value"]} for k, d in stats["delta@k"].items()
+                },
+                "chance": chance,
+                "base_at_chance": _at_chance(base_k, chance),
+            }
+        rows.append(row)
+    for corr in CORRECTNESS:
+        tested = [r for r in rows if r["bucket"] != "all" and corr in r]
+        for r, p in zip(tested, holm_adjust([r[corr]["diff_pass@1"]["p_value"] for r in tested]), strict=True):
+            r[corr]["diff_pass@1"]["p_holm"] = p
     return rows
 
 
-def quickstart_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of :func:`quickstart_rows`."""
-    k = rows[0]["k"] if rows else 1
+def _at_chance(base: dict[str, dict[str, Any] | None], chance: dict[str, float | None]) -> bool:
+    """The base is at chance when every pass@k CI reaches down to the chance level (0 for process)."""
+    checks = [
+        blk["ci"][0] <= ch + 1e-12 for k, blk in base.items() if blk is not None and (ch := chance[k]) is not None
+    ]
+    return bool(checks) and all(checks)
+
+
+def rows_table(rows: list[dict[str, Any]], corr: str) -> str:
+    """Markdown table of :func:`comparison_rows` for one kind of correctness."""
+    ks = rows[0]["k"] if rows else [1]
+    kmax = str(ks[-1])
     head = (
-        f"| bucket | band | problems | base pass@1 [95% CI] | RL pass@1 [95% CI] | diff pass@1 [95% CI] | p | "
-        f"base pass@{k} | RL pass@{k} | diff pass@{k} (p) |"
+        "| op | band | problems | base pass@1 [95% CI] | RL pass@1 [95% CI] | RL - base pass@1 [95% CI] | p | "
+        f"p (Holm) | base pass@{kmax} | RL pass@{kmax} | RL - base pass@{kmax} (p) | chance pass@1 / @{kmax} |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
-        dk = "-" if r["diff_passk"] is None else f"{r['diff_passk']:+.3f} ({r['p_value_passk']:.3g})"
+        if corr not in r:
+            continue
+        x = r[corr]
+        d = x["diff_pass@1"]
+        dk = x["delta@k"].get(kmax)
+        holm = "-" if "p_holm" not in d else f"{d['p_holm']:.3g}"
+        chance = "-" if x["chance"]["1"] is None else f"{x['chance']['1']:.3f} / {x['chance'][kmax]:.3f}"
+        dk_cell = "-" if dk is None else f"{dk['mean_diff']:+.3f} ({dk['p_value']:.3g})"
+        flag = " (base at chance)" if x["base_at_chance"] and r["bucket"] != "all" else ""
         lines.append(
-            f"| {r['bucket']} | {r['band']} | {r['n_problems']} | {_blk(r['base_pass1'])} | {_blk(r['rl_pass1'])} | "
-            f"{r['diff_pass1']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}] | {r['p_value']:.3g} | "
-            f"{_blk(r['base_passk'])} | {_blk(r['rl_passk'])} | {dk} |"
+            f"| {r['bucket']} | {BAND_LABEL.get(r['band'], r['band'])}{flag} | {r['n_problems']} | "
+            f"{_cell(x['base']['1'])} | {_cell(x['rl']['1'])} | "
+            f"{d['mean_diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] | {d['p_value']:.3g} | {holm} | "
+            f"{_cell(x['base'].get(kmax))} | {_cell(x['rl'].get(kmax))} | "
+            f"{dk_cell} | {chance} |"
         )
     return "\n".join(lines)
+
+
+def _cell(block: dict[str, Any] | None) -> str:
+    return "-" if not block else f"{block['mean']:.3f} [{block['ci'][0]:.3f}, {block['ci'][1]:.3f}]"
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f} pp"
+
+
+def verdict(rows: list[dict[str, Any]], config: ReportStepConfig) -> dict[str, Any]:
+    """The one-paragraph verdict: the headline band's process-verified gains against the claim, then the
+    other bands; ``reproduced`` is True, False, or None when there is no headline bucket."""
+    kmax = str(rows[0]["k"][-1]) if rows else "1"
+    corr = "process" if any("process" in r for r in rows) else "outcome"
+    parts: list[str] = []
+    head = [r for r in rows if r["band"] == config.headline_band and corr in r]
+    reproduced: bool | None = None
+    if head:
+        gains = []
+        for r in head:
+            d, dk = r[corr]["diff_pass@1"], r[corr]["delta@k"].get(kmax)
+            ok = d["mean_diff"] >= config.min_gain and d.get("p_holm", d["p_value"]) < config.alpha
+            gains.append(ok and dk is not None and dk["mean_diff"] > 0)
+            base1 = r[corr]["base"]["1"]["mean"]
+            rl1 = r[corr]["rl"]["1"]["mean"]
+            parts.append(
+                f"on {config.headline_band} op {r['bucket']}, {LABEL[corr]} pass@1 went from {base1:.3f} to {rl1:.3f} "
+                f"({_pp(d['mean_diff'])}, 95% CI [{_pp(d['ci_low'])}, {_pp(d['ci_high'])}], p = {d['p_value']:.2g}, "
+                f"Holm p = {d.get('p_holm', d['p_value']):.2g})"
+                + ("" if dk is None else f" and pass@{kmax} by {_pp(dk['mean_diff'])} (p = {dk['p_value']:.2g})")
+            )
+        reproduced = all(gains)
+    for band in ("in_range", "hard"):
+        others = [r for r in rows if r["band"] == band and corr in r]
+        if not others:
+            continue
+        descr = []
+        for r in others:
+            d = r[corr]["diff_pass@1"]
+            sig = d.get("p_holm", d["p_value"]) < 0.05
+            at_chance = " (the base is at chance here: nothing to amplify)" if r[corr]["base_at_chance"] else ""
+            descr.append(f"op {r['bucket']} {_pp(d['mean_diff'])}{' (significant)' if sig else ''}{at_chance}")
+        parts.append(f"{BAND_LABEL[band]}: " + "; ".join(descr))
+    outcome = {True: "The lab reproduces the claim.", False: "The lab does not reproduce the claim.", None: ""}
+    text = (
+        ("Verdict: " + "; ".join(parts) + ". " + outcome[reproduced]).strip()
+        if parts
+        else "Verdict: no bucket was compared."
+    )
+    return {
+        "text": text,
+        "reproduced": reproduced,
+        "correctness": corr,
+        "min_gain": config.min_gain,
+        "alpha": config.alpha,
+    }
 
 
 def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, outputs: dict[str, Any]) -> Path:
     """Write ``root/report.md`` (+ ``root/plots``) and ``root/results.json``; return the report path."""
     base = read_json(Path(config.baseline) / "eval" / "summary.json", "eval summary")
     cand = read_json(Path(config.candidate) / "eval" / "summary.json", "eval summary")
-    compare_dir = Path(config.compare)
-    compare = read_json(compare_dir / "compare.json")
-    bands = config.bands
-    rows = quickstart_rows(base, cand, compare, bands)
+    compare = read_json(Path(config.compare) / "compare.json", "comparison")
+    bands = dict(config.bands)
+    if config.bands_from:
+        classified = read_json(Path(config.bands_from) / "eval" / "summary.json", "eval summary").get("bands")
+        if classified:
+            bands = {b: r["band"] for b, r in classified["buckets"].items()} | bands
+    rows = comparison_rows(base, cand, compare, bands)
+    judged = verdict(rows, config)
     plots = root / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    lines = [f"# {config.title or recipe.name}", ""]
-    if recipe.description:
-        lines += [recipe.description.strip(), ""]
-    pipeline_seconds = {}
-    for name, out in outputs.items():
-        done = Path(out.get("run", root / name)) / "step_done.json"
-        if done.is_file():
-            pipeline_seconds[name] = read_json(done, "step record")["seconds"]
-    if pipeline_seconds:
-        lines += ["## Steps", "", "| step | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.0f} |" for k, v in pipeline_seconds.items()]
-        lines += ["", ""]
-    if config.pretrain:
-        ps = Path(config.pretrain) / "summary.json"
-        if ps.is_file():
-            s = read_json(ps, "pre-training summary")
-            lines += [
-                "## Pre-training",
-                "",
-                f"{s.get('num_params', 0):,} parameters, {s.get('steps')} steps, final loss "
-                f"{s.get('final_loss', float('nan')):.4f}.",
-                "",
-            ]
-    rl_summary = None
-    if config.rl:
-        rl_dir = Path(config.rl)
-        metrics = RunDir(rl_dir).read_metrics()
-        if metrics:
-            plot_rl_curve(metrics, plots / "rl_curve.png")
-        rl_summary = read_json(rl_dir / "summary.json", "RL summary") if (rl_dir / "summary.json").is_file() else None
-        if rl_summary:
-            t = rl_summary["totals"]
-            lines += [
-                "## RL",
-                "",
-                f"{rl_summary['steps']} steps ({rl_summary['stop_reason']}), {t['prompts']} prompts, "
-                f"{t['rollouts']} rollouts, {t['generated_tokens']:,} generated tokens, "
-                f"{rl_summary['flops_total']:.3g} FLOPs, {rl_summary['seconds']:.0f}s.",
-                "",
-                "![RL training curve](plots/rl_curve.png)",
-                "",
-            ]
-    cmp_plot = compare_dir / "plots" / "pass_at_k_by_bucket.png"
-    if cmp_plot.is_file():
-        shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
+    lines = [f"# {config.title or recipe.name}", "", judged["text"], ""]
+    if config.claim:
+        lines += [f"The claim tested: {config.claim}", ""]
     ecfg = base["record"]["config"]
     dec = ecfg["decoding"]
     lines += [
         "## Base vs RL",
         "",
-        f"{ecfg['problems_per_bucket']} held-out problems per bucket x {ecfg['seeds']} seeds x "
-        f"{ecfg['samples_per_seed']} samples, temperature {dec['temperature']}, max {dec['max_new_tokens']} new "
-        "tokens. CIs: percentile bootstrap over problems (pass@k), paired t-interval (differences); p: two-sided "
-        "sign-flip permutation test on per-problem pass@1 differences.",
-        "",
-        quickstart_table(rows),
-        "",
-        "![pass@k by bucket](plots/pass_at_k_by_bucket.png)",
-        "",
-        "## Reading",
+        f"{ecfg['problems_per_bucket']} held-out problems per op x {ecfg['seeds']} seeds x {ecfg['samples_per_seed']} "
+        f"samples, temperature {dec['temperature']}, max {dec['max_new_tokens']} new tokens. CIs: percentile bootstrap "
+        "over problems (pass@k), paired t-interval (differences); p: two-sided sign-flip permutation test on "
+        "per-problem differences, Holm-corrected over the ops tested. Chance: pass@k of guessing among the "
+        "answers (0 for process-verified correctness, which guessing cannot reach).",
         "",
     ]
-    for r in rows:
-        sig = r["p_value"] < 0.05
-        verdict = (
-            ("significant gain" if r["diff_pass1"] > 0 else "significant loss") if sig else "no significant change"
-        )
-        band = f" ({r['band']})" if r["band"] else ""
-        lines.append(
-            f"- bucket {r['bucket']}{band}: pass@1 {r['diff_pass1']:+.3f}, p = {r['p_value']:.3g}: {verdict}"
-            + ("; the gain lies inside the baseline's seed band" if r["inside_seed_band"] else "")
-            + "."
-        )
-    lines.append("")
+    for corr in CORRECTNESS:
+        if any(corr in r for r in rows):
+            plot_band_pass_at_k(base, cand, rows, corr, plots / f"pass_at_k_{corr}.png")
+            lines += [
+                f"### {LABEL[corr].capitalize()} correctness",
+                "",
+                rows_table(rows, corr),
+                "",
+                f"![pass@k by op, {LABEL[corr]}](plots/pass_at_k_{corr}.png)",
+                "",
+            ]
+    cmp_plot = Path(config.compare) / "plots" / "pass_at_k_by_bucket.png"
+    if cmp_plot.is_file():
+        shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
+    lines += _training_sections(root, config, outputs, plots)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines))
-    atomic_write_text(root / "results.json", json.dumps({"rows": rows, "rl": rl_summary}, indent=1, default=str))
+    rl_summary = _read_optional(Path(config.rl) / "summary.json") if config.rl else None
+    results = {"verdict": judged, "claim": config.claim, "rows": rows, "bands": bands, "rl": rl_summary}
+    machine = _read_optional(root / "machine.json")
+    if machine:
+        results["machine"] = machine
+    atomic_write_text(root / "results.json", json.dumps(results, indent=1, default=str))
     return report
+
+
+def _read_optional(path: Path) -> dict[str, Any] | None:
+    return read_json(path, path.name) if path.is_file() else None
+
+
+def _training_sections(root: Path, config: ReportStepConfig, outputs: dict[str, Any], plots: Path) -> list[str]:
+    """Steps and their wall times, the pre-training summary and the RL curve."""
+    lines: list[str] = []
+    seconds = {}
+    for name, out in outputs.items():
+        done = Path(out.get("run", root / name)) / "step_done.json"
+        if done.is_file():
+            seconds[name] = read_json(done, "step record")["seconds"]
+    machine = _read_optional(root / "machine.json")
+    if seconds:
+        lines += ["## Steps", ""]
+        if machine:
+            lines += [
+                f"Machine: {machine['cpu']}, {machine['threads']} threads, fp32 matmul peak "
+                f"{machine['matmul_peak_gflops']:.0f} GFLOP/s (measured at the start of the run).",
+                "",
+            ]
+        lines += ["| step | seconds |", "|---|---|", *[f"| {k} | {v:.0f} |" for k, v in seconds.items()], "", ""]
+    if config.pretrain:
+        s = _read_optional(Path(config.pretrain) / "summary.json")
+        if s:
+            lines += [
+                "## Pre-training",
+                "",
+                f"{s.get('num_params', 0):,} parameters, {s.get('steps')} steps, {s.get('tokens_total', 0):,} tokens, "
+                f"{s.get('flops_total', 0):.3g} FLOPs, final loss {s.get('final_loss', float('nan')):.4f}.",
+                "",
+            ]
+    if config.rl:
+        rl_dir = Path(config.rl)
+        metrics = RunDir(rl_dir).read_metrics()
+        if metrics:
+            plot_rl_curve(metrics, plots / "rl_curve.png")
+        rl = _read_optional(rl_dir / "summary.json")
+        if rl:
+            t = rl["totals"]
+            lines += [
+                "## RL",
+                "",
+                f"{rl['steps']} steps ({rl['stop_reason']}), {t['prompts']} prompts, {t['rollouts']} rollouts, "
+                f"{t['generated_tokens']:,} generated tokens, {rl['flops_total']:.3g} FLOPs, {rl['seconds']:.0f}s.",
+                "",
+                "![RL training curve](plots/rl_curve.png)",
+                "",
+            ]
+    return lines

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from reasonlab.io import atomic_path
@@ -199,4 +200,59 @@ def plot_rl_curve(metrics: list[dict[str, Any]], path: Path) -> None:
         ax.set_xlabel("RL step")
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    _save(fig, path)
+
+
+BAND_COLOURS = {"in_range": "#d9f0d3", "edge": "#fde0c5", "hard": "#e0e0e0"}
+
+
+def plot_band_pass_at_k(
+    base: Mapping[str, Any],
+    cand: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    correctness: str,
+    path: str | os.PathLike[str],
+    labels: tuple[str, str] = ("base", "RL"),
+) -> None:
+    """pass@k by bucket for a base (dashed) and an RL model (solid), one panel per k, bands shaded, and the
+    chance level of guessing drawn (dotted) where it is above zero."""
+    body = [r for r in rows if r["bucket"] != "all" and correctness in r]
+    if not body:
+        return
+    ks = [str(k) for k in body[0]["k"]]
+    ks = ks if len(ks) <= 3 else [ks[0], ks[len(ks) // 2], ks[-1]]
+    x, numeric = _bucket_x([r["bucket"] for r in body])
+    fig, axes = plt.subplots(1, len(ks), figsize=(4.6 * len(ks), 3.6), squeeze=False, sharey=True)
+    for ax, k in zip(axes[0], ks, strict=True):
+        for xi, r in zip(x, body, strict=True):
+            colour = BAND_COLOURS.get(r["band"])
+            if colour:
+                ax.axvspan(xi - 0.5, xi + 0.5, color=colour, lw=0, zorder=0)
+        for who, style, label in (("base", "--", labels[0]), ("rl", "-", labels[1])):
+            ys = [r[correctness][who][k]["mean"] if r[correctness][who].get(k) else float("nan") for r in body]
+            lo = [
+                max(y - r[correctness][who][k]["ci"][0], 0.0) if r[correctness][who].get(k) else 0.0
+                for y, r in zip(ys, body, strict=True)
+            ]
+            hi = [
+                max(r[correctness][who][k]["ci"][1] - y, 0.0) if r[correctness][who].get(k) else 0.0
+                for y, r in zip(ys, body, strict=True)
+            ]
+            ax.errorbar(x, ys, yerr=[lo, hi], ls=style, marker="o", ms=3.5, capsize=2.5, lw=1.3, label=label)
+        chance = [r[correctness]["chance"].get(k) for r in body]
+        if any(c for c in chance):
+            ax.plot(x, [c if c is not None else float("nan") for c in chance], ":", color="black", lw=1, label="chance")
+        if not numeric:
+            ax.set_xticks(x, [r["bucket"] for r in body], rotation=30)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"pass@{k} ({'process-verified' if correctness == 'process' else 'answer only'})")
+        ax.set_xlabel("op")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("pass@k (95% bootstrap CI)")
+    handles, _ = axes[0][-1].get_legend_handles_labels()
+    present = {r["band"] for r in body}
+    handles += [Patch(color=c, label=b.replace("_", " ")) for b, c in BAND_COLOURS.items() if b in present]
+    axes[0][-1].legend(handles=handles, fontsize=7)
     _save(fig, path)
