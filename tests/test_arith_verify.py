@@ -43,8 +43,9 @@ def rewards(problem, completion: str) -> dict[str, float]:
         ("... Answer: 12. </solution> <answer> 12 </answer>", "12", None),
         ("Answer: 3. <answer> 5 </answer>", "5", None),  # the tag wins
         ("<answer> 5 </answer> then <answer> 7 </answer>", "7", None),  # the last tag
-        ("<answer> five </answer> Answer: 4.", "4", None),  # a non-integer tag falls back
-        ("<answer> five </answer>", None, "answer tag does not hold an integer"),
+        # a tag decides even when it holds no integer: no fall back to the Answer: line
+        ("<answer> five </answer> Answer: 4.", None, "answer tag does not hold exactly one integer"),
+        ("<answer> five </answer>", None, "answer tag does not hold exactly one integer"),
         ("Answer: 1. Answer: 2.", "2", None),
         ("Answer: 007.", "7", None),
         ("**Answer:** 12", "12", None),  # markdown from chat models

@@ -124,6 +124,7 @@ def test_gold_completions_get_full_reward_in_both_styles(knobs, count):
             assert prompt.endswith("<think>")
             q = Problem(p.id, p.task, prompt, p.answer, gold, p.meta)
             assert score(TASK, q, gold, "logic_rl").reward == 3.0
+            assert score(TASK, q, gold, "logic_rl_strict").reward == 3.0
             assert score(TASK, q, gold, "outcome").reward == 1.0
             partial = score(TASK, q, gold, "partial")
             assert partial.reward == 1.0 and partial.extra["person_accuracy"] == 1.0 and partial.pred == p.answer
@@ -288,6 +289,10 @@ def logic_rl(p: Problem, completion: str) -> float:
     return score(TASK, p, completion, "logic_rl").reward
 
 
+def logic_rl_strict(p: Problem, completion: str) -> float:
+    return score(TASK, p, completion, "logic_rl_strict").reward
+
+
 def test_wrong_answers_and_partial_credit(puzzle):
     cot, _ = parts(puzzle)
     one_wrong = f"{cot}</think>\n<answer>\n{wrong_answer(puzzle, 1)}\n</answer>"
@@ -370,16 +375,18 @@ def hacks(p: Problem) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("style", ["plain", "chat"])
-def test_every_reward_hack_gets_less_than_full_reward(puzzle, style):
+def test_every_reward_hack_gets_less_than_full_strict_reward(puzzle, style):
     prompt, gold = TASK.render(puzzle, style)
     p = Problem(puzzle.id, puzzle.task, prompt, puzzle.answer, gold, puzzle.meta)
-    assert logic_rl(p, gold) == 3.0
+    assert logic_rl_strict(p, gold) == 3.0
     for name, completion in hacks(p).items():
-        reward = logic_rl(p, completion)
+        reward = logic_rl_strict(p, completion)
         assert reward < 3.0, name
         assert reward in LOGIC_RL_TOTALS, name
-        # each hack is caught by the rule meant for it
-        assert HACK_RULE[name] in TASK.verify(p, completion).error, name
+        # each hack is caught by the strict rule meant for it, and the reason reaches the score record
+        v = TASK.verify(p, completion)
+        assert v.strict is not None and v.strict.error and HACK_RULE[name] in v.strict.error, name
+        assert HACK_RULE[name] in score(TASK, p, completion, "logic_rl_strict").error, name
 
 
 HACK_RULE = {
@@ -410,7 +417,7 @@ def test_verifier_survives_malformed_meta(puzzle):
     broken = Problem(puzzle.id, "knights", puzzle.prompt, puzzle.answer, puzzle.solution, {"names": 3})
     v = TASK.verify(broken, puzzle.solution)
     assert not v.correct and v.answer_status == "unparseable" and v.error
-    for scheme, value in (("logic_rl", -3.0), ("partial", 0.0), ("outcome", 0.0)):
+    for scheme, value in (("logic_rl", -3.0), ("logic_rl_strict", -3.0), ("partial", 0.0), ("outcome", 0.0)):
         s = score(TASK, broken, puzzle.solution, scheme)
         assert s.reward == value and s.extra["person_accuracy"] == 0.0
     assert TASK.verify(puzzle, None).answer_status == "unparseable"  # type: ignore[arg-type]
@@ -437,9 +444,9 @@ def test_fuzzed_completions_never_crash(puzzle, pieces):
     completion = "".join(pieces)
     names = puzzle.meta["names"]
     completion = completion.replace("Zoey", names[0])
-    for scheme in ("logic_rl", "partial", "outcome"):
+    for scheme in ("logic_rl", "logic_rl_strict", "partial", "outcome"):
         s = score(TASK, puzzle, completion, scheme)
-        if scheme == "logic_rl":
+        if scheme.startswith("logic_rl"):
             assert s.reward in LOGIC_RL_TOTALS
         else:
             assert 0.0 <= s.reward <= 1.0
@@ -453,7 +460,7 @@ def test_fuzzed_answers_around_gold_never_crash_or_overscore(puzzle, noise, wher
     blocks = [cot, "</think>\n<answer>\n", answer, "\n</answer>"]
     blocks.insert(where + 1, noise)
     completion = "".join(blocks)
-    s = score(TASK, puzzle, completion, "logic_rl")
+    s = score(TASK, puzzle, completion, "logic_rl_strict")
     assert s.reward in LOGIC_RL_TOTALS
     if s.reward == 3.0 and where in (1, 2):  # inside the answer only numbering/punctuation is tolerated
         assert not re.sub(r"\band\b|[\s\d.,;:*()\-]", "", noise, flags=re.IGNORECASE)
@@ -477,3 +484,4 @@ def test_any_knobs_give_unique_verifiable_puzzles(people, depth, width, roles, n
         if people <= 8:
             assert brute_solutions(p.meta["statements"]) == [p.meta["solution"]]
         assert score(TASK, p, p.solution, "logic_rl").reward == 3.0
+        assert score(TASK, p, p.solution, "logic_rl_strict").reward == 3.0

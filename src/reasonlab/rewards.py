@@ -130,18 +130,36 @@ def _logic_rl(v: Verification) -> float:
     return logic_rl_reward(v.format_ok, v.answer_status)
 
 
+@scheme(
+    "logic_rl_strict",
+    "strict",
+    "logic_rl totals over the strict verdict (hygiene format, strict answer parse) that closes reward hacks",
+)
+def _logic_rl_strict(v: Verification) -> float:
+    assert v.strict is not None
+    return logic_rl_reward(v.strict.format_ok, v.strict.answer_status)
+
+
 @scheme("partial", "units", "1 if exact; same count with k of n parts right: 0.3 + 0.7k/n; else 0")
 def _partial(v: Verification) -> float:
     return partial_credit(v.correct, v.units_correct, v.units_total)
 
 
 def supports(name: str, v: Verification) -> bool:
-    """Whether scheme ``name`` can score a verification of this shape."""
+    """Whether scheme ``name`` can score a verification of this shape.
+
+    ``needs`` is ``"process"`` (a :class:`~reasonlab.tasks.base.ProcessCheck`, for ``process`` and
+    ``strict``), ``"units"`` (per-part counts, for ``partial``), ``"strict"`` (a
+    :class:`~reasonlab.tasks.base.StrictCheck`, the hardened verdict ``logic_rl_strict`` reads; only
+    ``knights`` provides one) or None (every verification).
+    """
     needs = SCHEMES[name].needs
     if needs == "process":
         return v.process is not None
     if needs == "units":
         return v.units_total is not None
+    if needs == "strict":
+        return v.strict is not None
     return True
 
 

@@ -5,12 +5,13 @@ the :class:`Task` base class; the registry (:mod:`~reasonlab.tasks.registry`) fi
 Families: :mod:`~reasonlab.tasks.arith` (with the ``arith_facts`` drill) and :mod:`~reasonlab.tasks.knights`.
 """
 
-from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
+from reasonlab.tasks.base import Problem, ProcessCheck, StrictCheck, Task, Verification
 from reasonlab.tasks.registry import TaskSpec, get_task, register, task_names, task_params
 
 __all__ = [
     "Problem",
     "ProcessCheck",
+    "StrictCheck",
     "Task",
     "TaskSpec",
     "Verification",

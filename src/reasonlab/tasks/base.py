@@ -91,14 +91,50 @@ class ProcessCheck:
 AnswerStatus = Literal["exact", "mismatch", "unparseable"]
 
 
+def last_tag(text: str, name: str = "answer") -> str | None:
+    """Content of the last complete ``<name> ... </name>`` tag, or None when there is none.
+
+    The last complete tag opens at the last ``<name>`` that some ``</name>`` follows and closes at
+    the first ``</name>`` after it (``"<answer> 5 </answer> <answer> 7"`` -> ``" 5 "``). Two
+    ``rfind`` and one ``find``: linear in the text, whatever it holds.
+    """
+    open_tag, close_tag = f"<{name}>", f"</{name}>"
+    close = text.rfind(close_tag)
+    if close < 0:
+        return None
+    start = text.rfind(open_tag, 0, close)
+    if start < 0:
+        return None
+    start += len(open_tag)
+    return text[start : text.find(close_tag, start)]
+
+
+@dataclass
+class StrictCheck:
+    """A stricter reading of the same completion that closes known reward hacks.
+
+    The main fields of a :class:`Verification` follow a task's published rule (for Knights & Knaves:
+    Logic-RL's tag rule and answer rule); a verifier that also implements a hardened rule reports it
+    here. ``format_ok`` is the published format plus hygiene rules, ``answer_status`` the answer under
+    the strict parse, ``error`` why either failed (None when both pass). The ``logic_rl_strict``
+    reward reads it.
+    """
+
+    format_ok: bool
+    answer_status: AnswerStatus
+    error: str | None = None
+
+
 @dataclass
 class Verification:
     """Everything a verifier established about one completion; reward schemes read from it.
 
     ``answer_status`` distinguishes a parsed-but-wrong answer from an unparseable one (Logic-RL
-    scores them differently). ``units_correct/units_total`` count per-item correctness when the
-    answer has parts (people in Knights & Knaves). ``extra`` carries task-specific fields that are
-    copied into the score record (e.g. ``person_accuracy``).
+    scores them differently); whenever the answer or the format is rejected, ``error`` says why in a
+    short phrase. ``units_correct/units_total`` count per-item correctness when the answer has parts
+    (people in Knights & Knaves). ``strict`` is the verdict of a stricter rule when the task has one
+    (:class:`StrictCheck`; None otherwise), read by ``logic_rl_strict``. ``extra`` carries
+    task-specific fields that are copied into the score record (e.g. ``person_accuracy``).
     """
 
     correct: bool
@@ -109,6 +145,7 @@ class Verification:
     process: ProcessCheck | None = None
     units_correct: int | None = None
     units_total: int | None = None
+    strict: StrictCheck | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

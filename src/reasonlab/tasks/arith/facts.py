@@ -21,17 +21,20 @@ It serves as a pre-training mixture component (a drill next to word problems; th
 the compute layout with ``operators`` as the bucket knob it gives the model's fact accuracy per
 operator.
 
-Verification, compute: the answer is the comma-separated list of results, in order; it is correct only
-when every value is right and none is missing or extra. ``units_correct`` counts the right positions
-when the list has the right length (partial-credit reward; None otherwise). The process check matches
-each gold expression with the first unused stated equation ``a op b = c`` over the same operands and
-operator: none is ``missing``, a wrong ``c`` is a ``value_mismatch``, equations over other
+Verification, compute: the answer is the comma-separated list of results, in order, in the last complete
+``<answer> ... </answer>`` tag (whatever that tag holds or how long it is: an earlier tag never decides);
+it is correct only when every value is right and none is missing or extra. ``units_correct`` counts the
+right positions when the list has the right length (partial-credit reward; None otherwise). The process
+check matches each gold expression with the first unused stated equation ``a op b = c`` over the same
+operands and operator: none is ``missing``, a wrong ``c`` is a ``value_mismatch``, equations over other
 expressions are ``extra``.
 
 Verification, recite: the answer is the number of stated equations; it is correct when exactly
 ``facts`` distinct equations are stated, every one true, with operands in 0..modulus-1 and allowed operators.
 The process check counts true ones as ``matched_ok``, false or repeated ones (or ones with another
 operator) as ``value_mismatch``, and the shortfall or excess against ``facts`` as ``missing``/``extra``.
+
+In both layouts a rejected answer has its reason in ``error``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.tasks.arith.graph import ALL_OPERATORS, MOD, check_operators
 from reasonlab.tasks.arith.render import PROMPT_HEAD, PROMPT_TAIL
 from reasonlab.tasks.arith.task import check_modulus
-from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification
+from reasonlab.tasks.base import Problem, ProcessCheck, Task, Verification, last_tag
 from reasonlab.tasks.registry import register
 
 __all__ = ["ArithFactsParams", "ArithFactsTask", "apply_operator", "parse_equations"]
@@ -87,9 +90,15 @@ class ArithFactsParams(StrictModel):
         return check_operators(str(v), need_plus=False)
 
 
-_EQ_RE = re.compile(r"(-?\d{1,6}) ?([+*-]) ?(-?\d{1,6}) ?= ?(-?\d{1,6})")
-_ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,800})</answer>")
-_LIST_RE = re.compile(r"\s*-?\d{1,6}(\s*,\s*-?\d{1,6})*\s*")
+#: ``a op b = c`` with whole numbers of up to six ASCII digits (no digit just before ``a`` or after ``c``,
+#: so a match never starts inside a digit run: one attempt per run keeps the scan linear).
+_EQ_RE = re.compile(r"(?<![0-9])(-?[0-9]{1,6}) ?([+*-]) ?(-?[0-9]{1,6}) ?= ?(-?[0-9]{1,6})(?![0-9])")
+#: One to six ASCII digits per value, commas between, whitespace anywhere around them; possessive
+#: quantifiers: a failed match never re-splits digits or whitespace.
+_LIST_RE = re.compile(r"\s*+-?[0-9]{1,6}+(?:\s*+,\s*+-?[0-9]{1,6}+)*+\s*+")
+#: Longest answer tag read (64 six-digit values with generous spacing fit many times over); a longer
+#: last tag is unparseable, never skipped for an earlier one.
+MAX_ANSWER_CHARS = 4096
 
 
 def parse_equations(completion: str) -> list[tuple[int, str, int, int]]:
@@ -98,29 +107,46 @@ def parse_equations(completion: str) -> list[tuple[int, str, int, int]]:
 
 
 def _answer_list(completion: str) -> tuple[list[int] | None, str | None]:
-    """Values in the last ``<answer>`` tag, or ``(None, error)``."""
-    tags = _ANSWER_TAG_RE.findall(completion)
-    if not tags:
+    """Values in the last complete ``<answer>`` tag (whatever it holds or how long it is), or ``(None, error)``."""
+    tag = last_tag(completion)
+    if tag is None:
         return None, "no answer found"
-    if not _LIST_RE.fullmatch(tags[-1]):
+    if len(tag) > MAX_ANSWER_CHARS:
+        return None, f"answer tag longer than {MAX_ANSWER_CHARS} characters"
+    if not _LIST_RE.fullmatch(tag):
         return None, "answer tag does not hold a comma-separated list of integers"
-    return [int(x) for x in tags[-1].split(",")], None
+    return [int(x) for x in tag.split(",")], None
+
+
+def _list_error(values: list[int], gold: list[int]) -> str:
+    """Why a parsed answer list is wrong, in a short phrase."""
+    if len(values) != len(gold):
+        return f"answer has {len(values)} values for {len(gold)} expressions"
+    wrong = sum(v != g for v, g in zip(values, gold, strict=True))
+    return f"answer wrong at {wrong} of {len(gold)} positions"
 
 
 def _process(items: list[list[Any]], stated: list[tuple[int, str, int, int]], correct: bool) -> ProcessCheck:
+    """Each gold item takes the first unused stated equation over its expression (one pass over ``stated``)."""
     check = ProcessCheck(n_gold=len(items), n_steps=len(stated), answer_mismatch=not correct)
-    unused = list(stated)
+    results: dict[tuple[int, str, int], list[int]] = {}
+    for a, op, b, c in stated:
+        results.setdefault((a, op, b), []).append(c)
+    taken: dict[tuple[int, str, int], int] = {}
+    used = 0
     for a, op, b, c in items:
-        hit = next((e for e in unused if e[:3] == (a, op, b)), None)
-        if hit is None:
+        key = (a, op, b)
+        k, found = taken.get(key, 0), results.get(key, [])
+        if k >= len(found):
             check.missing += 1
             continue
-        unused.remove(hit)
-        if hit[3] == c:
+        taken[key] = k + 1
+        used += 1
+        if found[k] == c:
             check.matched_ok += 1
         else:
             check.value_mismatch += 1
-    check.extra = len(unused)
+    check.extra = len(stated) - used
     return check
 
 
@@ -191,6 +217,8 @@ class ArithFactsTask(Task):
         except (KeyError, TypeError, ValueError) as exc:
             return Verification.verifier_error(exc)
         correct = values == gold
+        if values is not None and not correct:
+            error = _list_error(values, gold)
         same_count = values is not None and len(values) == len(gold)
         units = sum(v == g for v, g in zip(values, gold, strict=True)) if values is not None and same_count else None
         status = "exact" if correct else ("unparseable" if values is None else "mismatch")
@@ -216,6 +244,14 @@ def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int,
         seen.add((a, op, b))
         good += ok and apply_operator(a, op, b, modulus) == c
     correct = good == facts == len(stated)
+    if not stated:
+        error: str | None = "no equation found"
+    elif len(stated) != facts:
+        error = f"states {len(stated)} facts, asked for {facts}"
+    elif not correct:
+        error = f"{facts - good} of {facts} stated facts false, repeated or not allowed"
+    else:
+        error = None
     check = ProcessCheck(
         n_gold=facts,
         n_steps=len(stated),
@@ -230,7 +266,7 @@ def _verify_recite(facts: int, operators: str, stated: list[tuple[int, str, int,
         format_ok=bool(stated),
         pred=str(len(stated)) if stated else None,
         answer_status="exact" if correct else ("mismatch" if stated else "unparseable"),
-        error=None if stated else "no equation found",
+        error=error,
         process=check,
         units_correct=min(good, facts) if len(stated) == facts else None,
         units_total=facts,

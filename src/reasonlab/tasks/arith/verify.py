@@ -3,6 +3,14 @@
 The parser reads the solution grammar of :mod:`reasonlab.tasks.arith.render` (``Define <name> as V;
 so V = <expr> = ... = <value>.``) and :func:`process_check` compares the steps with the structured
 graph in ``meta`` as the CMU process-verified evaluation does.
+
+The answer is one integer and nothing else (:func:`extract_answer`). If the completion has a complete
+``<answer> ... </answer>`` tag, the last one decides and must hold exactly one integer (whitespace
+around it allowed). Without a tag the last ``Answer:`` decides: optional spaces and ``*`` (markdown),
+one integer, an optional final ``.``, then only whitespace up to the end of the text or a ``<`` (the
+plain gold reads ``Answer: 5. </solution> <answer> 5 </answer>``, the chat gold ends ``Answer: 5.``).
+``Answer: 4.7``, ``4, 5``, ``4 or 5``, ``4x`` and a tag holding ``4.7`` are unparseable, with the
+reason in ``error``. Every scan is linear in the completion (no backtracking regex over junk).
 """
 
 from __future__ import annotations
@@ -12,14 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from reasonlab.tasks.arith.render import node_form
-from reasonlab.tasks.base import ProcessCheck, Verification
+from reasonlab.tasks.base import ProcessCheck, Verification, last_tag
 
 #: One step without its final period: ``Define <name> as V`` optionally followed by ``; so <body>``.
 _STEP_RE = re.compile(r"Define ([^;]{1,160}?) as ([A-Za-z])(?:; so (.*))?", re.DOTALL)
 #: Longest step (from ``Define`` to its period) the parser looks at; bounds the work on junk input.
 MAX_STEP_CHARS = 800
-_ANSWER_TAG_RE = re.compile(r"<answer>([^<]{0,100})</answer>")
-_ANSWER_RE = re.compile(r"Answer:\**\s*\**\s*(-?\d{1,12})")
+#: Most digits an answer integer may have (longer is unparseable).
+MAX_ANSWER_DIGITS = 12
+ANSWER_LINE = "Answer:"
+_INT_TEXT = re.compile(r"-?[0-9]+")
+_SPACES_STARS = re.compile(r"[\s*]*")
+_SPACES = re.compile(r"\s*")
 _INT_RE = re.compile(r"\s*(-?\d{1,12})\s*")
 _AFFINE_RE = re.compile(r"\s*(-?\d{0,12})x(?:\s*([+-])\s*(\d{1,12}))?\s*")
 _LETTER_RE = re.compile(r"[A-Za-z]")
@@ -41,21 +53,44 @@ def parse_value(text: str) -> tuple[int, int] | None:
     return (a, b)
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Index after the (possibly empty) run ``pattern`` matches at ``pos``; ``pattern`` has no backtracking."""
+    m = pattern.match(text, pos)
+    return pos if m is None else m.end()
+
+
+def _integer(digits: str) -> tuple[str | None, str | None]:
+    """Canonical text of an integer already matched by ``-?[0-9]+``, or ``(None, error)`` when too long."""
+    if len(digits.lstrip("-")) > MAX_ANSWER_DIGITS:
+        return None, f"answer integer has more than {MAX_ANSWER_DIGITS} digits"
+    return str(int(digits)), None
+
+
 def extract_answer(completion: str) -> tuple[str | None, str | None]:
-    """(integer text or None, error or None): last ``<answer>`` tag, else last ``Answer: N``."""
-    tags = _ANSWER_TAG_RE.findall(completion)
-    if tags:
-        m = _INT_RE.fullmatch(tags[-1])
-        if m:
-            return str(int(m.group(1))), None
-    last = None
-    for m in _ANSWER_RE.finditer(completion):
-        last = m
-    if last is not None:
-        return str(int(last.group(1))), None
-    if tags:
-        return None, "answer tag does not hold an integer"
-    return None, "no answer found"
+    """(integer text or None, error or None) under the rule in the module docstring.
+
+    ``"<answer> 5 </answer>"`` -> ``("5", None)``; ``"Answer: 007."`` -> ``("7", None)``;
+    ``"Answer: 4.7"`` -> ``(None, "text after the integer in the Answer: line")``.
+    """
+    tag = last_tag(completion)
+    if tag is not None:
+        body = tag.strip()
+        if not _INT_TEXT.fullmatch(body):
+            return None, "answer tag does not hold exactly one integer"
+        return _integer(body)
+    at = completion.rfind(ANSWER_LINE)
+    if at < 0:
+        return None, "no answer found"
+    m = _INT_TEXT.match(completion, _skip(_SPACES_STARS, completion, at + len(ANSWER_LINE)))
+    if m is None:
+        return None, "no integer after Answer:"
+    end = m.end()
+    if completion.startswith(".", end):
+        end += 1
+    end = _skip(_SPACES, completion, end)
+    if end < len(completion) and completion[end] != "<":
+        return None, "text after the integer in the Answer: line"
+    return _integer(m.group())
 
 
 @dataclass(frozen=True)
@@ -80,8 +115,10 @@ def parse_steps(completion: str) -> list[Step]:
     pos = find("Define ")
     while pos >= 0:
         start, pos = pos, find("Define ", pos + 7)
-        end = find(".", start, start + MAX_STEP_CHARS)
-        if end < 0 or 0 <= pos < end:  # no period in reach, or the next step starts first: malformed
+        # the period must come within MAX_STEP_CHARS and before the next step starts (else malformed):
+        # searching only that far keeps the whole scan linear
+        end = find(".", start, start + MAX_STEP_CHARS if pos < 0 else min(pos, start + MAX_STEP_CHARS))
+        if end < 0:
             continue
         m = fullmatch(completion, start, end)
         if m is None:
@@ -145,6 +182,8 @@ def verify_completion(meta: dict[str, Any], answer: str, completion: Any) -> Ver
     except Exception as exc:  # a malformed meta must not crash a training loop
         return Verification.verifier_error(exc)
     status = "exact" if correct else ("unparseable" if pred is None else "mismatch")
+    if error is None and not correct:
+        error = f"wrong answer: {pred} (expected {answer})"
     return Verification(
         correct=correct,
         format_ok=pred is not None and bool(steps),

@@ -29,7 +29,7 @@ from reasonlab.tasks.knights.render import (
     render_completion,
     render_prompt,
 )
-from reasonlab.tasks.knights.verify import verify_completion
+from reasonlab.tasks.knights.verify import failed, verify_completion
 from reasonlab.tasks.knobs import IntRange, RangeKnob
 from reasonlab.tasks.registry import register
 
@@ -154,15 +154,7 @@ class KnightsTask(Task):
         try:
             return verify_completion(problem, completion)
         except Exception as exc:  # malformed meta or input must never crash a scorer
-            return Verification(
-                False,
-                False,
-                None,
-                "unparseable",
-                error=f"verifier error: {type(exc).__name__}",
-                units_total=0,
-                extra={"person_accuracy": 0.0},
-            )
+            return failed(f"verifier error: {type(exc).__name__}")
 
 
 def build_problem(task: Task, meta: dict[str, Any], problem_id: str, style: str) -> Problem:
