@@ -262,3 +262,29 @@ def test_shipped_configs_validate(config: Path) -> None:
         else (MidtrainConfig if name.startswith("midtrain") else PretrainConfig)
     )
     load_config(config, cls)  # paths are checked when a run starts; fields and task knobs now
+
+
+def test_seed_study_runs_the_pipeline_per_training_seed(tmp_path: Path) -> None:
+    rec = recipe_dict(tmp_path / "runs")
+    rec["steps"][-1]["config"]["bands"] = {"3": "edge", "4": "hard"}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    assert main(["run", str(path), "--seeds", "2"]) == 0
+    root = tmp_path / "runs" / "toy"
+    for seed in (0, 1):
+        cfg = yaml.safe_load((root / f"seed-{seed}" / "pretrain" / "config.yaml").read_text())
+        assert cfg["seed"] == seed
+        assert yaml.safe_load((root / f"seed-{seed}" / "rl" / "config.yaml").read_text())["seed"] == seed
+        assert (root / f"seed-{seed}" / "results.json").is_file()
+    study = json.loads((root / "seed_study.json").read_text())
+    assert study["seeds"] == [0, 1] and set(study["headline_effect_per_seed"]) == {"0", "1"}
+    assert study["buckets"]["3"]["bands"] == {"0": "edge", "1": "edge"}
+    assert study["noise"]["evaluation_se"] is not None
+    assert (root / "report.md").read_text().splitlines()[2].startswith("Verdict: over 2 training seeds")
+    assert (root / "plots" / "seed_effects.png").is_file()
+    # the evaluation seeds are not varied: every seed draws the same problems (minus its own RL prompts)
+    seeds = [
+        json.loads((root / f"seed-{s}" / "eval_base" / "eval" / "summary.json").read_text())["record"]["holdout"]
+        for s in (0, 1)
+    ]
+    assert seeds[0]["problem_seeds"] == seeds[1]["problem_seeds"]

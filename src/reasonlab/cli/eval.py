@@ -32,6 +32,7 @@ def eval_group() -> None:
     reasonlab eval compare RUN_A RUN_B [--out DIR]
     reasonlab eval limem ORIGINAL_RUN PERTURBED_RUN...
     reasonlab eval seed-study RUN_DIR --sizes 40 --sizes 400
+    reasonlab eval sensitivity CONFIG [--out DIR]
     """
 
 
@@ -136,6 +137,24 @@ def compare_cmd(run_a: str, run_b: str, out: str | None, n_perm: int) -> None:
         console.print(f"[yellow]warning:[/yellow] {w}")
     if out:
         console.print(f"wrote {out}/compare.json, compare.md, plots/pass_at_k_by_bucket.png")
+
+
+@eval_group.command("sensitivity")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output directory (default: runs/<name>).")
+@set_option
+def sensitivity_cmd(config_path: str, out: str | None, assignments: tuple[str, ...]) -> None:
+    """Sweep decoding, prompt, budget, framework (and device) around a base evaluation for one or two models."""
+    from reasonlab.config import load_config
+    from reasonlab.eval.sensitivity import SensitivityConfig, run_sensitivity, settings_of
+    from reasonlab.report.sensitivity import write_sensitivity_report
+
+    config = load_config(config_path, SensitivityConfig, assignments)
+    settings_of(config)  # every setting is valid before anything runs
+    out_dir = Path(out) if out else Path("runs") / config.name
+    result = run_sensitivity(config, out_dir, log=lambda m: console.print(m))
+    path = write_sensitivity_report(result, out_dir)
+    console.print(f"wrote {out_dir}/sensitivity.json and {path}")
 
 
 @eval_group.command("limem")

@@ -41,18 +41,28 @@ def rl_cmd(
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--out-dir", default=None, help="Override the recipe's out_dir.")
 @click.option("--fresh", is_flag=True, help="Delete this recipe's run directory first instead of resuming.")
-def run_cmd(recipe: str, out_dir: str | None, fresh: bool) -> None:
-    """Run a recipe: its steps in order, skipping those already done (resume after a kill)."""
-    from reasonlab.experiments.pipeline import load_recipe, run_recipe
+@click.option("--seeds", type=click.IntRange(min=1), default=None, help="Run the pipeline for training seeds 0..N-1.")
+def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None) -> None:
+    """Run a recipe: its steps in order, skipping those already done (resume after a kill).
+
+    With training seeds (``--seeds N`` or the recipe's ``seeds:``) the whole pipeline runs once per seed
+    and a seed study aggregates them: is the verdict a property of the recipe or of a seed?
+    """
+    from reasonlab.experiments.pipeline import load_recipe, run_recipe, run_seed_study
 
     # relative config paths in a recipe resolve from the CWD, else from the repository the recipe lives in
     base_dir = Path(recipe).resolve().parent.parent
     rec = load_recipe(recipe, base_dir)
     if out_dir is not None:
         rec.out_dir = out_dir
-    result = run_recipe(rec, base_dir=base_dir, fresh=fresh)
-    report = Path(result["root"]) / "report.md"
-    console.print(f"done: {result['root']}" + (f" (report: {report})" if report.is_file() else ""))
+    seed_list = list(range(seeds)) if seeds is not None else rec.seeds
+    if seed_list:
+        run_seed_study(rec, seed_list, base_dir=base_dir, fresh=fresh)
+        root = Path(rec.out_dir) / rec.name
+    else:
+        root = Path(run_recipe(rec, base_dir=base_dir, fresh=fresh)["root"])
+    report = root / "report.md"
+    console.print(f"done: {root}" + (f" (report: {report})" if report.is_file() else ""))
 
 
 def register(root: click.Group) -> None:

@@ -73,6 +73,9 @@ class EvalConfig(StrictModel):
     )
     batch_size: int = Field(64, ge=1, description="sequences per sampler call")
     device: str = Field("cpu", description="cpu, cuda or auto")
+    engine: Literal["native", "transformers"] = Field(
+        "native", description="generation framework: the native sampler, or transformers' generate (exported model)"
+    )
     threads: int | None = Field(None, ge=1, description="torch.set_num_threads for this evaluation")
     report: bool = Field(True, description="write report.md and plots/")
     bands: BandConfig | None = Field(

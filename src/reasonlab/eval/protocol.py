@@ -32,6 +32,7 @@ from reasonlab.config import dump_config
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.bands import classify_buckets
 from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.engines import native_engine, transformers_engine
 from reasonlab.eval.problems import build_problems, problem_of
 from reasonlab.eval.record import SUMMARY_SCHEMA, device_record, git_commit, prompt_template_record, versions
 from reasonlab.eval.stats import summarize
@@ -39,7 +40,7 @@ from reasonlab.io import atomic_write_text, write_records
 from reasonlab.model import load_model
 from reasonlab.rewards import compute_reward
 from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, resolve_device, resolve_model_path, training_lineage
-from reasonlab.sampling import Generation, generate_ids
+from reasonlab.sampling import Generation
 from reasonlab.seeds import eval_sample_seed
 from reasonlab.tasks import Task, get_task
 
@@ -100,13 +101,14 @@ def sample_and_score(
     *,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Generate ``seeds x samples_per_seed`` completions per problem and verify each one.
+    """Generate ``seeds x samples_per_seed`` completions per problem (with ``config.engine``) and verify each.
 
     Returns the per-sample records (sorted by problem order, seed, sample) and timing figures.
     Every sample has its own stable seed (:func:`reasonlab.seeds.eval_sample_seed`), so the records do
     not depend on ``batch_size`` or on the order the sampler sees the prompts in.
     """
     params = config.decoding.sampling_params([tokenizer.eos_id])
+    engine = (transformers_engine if config.engine == "transformers" else native_engine)(model, tokenizer)
     objs = [problem_of(row) for row in problems]
     # encoded once per problem, as the sampler would (<bos> + prompt), shared by its S*n samples
     prompt_ids = tokenizer.encode_batch([task.render(p, config.prompt_style)[0] for p in objs], add_bos=True)
@@ -135,18 +137,7 @@ def sample_and_score(
         batch = jobs[start : start + config.batch_size]
         fits = [b for b in batch if len(prompt_ids[b[0]]) < limit]
         t0 = time.perf_counter()
-        gens = (
-            generate_ids(
-                model,
-                tokenizer,
-                [prompt_ids[b[0]] for b in fits],
-                params,
-                [b[3] for b in fits],
-                batch_size=config.batch_size,
-            )
-            if fits
-            else []
-        )
+        gens = engine([prompt_ids[b[0]] for b in fits], params, [b[3] for b in fits], config.batch_size) if fits else []
         by_job = dict(zip([(b[0], b[1], b[2]) for b in fits], gens, strict=True))
         t1 = time.perf_counter()
         toks = 0

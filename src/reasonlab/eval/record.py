@@ -65,17 +65,51 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_flags() -> list[str]:
+    """The CPU's vector extensions that change which kernels torch picks (and so the last bits)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx", "f16c")))
+    except OSError:
+        pass
+    return []
+
+
+def _blas() -> dict[str, str]:
+    """The BLAS/threading libraries torch was built with and the kernel level it dispatches to."""
+    out = {}
+    for line in torch.__config__.show().splitlines():
+        line = line.strip(" -")
+        for key, marker in (("blas", "BLAS_INFO="), ("cpu_capability", "CPU capability usage: ")):
+            if marker in line:
+                out[key] = line.split(marker, 1)[1].split(",")[0].strip()
+        if "Math Kernel Library Version" in line or "OpenBLAS" in line:
+            out["blas_version"] = line
+    return out
+
+
 def device_record(device: str) -> dict[str, Any]:
-    """Device name, thread count and platform, as the protocol asks every run to record."""
+    """What determines bit-reproducibility: device, CPU model and vector flags, thread counts, the BLAS
+    torch dispatches to and its kernel level, the platform (and the GPU name on CUDA).
+
+    Two runs reproduce bit for bit only when all of these match (and the versions in :func:`versions`);
+    across machines a result reproduces statistically, as another seed would.
+    """
     rec: dict[str, Any] = {
         "device": device,
         "cpu": _cpu_name(),
+        "cpu_flags": _cpu_flags(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
         "platform": platform.platform(),
+        **_blas(),
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         rec["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        rec["cuda"] = torch.version.cuda
     return rec
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from reasonlab.compute import measure_matmul_peak
 from reasonlab.config import Name, StrictModel, deep_merge, dump_config, load_yaml, validate
@@ -43,6 +43,7 @@ from reasonlab.eval.record import device_record
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
+from reasonlab.report.seed_study import write_seed_study
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.pretrain import PretrainConfig, pretrain
@@ -87,7 +88,19 @@ class Recipe(StrictModel):
     out_dir: str = "runs"
     threads: int = Field(2, gt=0, description="torch CPU threads for every step")
     task: RecipeTask | None = Field(None, description="task and knobs every step inherits (written once)")
+    seeds: list[int] | None = Field(
+        None,
+        description="training seeds: the whole pipeline runs once per seed (pre-training, mid-training and RL "
+        "seeds set to it; evaluations unchanged) into seed-S/, then a seed study aggregates them",
+    )
     steps: list[StepSpec] = Field(min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or len(set(v)) != len(v) or min(v) < 0):
+            raise ValueError("seeds must be distinct integers >= 0 (at least one)")
+        return v
 
 
 class CompareStepConfig(StrictModel):
@@ -408,6 +421,59 @@ def run_recipe(
     atomic_write_text(root / "pipeline.json", _json(record))
     say(f"[run] {recipe.name}: all {len(recipe.steps)} steps done; total {sum(timings.values()):.0f}s -> {root}")
     return record
+
+
+#: Step kinds whose config carries the training seed a seed study varies.
+SEEDED_KINDS = ("pretrain", "midtrain", "rl")
+
+
+def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
+    """The recipe for one training seed: ``seed-S`` under the recipe's own directory, every training step's
+    ``seed`` set to ``S`` (evaluations keep theirs, so every seed is scored on the same problems)."""
+    steps = [
+        spec.model_copy(update={"overrides": deep_merge(spec.overrides, {"seed": seed})})
+        if spec.kind in SEEDED_KINDS
+        else spec
+        for spec in recipe.steps
+    ]
+    return recipe.model_copy(
+        update={
+            "name": f"seed-{seed}",
+            "out_dir": str(Path(recipe.out_dir) / recipe.name),
+            "seeds": None,
+            "steps": steps,
+        }
+    )
+
+
+def run_seed_study(
+    recipe: Recipe,
+    seeds: list[int],
+    *,
+    base_dir: str | Path | None = None,
+    fresh: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the whole pipeline once per training seed (``ROOT/seed-S``) and aggregate the seed study into
+    ``ROOT/seed_study.json`` and ``ROOT/report.md``; returns the study."""
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    for seed in seeds:
+        check_recipe(seed_recipe(recipe, seed), base)
+    root = Path(recipe.out_dir) / recipe.name
+    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
+        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mark_run_dir(root)
+    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    for seed in seeds:
+        say(f"[run] {recipe.name}: training seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})")
+        run_recipe(seed_recipe(recipe, seed), base_dir=base, log=say)
+    study = write_seed_study(root, recipe, seeds)
+    say(f"[run] {recipe.name}: seed study of {len(seeds)} seeds -> {root / 'report.md'}")
+    return study
 
 
 def _json(obj: Any) -> str:

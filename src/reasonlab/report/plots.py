@@ -256,3 +256,61 @@ def plot_band_pass_at_k(
     handles += [Patch(color=c, label=b.replace("_", " ")) for b, c in BAND_COLOURS.items() if b in present]
     axes[0][-1].legend(handles=handles, fontsize=7)
     _save(fig, path)
+
+
+def plot_sensitivity(result: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """pass@1 (answer and process-verified) of each model in each setting, with CIs, and each model's seed
+    band in the base setting as a shaded strip."""
+    rows = result["rows"]
+    labels = list(result["models"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    x = list(range(len(rows)))
+    for ax, corr in zip(axes, ("outcome", "process"), strict=True):
+        for j, label in enumerate(labels):
+            pts = [r["models"][label][corr] for r in rows]
+            if all(p is None for p in pts):
+                continue
+            ys = [p["mean"] if p else float("nan") for p in pts]
+            lo = [max(p["mean"] - p["ci"][0], 0.0) if p else 0.0 for p in pts]
+            hi = [max(p["ci"][1] - p["mean"], 0.0) if p else 0.0 for p in pts]
+            off = (j - (len(labels) - 1) / 2) * 0.12
+            line = ax.errorbar(
+                [xi + off for xi in x], ys, yerr=[lo, hi], marker="o", ls="none", capsize=2.5, label=label
+            )
+            band = result["spread"][label].get(corr, {}).get("seed_band")
+            if band:
+                ax.axhspan(band["min"], band["max"], color=line[0].get_color(), alpha=0.15, lw=0)
+        ax.set_xticks(x, [r["setting"] for r in rows], rotation=35, ha="right", fontsize=8)
+        ax.set_title(f"pass@1 ({'process-verified' if corr == 'process' else 'answer only'})")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("pass@1 (95% CI); strip = seed band")
+    axes[-1].legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_seed_effects(study: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """The headline effect of each training seed (dots) with its mean +- std, and every bucket's effects."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    per = study["headline_effect_per_seed"]
+    seeds = [str(s) for s in per]
+    axes[0].bar(seeds, [100 * v for v in per.values()], color="#4c72b0")
+    h = study["headline_effect"]
+    if h["mean"] is not None:
+        axes[0].axhline(100 * h["mean"], color="black", lw=1)
+        if h["std"] is not None:
+            axes[0].axhspan(100 * (h["mean"] - h["std"]), 100 * (h["mean"] + h["std"]), color="grey", alpha=0.2, lw=0)
+    axes[0].set_xlabel("training seed")
+    axes[0].set_ylabel(f"RL - base pass@1 on the {study['headline_band']} (pp)")
+    axes[0].axhline(0, color="grey", lw=0.8)
+    buckets = list(study["buckets"])
+    x, _ = _bucket_x(buckets)
+    for xi, b in zip(x, buckets, strict=True):
+        vals = [100 * v for v in study["buckets"][b]["effect_per_seed"].values()]
+        axes[1].plot([xi] * len(vals), vals, "o", color="#4c72b0", alpha=0.6, ms=4)
+    axes[1].axhline(0, color="grey", lw=0.8)
+    axes[1].set_xlabel("op")
+    axes[1].set_ylabel("RL - base pass@1 per seed (pp)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    _save(fig, path)

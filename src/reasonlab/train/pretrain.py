@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from reasonlab.config import Name, StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.quick import QuickEvalConfig, run_quick_eval
+from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text
 from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer
 from reasonlab.rundir import RunDir, write_prompt_hashes
@@ -158,6 +159,7 @@ def finish_run(
     ``train_hashes`` (prompt hashes of every corpus the model was trained on) defaults to this run's.
     """
     summary: dict[str, Any] = {
+        "machine": {**device_record(str(next(model.parameters()).device)), "versions": versions()},
         "run": str(run.path),
         "model": str(run.model_dir),
         **asdict(result),

@@ -36,6 +36,7 @@ from reasonlab.compute import ComputeLedger, attention_shape, inference_flops, t
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.problems import held_out_hashes
 from reasonlab.eval.protocol import run_eval
+from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
 from reasonlab.rewards import score
@@ -524,6 +525,7 @@ class RLTrainer:
             "model": str(self.run.model_dir),
             "train_prompts": str(self.prompts_path),
             "seconds": time.perf_counter() - t_start,
+            "machine": {**device_record(str(self.device)), "versions": versions()},
         }
         atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
         return summary
