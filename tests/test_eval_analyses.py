@@ -155,3 +155,20 @@ def test_problems_file_errors(tmp_path: Path) -> None:
         build_problems(_cfg(problems=str(f)))
     with pytest.raises(ReasonlabError, match="but the config says"):
         build_problems(_cfg(problems=str(f), task="arith", buckets={"knob": "people", "values": [2]}))
+
+
+def test_length_finding_is_judged_within_problems() -> None:
+    """Problem a: right answers 10 tokens, wrong 20; problem b (harder, longer): right 50, wrong 60. The
+    within-problem gap is +10 on both; an easy problem with only right answers does not count."""
+    from reasonlab.eval.findings import length_finding
+
+    def rec(pid: str, correct: bool, length: int, truncated: bool = False) -> dict:
+        return {"id": pid, "correct": correct, "length": length, "truncated": truncated}
+
+    recs = [rec("a", True, 10), rec("a", False, 20), rec("b", True, 50), rec("b", False, 60), rec("c", True, 5)]
+    f = length_finding([*recs, rec("a", False, 200, truncated=True)], n_boot=200)
+    assert f["complete"]["within_problem_gap"] == pytest.approx(10.0)
+    assert f["complete"]["problems_with_both"] == 2
+    assert f["complete"]["pooled_gap"] == pytest.approx(40.0 - 65 / 3)
+    assert f["all"]["within_problem_gap"] == pytest.approx(((20 + 200) / 2 - 10 + 10) / 2)
+    assert f["truncation_rate"] == pytest.approx(1 / 6)

@@ -22,7 +22,9 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
+from reasonlab.eval.findings import diversity_finding, length_finding
 from reasonlab.eval.metrics import chance_pass_at_k, holm_adjust
+from reasonlab.eval.record import load_run
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
 from reasonlab.rundir import RunDir
@@ -251,16 +253,67 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     cmp_plot = Path(config.compare) / "plots" / "pass_at_k_by_bucket.png"
     if cmp_plot.is_file():
         shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
+    findings = _findings(config, sorted(int(k) for k in compare.get("k", [1])))
+    lines += findings_section(findings)
     lines += _training_sections(root, config, outputs, plots)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines))
     rl_summary = _read_optional(Path(config.rl) / "summary.json") if config.rl else None
-    results = {"verdict": judged, "claim": config.claim, "rows": rows, "bands": bands, "rl": rl_summary}
+    results = {
+        "verdict": judged,
+        "claim": config.claim,
+        "rows": rows,
+        "bands": bands,
+        "findings": findings,
+        "rl": rl_summary,
+    }
     machine = _read_optional(root / "machine.json")
     if machine:
         results["machine"] = machine
     atomic_write_text(root / "results.json", json.dumps(results, indent=1, default=str))
     return report
+
+
+def _findings(config: ReportStepConfig, ks: list[int]) -> dict[str, Any]:
+    """Length vs correctness of both models and RL's delta@k (diversity), from their sample records."""
+    _, base = load_run(config.baseline)
+    _, cand = load_run(config.candidate)
+    out: dict[str, Any] = {"length": {"base": length_finding(base), "rl": length_finding(cand)}, "diversity": {}}
+    for corr in CORRECTNESS:
+        if all(r.get("process_ok") is not None for r in base + cand) or corr == "outcome":
+            out["diversity"][corr] = diversity_finding(base, cand, ks, process=corr == "process")
+    return out
+
+
+def findings_section(findings: dict[str, Any]) -> list[str]:
+    """Markdown: are longer responses more often wrong, and does RL collapse diversity?"""
+    lines = ["## Length and diversity", ""]
+    for who, f in findings["length"].items():
+        for part in ("all", "complete"):
+            g = f[part]
+            if g["within_problem_gap"] is None:
+                lines.append(f"- {who}, {part} responses: no problem has both right and wrong samples.")
+                continue
+            ci = g["within_problem_ci"]
+            verdict = (
+                "longer responses are more often wrong"
+                if g["longer_is_wrong"]
+                else "longer responses are more often right"
+                if g["longer_is_right"]
+                else "no length difference beyond noise"
+            )
+            lines.append(
+                f"- {who}, {part} responses: wrong ones are {g['within_problem_gap']:+.1f} tokens longer than right "
+                f"ones on the same problem (95% CI [{ci[0]:+.1f}, {ci[1]:+.1f}], {g['problems_with_both']} problems; "
+                f"pooled {g['pooled_gap']:+.1f}): {verdict}."
+            )
+    for corr, d in findings["diversity"].items():
+        deltas = ", ".join(f"delta@{k} {v['mean_diff']:+.3f} (p {v['p_value']:.2g})" for k, v in d["delta@k"].items())
+        lines.append(
+            f"- diversity ({LABEL[corr]}): {deltas}; collapse (delta@1 > 0, delta@k_max < 0): "
+            f"{'yes' if d['collapse'] else 'no'}."
+        )
+    return [*lines, ""]
 
 
 def _read_optional(path: Path) -> dict[str, Any] | None:
