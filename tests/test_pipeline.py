@@ -288,3 +288,41 @@ def test_seed_study_runs_the_pipeline_per_training_seed(tmp_path: Path) -> None:
         for s in (0, 1)
     ]
     assert seeds[0]["problem_seeds"] == seeds[1]["problem_seeds"]
+
+
+def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
+    rec = recipe_dict(tmp_path / "runs")
+    pre, _, rl, ev = rec["steps"][0], rec["steps"][1], rec["steps"][2], rec["steps"][3]
+    ev = {**ev, "config": {**ev["config"], "holdout_files": []}}
+    rl_cfg = {k: v for k, v in rl["config"].items() if k != "init_from"}
+    arms = {
+        "name": "arms",
+        "kind": "arms",
+        "config": {
+            "init_from": "@pretrain",
+            "baseline": "@eval_base",
+            "arms": {"in_range": {"width": 3}, "hard": {"width": 4}},
+            "seeds": [0, 1],
+            "rl": rl_cfg,
+            "n_perm": 200,
+        },
+    }
+    report = {"name": "report", "kind": "report", "config": {"arms": "@arms", "bands": {"3": "in_range", "4": "hard"}}}
+    rec["steps"] = [pre, ev, arms, report]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    assert main(["run", str(path)]) == 0
+    root = tmp_path / "runs" / "toy"
+    for arm in ("in_range", "hard"):
+        for seed in (0, 1):
+            sub = root / "arms" / f"{arm}-s{seed}"
+            assert (sub / "done.json").is_file() and (sub / "compare" / "compare.json").is_file()
+            cfg = yaml.safe_load((sub / "rl" / "config.yaml").read_text())
+            assert cfg["seed"] == seed and cfg["task"]["knobs"]["width"] == (3 if arm == "in_range" else 4)
+            assert cfg["holdout"] == [str(root / "eval_base")]
+    results = json.loads((root / "results.json").read_text())
+    assert set(results["arms"]) == {"in_range", "hard"}
+    row = results["arms"]["in_range"][0]
+    assert row["outcome"]["seeds"] == 2 and row["outcome"]["diff_pass@1"]["std"] is not None
+    text = (root / "report.md").read_text()
+    assert text.splitlines()[2].startswith("Verdict") and (root / "plots" / "arms_outcome.png").is_file()

@@ -40,9 +40,11 @@ from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record
+from reasonlab.experiments.arms import ArmsConfig, run_arms
 from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.arms import write_arms_report
 from reasonlab.report.markdown import write_compare_report, write_report
-from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
+from reasonlab.report.pipeline import ReportStepConfig, report_bands, write_pipeline_report
 from reasonlab.report.seed_study import write_seed_study
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
@@ -75,7 +77,7 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
-    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report"]
+    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms"]
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
 
@@ -285,8 +287,17 @@ def _run_compare(ctx: StepContext) -> dict[str, Any]:
 
 
 def _run_report(ctx: StepContext) -> dict[str, Any]:
-    path = write_pipeline_report(ctx.root, ctx.recipe, ctx.config, ctx.outputs)  # type: ignore[arg-type]
+    cfg: ReportStepConfig = ctx.config  # type: ignore[assignment]
+    if cfg.arms is not None:
+        path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg))
+    else:
+        path = write_pipeline_report(ctx.root, ctx.recipe, cfg, ctx.outputs)
     return {"main": str(path), "run": str(ctx.dir)}
+
+
+def _run_arms(ctx: StepContext) -> dict[str, Any]:
+    run_arms(ctx.config, ctx.dir, ctx.log)  # type: ignore[arg-type]
+    return {"main": str(ctx.dir / "arms.json"), "run": str(ctx.dir)}
 
 
 STEP_KINDS: dict[str, StepKind] = {
@@ -296,6 +307,7 @@ STEP_KINDS: dict[str, StepKind] = {
     "eval": StepKind(_named(EvalConfig), _run_eval, ("main", "run", "pass@1", *BAND_NAMES), _eval_placeholders),
     "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
     "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
+    "arms": StepKind(_plain(ArmsConfig), _run_arms, ("main", "run")),
 }
 #: The outputs each step kind provides to ``@step.key`` references.
 STEP_OUTPUTS = {kind: k.outputs for kind, k in STEP_KINDS.items()}

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.eval.findings import diversity_finding, length_finding
@@ -29,7 +29,15 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
 from reasonlab.rundir import RunDir
 
-__all__ = ["CORRECTNESS", "ReportStepConfig", "comparison_rows", "rows_table", "verdict", "write_pipeline_report"]
+__all__ = [
+    "CORRECTNESS",
+    "ReportStepConfig",
+    "comparison_rows",
+    "report_bands",
+    "rows_table",
+    "verdict",
+    "write_pipeline_report",
+]
 
 #: The two kinds of correctness every table reports, the CMU standard first.
 CORRECTNESS = ("process", "outcome")
@@ -46,9 +54,10 @@ EDGE_CLAIM = (
 class ReportStepConfig(StrictModel):
     """A recipe's ``report`` step: which steps to read, the claim tested, and the band of each bucket."""
 
-    baseline: str = Field(description="baseline eval step, e.g. @eval_base")
-    candidate: str = Field(description="candidate eval step, e.g. @eval_rl")
-    compare: str = Field(description="compare step, e.g. @compare")
+    baseline: str | None = Field(None, description="baseline eval step, e.g. @eval_base")
+    candidate: str | None = Field(None, description="candidate eval step, e.g. @eval_rl")
+    compare: str | None = Field(None, description="compare step, e.g. @compare")
+    arms: str | None = Field(None, description="an arms step (RL arms x seeds), e.g. @arms: the multi-arm report")
     pretrain: str | None = Field(None, description="pre-training run, e.g. @pretrain.run")
     rl: str | None = Field(None, description="RL run, e.g. @rl.run")
     title: str | None = Field(None, description="report title (default: the recipe name)")
@@ -63,6 +72,13 @@ class ReportStepConfig(StrictModel):
     @classmethod
     def _keys_as_text(cls, v: Any) -> Any:
         return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReportStepConfig:
+        pair = (self.baseline, self.candidate, self.compare)
+        if self.arms is None and None in pair:
+            raise ValueError("a report needs baseline, candidate and compare (or arms)")
+        return self
 
 
 def _ci(block: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -210,16 +226,23 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig) -> dict[str, A
     }
 
 
-def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, outputs: dict[str, Any]) -> Path:
-    """Write ``root/report.md`` (+ ``root/plots``) and ``root/results.json``; return the report path."""
-    base = read_json(Path(config.baseline) / "eval" / "summary.json", "eval summary")
-    cand = read_json(Path(config.candidate) / "eval" / "summary.json", "eval summary")
-    compare = read_json(Path(config.compare) / "compare.json", "comparison")
+def report_bands(config: ReportStepConfig) -> dict[str, str]:
+    """The band of each bucket: from ``bands_from`` (an evaluation's classification), then ``bands`` by hand."""
     bands = dict(config.bands)
     if config.bands_from:
         classified = read_json(Path(config.bands_from) / "eval" / "summary.json", "eval summary").get("bands")
         if classified:
             bands = {b: r["band"] for b, r in classified["buckets"].items()} | bands
+    return bands
+
+
+def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, outputs: dict[str, Any]) -> Path:
+    """Write ``root/report.md`` (+ ``root/plots``) and ``root/results.json``; return the report path."""
+    assert config.baseline and config.candidate and config.compare  # checked by the config
+    base = read_json(Path(config.baseline) / "eval" / "summary.json", "eval summary")
+    cand = read_json(Path(config.candidate) / "eval" / "summary.json", "eval summary")
+    compare = read_json(Path(config.compare) / "compare.json", "comparison")
+    bands = report_bands(config)
     rows = comparison_rows(base, cand, compare, bands)
     judged = verdict(rows, config)
     plots = root / "plots"
@@ -276,6 +299,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
 
 def _findings(config: ReportStepConfig, ks: list[int]) -> dict[str, Any]:
     """Length vs correctness of both models and RL's delta@k (diversity), from their sample records."""
+    assert config.baseline and config.candidate
     _, base = load_run(config.baseline)
     _, cand = load_run(config.candidate)
     out: dict[str, Any] = {"length": {"base": length_finding(base), "rl": length_finding(cand)}, "diversity": {}}

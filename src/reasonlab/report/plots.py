@@ -314,3 +314,43 @@ def plot_seed_effects(study: Mapping[str, Any], path: str | os.PathLike[str]) ->
     for ax in axes:
         ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def plot_arms(
+    per_arm: Mapping[str, Sequence[Mapping[str, Any]]], correctness: str, path: str | os.PathLike[str]
+) -> None:
+    """One panel per RL arm: pass@1 and pass@k by op, base (dashed) and RL (solid, mean +- std over seeds),
+    the bands shaded."""
+    arms = [a for a, rows in per_arm.items() if rows and correctness in rows[0]]
+    if not arms:
+        return
+    fig, axes = plt.subplots(1, len(arms), figsize=(4.8 * len(arms), 3.8), squeeze=False, sharey=True)
+    for ax, arm in zip(axes[0], arms, strict=True):
+        rows = per_arm[arm]
+        kmax = str(rows[0]["k"][-1])
+        x, _ = _bucket_x([r["bucket"] for r in rows])
+        for xi, r in zip(x, rows, strict=True):
+            if r["band"] in BAND_COLOURS:
+                ax.axvspan(xi - 0.5, xi + 0.5, color=BAND_COLOURS[r["band"]], lw=0, zorder=0)
+        for key, colour in (("1", "#4c72b0"), (kmax, "#dd8452")):
+            base = [r[correctness][f"base_pass@{key}"] for r in rows]
+            rl = [r[correctness][f"rl_pass@{key}"] for r in rows]
+            ax.plot(x, base, "--", color=colour, lw=1.2, label=f"base pass@{key}")
+            ax.errorbar(
+                x,
+                [m["mean"] for m in rl],
+                yerr=[m["std"] or 0.0 for m in rl],
+                color=colour,
+                marker="o",
+                ms=3.5,
+                capsize=2.5,
+                lw=1.4,
+                label=f"RL pass@{key}",
+            )
+        ax.set_title(f"RL on the {arm.replace('_', ' ')} ops")
+        ax.set_xlabel("op")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"pass@k ({'process-verified' if correctness == 'process' else 'answer only'})")
+    axes[0][-1].legend(fontsize=7)
+    _save(fig, path)
