@@ -301,7 +301,10 @@ def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
         "config": {
             "init_from": "@pretrain",
             "baseline": "@eval_base",
-            "arms": {"in_range": {"width": 3}, "hard": {"width": 4}},
+            "arms": {
+                "in_range": {"knobs": {"width": 3}},
+                "hard": {"knobs": {"width": 4}, "rl": {"optim": {"lr": 2e-3}}},
+            },
             "seeds": [0, 1],
             "rl": rl_cfg,
             "n_perm": 200,
@@ -320,6 +323,7 @@ def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
             cfg = yaml.safe_load((sub / "rl" / "config.yaml").read_text())
             assert cfg["seed"] == seed and cfg["task"]["knobs"]["width"] == (3 if arm == "in_range" else 4)
             assert cfg["holdout"] == [str(root / "eval_base")]
+            assert cfg["optim"]["lr"] == (2e-3 if arm == "hard" else 1e-4)  # an arm's own RL settings
     results = json.loads((root / "results.json").read_text())
     assert set(results["arms"]) == {"in_range", "hard"}
     row = results["arms"]["in_range"][0]

@@ -244,3 +244,13 @@ def test_masked_whiten_ignores_padding() -> None:
     x, mask = T([[1.0, 3.0, 100.0]]), T([[1.0, 1.0, 0.0]])
     # valid [1, 3]: mean 2, Bessel var 2 -> (+-1)/sqrt(2).
     close(A.masked_whiten(x, mask), [[-1 / math.sqrt(2), 1 / math.sqrt(2), 0.0]])
+
+
+def test_hacking_metrics_by_hand() -> None:
+    from reasonlab.train.rl.metrics import hacking_metrics
+
+    m = hacking_metrics([True, True, False, True], [True, False, False, None], [True, True, False, True])
+    assert m["reward/hacked_frac"] == pytest.approx(1 / 3)
+    assert m["acc/process"] == pytest.approx(1 / 3)
+    assert m["reward/format_fail_frac"] == pytest.approx(1 / 4)
+    assert "reward/hacked_frac" not in hacking_metrics([True], [None], [True])  # no process check: no figure

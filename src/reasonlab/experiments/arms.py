@@ -27,7 +27,14 @@ from reasonlab.report.markdown import write_compare_report
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.trainer import train_rl
 
-__all__ = ["ArmsConfig", "run_arms"]
+__all__ = ["ArmSpec", "ArmsConfig", "run_arms"]
+
+
+class ArmSpec(StrictModel):
+    """One arm: the task knobs of its RL prompts and any RL settings of its own (merged over the shared ones)."""
+
+    knobs: dict[str, Any] = Field(default_factory=dict, description="task knobs, e.g. {ops: '@eval_base.edge'}")
+    rl: dict[str, Any] = Field(default_factory=dict, description="RL config overrides, e.g. {task: {reward: strict}}")
 
 
 class ArmsConfig(StrictModel):
@@ -35,8 +42,8 @@ class ArmsConfig(StrictModel):
 
     init_from: str = Field(description="the base model every arm starts from, e.g. @pretrain")
     baseline: str = Field(description="the base model's evaluation run, e.g. @eval_base (its config is reused)")
-    arms: dict[str, dict[str, Any]] = Field(
-        min_length=1, description="arm name -> task knobs of its RL prompts, e.g. {edge: {ops: '@eval_base.edge'}}"
+    arms: dict[str, ArmSpec] = Field(
+        min_length=1, description="arm name -> its prompts' knobs and RL overrides, e.g. {edge: {knobs: {ops: 5}}}"
     )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="RL seeds of every arm")
     rl: dict[str, Any] = Field(description="an RL config mapping shared by the arms (name, init_from, seed set here)")
@@ -54,17 +61,19 @@ class ArmsConfig(StrictModel):
 
     def rl_config(self, arm: str, seed: int, step_dir: Path) -> RLConfig:
         """The validated RL config of one arm and seed (its run in ``step_dir/<arm>-s<seed>/rl``)."""
-        task = dict(self.rl.get("task") or {})
-        task["knobs"] = {**(task.get("knobs") or {}), **self.arms[arm]}
+        spec = self.arms[arm]
+        shared = deep_merge(self.rl, spec.rl)
+        task = dict(shared.get("task") or {})
+        task["knobs"] = {**(task.get("knobs") or {}), **spec.knobs}
         data = deep_merge(
-            self.rl,
+            shared,
             {
                 "name": "rl",
                 "out_dir": str(step_dir / f"{arm}-s{seed}"),
                 "init_from": self.init_from,
                 "seed": seed,
                 "task": task,
-                "holdout": [*self.rl.get("holdout", []), self.baseline],
+                "holdout": [*shared.get("holdout", []), self.baseline],
             },
         )
         try:
@@ -86,7 +95,7 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
                 results.setdefault(arm, {})[str(seed)] = read_json(done, "arm record")
                 log(f"[arms] {arm} seed {seed}: done already, skipping")
                 continue
-            log(f"[arms] {arm} seed {seed}: RL on {config.arms[arm]}")
+            log(f"[arms] {arm} seed {seed}: RL on {config.arms[arm].knobs} {config.arms[arm].rl or ''}")
             rl = train_rl(config.rl_config(arm, seed, step_dir), log=log)
             ev_cfg = validate(
                 EvalConfig,
@@ -105,7 +114,8 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
             record = {
                 "arm": arm,
                 "seed": seed,
-                "knobs": config.arms[arm],
+                "knobs": config.arms[arm].knobs,
+                "rl_overrides": config.arms[arm].rl,
                 "rl": {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")},
                 "eval": str(sub / "eval"),
                 "compare": str(sub / "compare"),

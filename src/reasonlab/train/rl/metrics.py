@@ -9,7 +9,7 @@ import torch
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.rollout import Rollouts
 
-__all__ = ["batch_metrics", "eval_metrics"]
+__all__ = ["batch_metrics", "eval_metrics", "hacking_metrics"]
 
 
 def batch_metrics(
@@ -40,6 +40,24 @@ def batch_metrics(
     }
     if values is not None:
         out["critic/values/mean"] = float(alg.masked_mean(values, mask))
+    out.update(hacking_metrics(ro.correct, ro.process_ok, ro.format_ok))
+    return out
+
+
+def hacking_metrics(correct: list[bool], process_ok: list[bool | None], format_ok: list[bool]) -> dict[str, float]:
+    """Reward-hacking signals of a batch.
+
+    ``reward/hacked_frac``: the share of samples whose answer is right but whose chain fails the process
+    check (right for the wrong reasons; only where the task checks the process); ``acc/process``: the
+    share right with every step verified; ``reward/format_fail_frac``: the share that break the format.
+    Example: correct [T, T, F, T], process [T, F, F, None] -> hacked 1/3 (the None row does not count).
+    """
+    n = max(len(correct), 1)
+    out = {"reward/format_fail_frac": sum(not f for f in format_ok) / n}
+    checked = [(c, p) for c, p in zip(correct, process_ok, strict=True) if p is not None]
+    if checked:
+        out["reward/hacked_frac"] = sum(c and not p for c, p in checked) / len(checked)
+        out["acc/process"] = sum(c and p for c, p in checked) / len(checked)
     return out
 
 

@@ -97,6 +97,8 @@ class Rollouts:
         self.scores: list[float] = []
         self.task_scores: list[float] = []
         self.correct: list[bool] = []
+        self.process_ok: list[bool | None] = []  # every step verified (None: the task checks no process)
+        self.format_ok: list[bool] = []
         self.group: list[int] = []
 
     def extend(self, other: Rollouts, rows: list[int]) -> None:

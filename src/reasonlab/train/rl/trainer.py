@@ -212,6 +212,8 @@ class RLTrainer:
             s = score(self.task, p, text, cfg.task.reward, **cfg.task.reward_kwargs)
             ro.task_scores.append(float(s.reward))
             ro.correct.append(bool(s.correct))
+            ro.process_ok.append(s.process_ok)
+            ro.format_ok.append(bool(s.format_ok))
             value = float(s.reward)
             if a.overlong_buffer is not None:
                 value += float(
