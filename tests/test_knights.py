@@ -485,3 +485,27 @@ def test_any_knobs_give_unique_verifiable_puzzles(people, depth, width, roles, n
             assert brute_solutions(p.meta["statements"]) == [p.meta["solution"]]
         assert score(TASK, p, p.solution, "logic_rl").reward == 3.0
         assert score(TASK, p, p.solution, "logic_rl_strict").reward == 3.0
+
+
+def test_failure_kinds_name_the_logic_rl_hacks() -> None:
+    """Hand-built hacks of Logic-RL's list, each named, under the published reward too."""
+    puzzle = next(TASK.generate(TASK.params(people=3), 1, seed=5))
+    answer = puzzle.solution[puzzle.solution.index("<answer>") :]
+    think = puzzle.solution[: puzzle.solution.index("</think>")]
+    cases = {
+        "tag_count": " </think> " + answer + " <think> again </think>",
+        "filler_think": " Let me think. </think> " + answer,
+        "text_after_answer": think + "</think> " + answer + " and more nonsense",
+        "tag_count ": think + "</think> I am not sure.",  # no answer tags at all: the tag rule fails first
+    }
+    for kind, completion in cases.items():
+        assert TASK.failure_kind(TASK.verify(puzzle, completion)) == kind.strip(), kind
+    assert TASK.failure_kind(TASK.verify(puzzle, puzzle.solution)) is None
+
+
+def test_default_failure_kind_is_the_error_head() -> None:
+    from reasonlab.tasks import get_task
+
+    arith = get_task("arith")
+    p = next(arith.generate(arith.params(ops=2), 1, seed=0))
+    assert arith.failure_kind(arith.verify(p, "no answer here")) == "no_answer_found"

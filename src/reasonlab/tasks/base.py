@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -195,6 +196,17 @@ class Task(ABC):
     @abstractmethod
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
+
+    def failure_kind(self, v: Verification) -> str | None:
+        """A short stable name for why a completion failed (None when it did not), for hacking metrics.
+
+        By default the slug of the error before its first ``:`` (``"wrong answer: 4 (expected 5)"`` ->
+        ``wrong_answer``); a task with a richer taxonomy overrides it.
+        """
+        if v.error is None:
+            return None
+        head = v.error.split(":", 1)[0].strip().lower()
+        return re.sub(r"[^a-z0-9]+", "_", " ".join(head.split()[:4])).strip("_") or "other"
 
     def answer_space(self, problem: Problem) -> int | None:
         """How many distinct answers a problem has (the chance level of guessing), or None if unbounded."""

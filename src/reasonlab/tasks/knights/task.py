@@ -29,7 +29,7 @@ from reasonlab.tasks.knights.render import (
     render_completion,
     render_prompt,
 )
-from reasonlab.tasks.knights.verify import failed, verify_completion
+from reasonlab.tasks.knights.verify import failed, failure_kind, verify_completion
 from reasonlab.tasks.knobs import IntRange, RangeKnob
 from reasonlab.tasks.registry import register
 
@@ -148,6 +148,11 @@ class KnightsTask(Task):
         prompt = render_prompt(meta, statements, style)
         completion = render_completion(statements, meta["names"], meta["roles"], meta["solution"])
         return prompt, completion
+
+    def failure_kind(self, v: Verification) -> str | None:
+        """The Logic-RL reward hacks by name (tags, text around the answer, filler thinking, ...), from the
+        strict rule's reason, so a run shows hacking under the published reward too."""
+        return failure_kind(v.strict.error if v.strict is not None and v.strict.error else v.error)
 
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Format, answer extraction and per-person accuracy (module docstring); never raises."""

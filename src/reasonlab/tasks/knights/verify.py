@@ -364,3 +364,29 @@ def verify_completion(problem: Problem, completion: str) -> Verification:
         ),
         extra={"person_accuracy": 0.0 if right is None else right / len(solution)},
     )
+
+
+#: Stable names of the failures (and hacks) the two rules report, in the order they are matched.
+FAILURE_KINDS = (
+    ("appears", "tag_count"),
+    ("out of order", "tag_order"),
+    ("text before <think>", "text_before_think"),
+    ("text between", "text_between_think_and_answer"),
+    ("text after </answer>", "text_after_answer"),
+    ("empty <think>", "empty_think"),
+    ("holds no reasoning", "filler_think"),
+    ("no <answer>", "no_answer"),
+    ("answer wrong", "wrong_answer"),
+    ("verifier error", "broken_record"),
+    ("not text", "not_text"),
+)
+
+
+def failure_kind(error: str | None) -> str | None:
+    """The stable name of a verification error (``"unparseable_answer"`` for the answer-parsing reasons)."""
+    if not error:
+        return None
+    for needle, kind in FAILURE_KINDS:
+        if needle in error:
+            return kind
+    return "unparseable_answer"

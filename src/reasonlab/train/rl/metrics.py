@@ -41,6 +41,8 @@ def batch_metrics(
     if values is not None:
         out["critic/values/mean"] = float(alg.masked_mean(values, mask))
     out.update(hacking_metrics(ro.correct, ro.process_ok, ro.format_ok))
+    for kind in sorted({k for k in ro.failure if k}):
+        out[f"failure/{kind}"] = sum(k == kind for k in ro.failure) / len(ro)
     return out
 
 

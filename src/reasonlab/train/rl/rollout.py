@@ -99,6 +99,7 @@ class Rollouts:
         self.correct: list[bool] = []
         self.process_ok: list[bool | None] = []  # every step verified (None: the task checks no process)
         self.format_ok: list[bool] = []
+        self.failure: list[str | None] = []  # the task's name for why a sample failed (hacking metrics)
         self.group: list[int] = []
 
     def extend(self, other: Rollouts, rows: list[int]) -> None:

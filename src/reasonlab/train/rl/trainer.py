@@ -39,7 +39,7 @@ from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
-from reasonlab.rewards import score
+from reasonlab.rewards import score_verification
 from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
 from reasonlab.sampling import generate
 from reasonlab.seeds import prompt_hash, rl_prompt_seed, rl_rollout_seed, stable_seed
@@ -209,7 +209,9 @@ class RLTrainer:
         cfg = self.config
         a = cfg.algorithm
         for p, text, ids in zip(ro.problems, ro.texts, ro.response_ids, strict=True):
-            s = score(self.task, p, text, cfg.task.reward, **cfg.task.reward_kwargs)
+            v = self.task.verify(p, text)
+            s = score_verification(p.id, v, cfg.task.reward, **cfg.task.reward_kwargs)
+            ro.failure.append(self.task.failure_kind(v))
             ro.task_scores.append(float(s.reward))
             ro.correct.append(bool(s.correct))
             ro.process_ok.append(s.process_ok)
