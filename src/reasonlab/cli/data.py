@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from reasonlab.cli.common import console, parse_knobs, progress_bar
+from reasonlab.config import validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import check_writable, write_records
 from reasonlab.rewards import supported_schemes
@@ -83,10 +84,11 @@ def _score_with_proxy(task_name: str, knobs: dict[str, str]) -> dict[str, str]:
         raise ReasonlabError("--proxy-top-k, --proxy-batch-size and --proxy-window take integers") from None
     table = knobs.pop("entropy_table", None)
     knobs.setdefault("tokenizer", proxy)
-    task = get_task(task_name)
-    params = task.params(**{k: v for k, v in knobs.items() if k not in ("min_entropy", "bucket")})
     from reasonlab.eval.entropy import entropy_table_for  # torch: only when a proxy model scores the corpus
-    from reasonlab.tasks.nexttoken import documents_of
+    from reasonlab.tasks.nexttoken import NextTokenParams, documents_of
+
+    scoring = {k: v for k, v in knobs.items() if k not in ("min_entropy", "bucket")}
+    params = validate(NextTokenParams, scoring, source=f"task {task_name!r}")
 
     n_docs = len(documents_of(params).docs)
     with progress_bar("proxy entropy", n_docs) as advance:

@@ -159,8 +159,7 @@ def score_entropies(
                     progress(1)
     for i, d in enumerate(seg.docs):
         starts = {int(p): float(v) for p, v in zip(proxy_starts[i], proxy_h[i], strict=True)}
-        b = seg.bounds[i]
-        named_starts = np.concatenate([[0], b[:-1]])
+        named_starts = np.concatenate([[0], seg.bounds[i][:-1]])
         ent = np.array([starts.get(int(p), np.nan) for p in named_starts], dtype=np.float32)
         unmapped += int(np.isnan(ent).sum())
         out[d.sha1] = ent
