@@ -38,11 +38,20 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.eval.bands import BAND_NAMES, band_value
 from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.nexttoken import NextTokenEvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record
+from reasonlab.experiments.rpt import (
+    ComputeMatchedConfig,
+    NextTokenDataConfig,
+    run_compute_matched,
+    run_nexttoken_data,
+    run_nexttoken_eval_step,
+)
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, write_pipeline_report
+from reasonlab.report.rpt import RPTReportConfig, write_rpt_report
 from reasonlab.report.seed_study import write_seed_study
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
@@ -75,7 +84,18 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
-    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report"]
+    kind: Literal[
+        "pretrain",
+        "midtrain",
+        "rl",
+        "eval",
+        "compare",
+        "report",
+        "nexttoken_data",
+        "ntp_control",
+        "nexttoken_eval",
+        "rpt_report",
+    ]
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
 
@@ -289,6 +309,15 @@ def _run_report(ctx: StepContext) -> dict[str, Any]:
     return {"main": str(path), "run": str(ctx.dir)}
 
 
+def _rpt(fn: Callable[[Any, Path, Callable[[str], None]], dict[str, Any]]) -> Callable[[StepContext], dict[str, Any]]:
+    """A runner of :mod:`reasonlab.experiments.rpt` (``config, step directory, log -> outputs``) as a step runner."""
+    return lambda ctx: fn(ctx.config, ctx.dir, ctx.log)
+
+
+def _run_rpt_report(ctx: StepContext) -> dict[str, Any]:
+    return {"main": str(write_rpt_report(ctx.root, ctx.recipe, ctx.config)), "run": str(ctx.dir)}  # type: ignore[arg-type]
+
+
 STEP_KINDS: dict[str, StepKind] = {
     "pretrain": StepKind(_named(PretrainConfig), _run_pretrain, ("main", "run")),
     "midtrain": StepKind(_named(MidtrainConfig), _run_midtrain, ("main", "run")),
@@ -296,6 +325,11 @@ STEP_KINDS: dict[str, StepKind] = {
     "eval": StepKind(_named(EvalConfig), _run_eval, ("main", "run", "pass@1", *BAND_NAMES), _eval_placeholders),
     "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
     "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
+    # Reinforcement Pre-Training (recipes/rpt.yaml; experiments/rpt.py)
+    "nexttoken_data": StepKind(_plain(NextTokenDataConfig), _rpt(run_nexttoken_data), ("main", "run", "tokenizer")),
+    "ntp_control": StepKind(_named(ComputeMatchedConfig), _rpt(run_compute_matched), ("main", "run", "flops")),
+    "nexttoken_eval": StepKind(_named(NextTokenEvalConfig), _rpt(run_nexttoken_eval_step), ("main", "run")),
+    "rpt_report": StepKind(_plain(RPTReportConfig), _run_rpt_report, ("main", "run")),
 }
 #: The outputs each step kind provides to ``@step.key`` references.
 STEP_OUTPUTS = {kind: k.outputs for kind, k in STEP_KINDS.items()}
@@ -424,7 +458,7 @@ def run_recipe(
 
 
 #: Step kinds whose config carries the training seed a seed study varies.
-SEEDED_KINDS = ("pretrain", "midtrain", "rl")
+SEEDED_KINDS = ("pretrain", "midtrain", "rl", "ntp_control")
 
 
 def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
