@@ -295,7 +295,8 @@ def plot_scaling(scaling: dict[str, Any], path: Path) -> None:
             fit = scaling[m]["fits"].get(b)
             if fit:
                 cs = np.geomspace(min(c for c, _ in pts), max(c for c, _ in pts), 50)
-                ax.plot(cs, 100 * (fit["A"] / cs ** fit["alpha"] + fit["P_star"]), color=colour, lw=1)
+                style = "-" if fit.get("determined", True) else ":"
+                ax.plot(cs, 100 * (fit["A"] / cs ** fit["alpha"] + fit["P_star"]), color=colour, lw=1, ls=style)
         ax.set_xscale("log")
         ax.set_title(b)
         ax.set_xlabel("training FLOPs")
@@ -422,6 +423,20 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
                     "std": float(d.std(ddof=1)) if len(d) > 1 else None,
                     "share_significant": float(np.mean([r["p_holm"] < alpha for r in rows])),
                 }
+    table1: dict[str, Any] = {}
+    for m in MODELS:
+        for mode in ("standard", "reasoning"):
+            for b in BUCKETS:
+                vals = [results[s]["table1"].get(m, {}).get(mode, {}).get(b) for s in seeds]
+                acc = [v["mean"] for v in vals if v]
+                if acc:
+                    sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else None
+                    table1.setdefault(f"{m}/{mode}", {})[b] = {
+                        "mean": float(np.mean(acc)),
+                        "std": sd,
+                        "seeds": len(acc),
+                    }
+    study["table1"] = table1
     rl = [results[s]["rlvr"]["paired"]["mean_diff"] for s in seeds if results[s].get("rlvr")]
     if rl:
         study["rlvr"] = {
@@ -453,14 +468,19 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
     if rl:
         rstd = "-" if study["rlvr"]["std"] is None else f"{100 * study['rlvr']['std']:.1f}"
         text += f" After RLVR on arith, RPT start minus control start: {100 * study['rlvr']['mean']:+.1f} +- {rstd} pp."
-    lines = [
-        f"# Seed study: {name}",
-        "",
-        text,
-        "",
-        "| comparison | bucket | per seed (pp) | mean +- std | significant in |",
-    ]
-    lines += ["|---|---|---|---|---|"]
+    lines = [f"# Seed study: {name}", "", text, "", "Next-token accuracy (%), mean +- std over seeds:", ""]
+    lines += ["| model | mode | " + " | ".join(BUCKETS) + " |", "|---|---|" + "---|" * len(BUCKETS)]
+    for key, blocks in table1.items():
+        m, mode = key.split("/")
+        cells = [
+            "-"
+            if b not in blocks
+            else f"{100 * blocks[b]['mean']:.1f}"
+            + ("" if blocks[b]["std"] is None else f" +- {100 * blocks[b]['std']:.1f}")
+            for b in BUCKETS
+        ]
+        lines.append(f"| {m} | {mode} | " + " | ".join(cells) + " |")
+    lines += ["", "| comparison | bucket | per seed (pp) | mean +- std | Holm p < alpha in |", "|---|---|---|---|---|"]
     for cmp_name, rows in study["tests"].items():
         for b, r in rows.items():
             per = " ".join(f"{100 * x:+.1f}" for x in r["per_seed"])
