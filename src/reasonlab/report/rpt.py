@@ -302,7 +302,9 @@ def plot_scaling(scaling: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("training FLOPs")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (%)")
-    axes[0].legend(fontsize=7)
+    labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if labelled:
+        labelled[0].legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
 
