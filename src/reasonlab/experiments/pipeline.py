@@ -1,7 +1,8 @@
 """Recipes: ``reasonlab run RECIPE`` turns a YAML recipe into a pipeline of steps in one run directory.
 
 A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
-``eval``, ``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus
+``eval``, ``compare``, ``report``; Reinforcement Pre-Training's ``nexttoken_data``, ``ntp_control``,
+``nexttoken_eval``, ``rpt_report`` from :mod:`reasonlab.experiments.rpt`) with its own config (a YAML path or an inline mapping, plus
 ``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes,
 ``step_done.json`` with its outputs (model path, run path, seconds). Running the recipe again skips
 finished steps and lets an unfinished one resume from its own checkpoints, so a killed pipeline

@@ -85,7 +85,7 @@ class NextTokenParams(StrictModel):
     corpus: str = Field(
         "arith", description="a folder of .txt files, a .jsonl/.parquet file, or a task whose renderings are the corpus"
     )
-    corpus_knobs: dict[str, Any] = Field(default_factory=dict, description="knobs of the corpus task (generated)")
+    corpus_knobs: dict[str, Any] = Field({}, description="knobs of the corpus task (generated)")
     corpus_docs: int = Field(200, ge=1, le=10_000_000, description="documents of a generated corpus")
     corpus_seed: int = Field(0, ge=0, description="seed of a generated corpus")
     text_column: str = Field("text", description="the text field of a .jsonl/.parquet corpus")
