@@ -2,11 +2,11 @@
 
 A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
 ``eval``, ``compare``, ``report``; Reinforcement Pre-Training's ``nexttoken_data``, ``ntp_control``,
-``nexttoken_eval``, ``rpt_report`` from :mod:`reasonlab.experiments.rpt`) with its own config (a YAML path or an inline mapping, plus
-``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes,
-``step_done.json`` with its outputs (model path, run path, seconds). Running the recipe again skips
-finished steps and lets an unfinished one resume from its own checkpoints, so a killed pipeline
-continues where it stopped.
+``nexttoken_eval``, ``rpt_report`` from :mod:`reasonlab.experiments.rpt`) with its own config (a YAML
+path or an inline mapping, plus ``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/``
+and, when it finishes, ``step_done.json`` with its outputs (model path, run path, seconds). Running the
+recipe again skips finished steps and lets an unfinished one resume from its own checkpoints, so a
+killed pipeline continues where it stopped.
 
 Strings of the form ``@step`` inside a step's config are replaced by that earlier step's main output
 (a model directory for ``pretrain``/``midtrain``/``rl``, a run directory for ``eval``/``compare``);
@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 DONE_FILE = "step_done.json"
+#: Reinforcement Pre-Training's step kinds (:mod:`reasonlab.experiments.rpt`).
+RPTKind = Literal["nexttoken_data", "ntp_control", "nexttoken_eval", "rpt_report"]
 
 
 class RecipeTask(StrictModel):
@@ -85,18 +87,7 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
-    kind: Literal[
-        "pretrain",
-        "midtrain",
-        "rl",
-        "eval",
-        "compare",
-        "report",
-        "nexttoken_data",
-        "ntp_control",
-        "nexttoken_eval",
-        "rpt_report",
-    ]
+    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report"] | RPTKind
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
 
@@ -169,7 +160,7 @@ def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> 
     if task is None:
         return config
     cfg = dict(config)
-    if kind in ("pretrain", "midtrain"):
+    if kind in ("pretrain", "midtrain", "ntp_control"):
         data = dict(cfg.get("data") or {})
         for key in ("mixture", "tokenizer_extra"):
             if isinstance(data.get(key), list):
