@@ -71,6 +71,32 @@ def prefix_match_reward(prediction: bytes, target: bytes, boundaries: Sequence[i
     return 1.0 if n > 0 and n in set(boundaries) and target[:n] == prediction else 0.0
 
 
+def first_token_reward(prediction: bytes, target: bytes, boundaries: Sequence[int]) -> float:
+    """RPT's first-token variant: 1 iff ``prediction == target[:boundaries[0]]`` (exactly the next token), else 0."""
+    return 1.0 if boundaries and boundaries[0] > 0 and prediction == target[: boundaries[0]] else 0.0
+
+
+def prefix_dense_reward(prediction: bytes, target: bytes, boundaries: Sequence[int]) -> float:
+    """A dense prefix reward that is a function of the bytes alone: ``j / s``, the share of the tokens the
+    prediction spans that it reproduces.
+
+    With ``L_1 < ... < L_K`` the boundaries and ``l = len(prediction) > 0``: ``j = max{i : L_i <= l and
+    prediction[:L_i] == target[:L_i]}`` (0 if none) counts whole ground-truth tokens reproduced from the
+    start; ``s = min{i : L_i >= l}`` (``K + 1`` when the prediction runs past the continuation) counts the
+    tokens it reaches into. It is 1 exactly when :func:`prefix_match_reward` is, 0 when the first token
+    is wrong. Example: tokens ``" 12", " +", " 3"`` (L = 3, 5, 7), prediction ``" 12 + 4"`` -> 2/3.
+    (The paper's dense variant weighs a wrong prediction by model probabilities, which are not a
+    function of the verification; see docs/rpt.md.)
+    """
+    n = len(prediction)
+    bounds = sorted(set(b for b in boundaries if b > 0))
+    if n == 0 or not bounds:
+        return 0.0
+    matched = sum(1 for b in bounds if b <= n and prediction[:b] == target[:b])
+    spans = next((i + 1 for i, b in enumerate(bounds) if b >= n), len(bounds) + 1)
+    return matched / spans
+
+
 # ----------------------------------------------------------------------------- schemes
 
 
@@ -140,6 +166,30 @@ def _logic_rl_strict(v: Verification) -> float:
     return logic_rl_reward(v.strict.format_ok, v.strict.answer_status)
 
 
+@scheme(
+    "prefix_match",
+    "prefix",
+    "RPT: 1 if the prediction's bytes are a prefix of the continuation ending on a token boundary",
+)
+def _prefix_match(v: Verification) -> float:
+    assert v.prefix is not None
+    return prefix_match_reward(v.prefix.prediction, v.prefix.target, v.prefix.boundaries)
+
+
+@scheme("first_token", "prefix", "RPT variant: 1 if the prediction is exactly the next token's bytes, else 0")
+def _first_token(v: Verification) -> float:
+    assert v.prefix is not None
+    return first_token_reward(v.prefix.prediction, v.prefix.target, v.prefix.boundaries)
+
+
+@scheme(
+    "prefix_dense", "prefix", "RPT dense variant on bytes: share of the spanned tokens reproduced (1 = prefix_match)"
+)
+def _prefix_dense(v: Verification) -> float:
+    assert v.prefix is not None
+    return prefix_dense_reward(v.prefix.prediction, v.prefix.target, v.prefix.boundaries)
+
+
 @scheme("partial", "units", "1 if exact; same count with k of n parts right: 0.3 + 0.7k/n; else 0")
 def _partial(v: Verification) -> float:
     return partial_credit(v.correct, v.units_correct, v.units_total)
@@ -151,7 +201,8 @@ def supports(name: str, v: Verification) -> bool:
     ``needs`` is ``"process"`` (a :class:`~reasonlab.tasks.base.ProcessCheck`, for ``process`` and
     ``strict``), ``"units"`` (per-part counts, for ``partial``), ``"strict"`` (a
     :class:`~reasonlab.tasks.base.StrictCheck`, the hardened verdict ``logic_rl_strict`` reads; only
-    ``knights`` provides one) or None (every verification).
+    ``knights`` provides one), ``"prefix"`` (a :class:`~reasonlab.tasks.base.PrefixCheck`, the bytes the
+    RPT rewards compare; only ``nexttoken`` provides one) or None (every verification).
     """
     needs = SCHEMES[name].needs
     if needs == "process":
@@ -160,6 +211,8 @@ def supports(name: str, v: Verification) -> bool:
         return v.units_total is not None
     if needs == "strict":
         return v.strict is not None
+    if needs == "prefix":
+        return v.prefix is not None
     return True
 
 

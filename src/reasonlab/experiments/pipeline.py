@@ -1,11 +1,12 @@
 """Recipes: ``reasonlab run RECIPE`` turns a YAML recipe into a pipeline of steps in one run directory.
 
 A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
-``eval``, ``compare``, ``report``) with its own config (a YAML path or an inline mapping, plus
-``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/`` and, when it finishes,
-``step_done.json`` with its outputs (model path, run path, seconds). Running the recipe again skips
-finished steps and lets an unfinished one resume from its own checkpoints, so a killed pipeline
-continues where it stopped.
+``eval``, ``compare``, ``report``; Reinforcement Pre-Training's ``nexttoken_data``, ``ntp_control``,
+``nexttoken_eval``, ``rpt_report`` from :mod:`reasonlab.experiments.rpt`) with its own config (a YAML
+path or an inline mapping, plus ``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/``
+and, when it finishes, ``step_done.json`` with its outputs (model path, run path, seconds). Running the
+recipe again skips finished steps and lets an unfinished one resume from its own checkpoints, so a
+killed pipeline continues where it stopped.
 
 Strings of the form ``@step`` inside a step's config are replaced by that earlier step's main output
 (a model directory for ``pretrain``/``midtrain``/``rl``, a run directory for ``eval``/``compare``);
@@ -38,13 +39,22 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.eval.bands import BAND_NAMES, band_value
 from reasonlab.eval.compare import compare_runs
 from reasonlab.eval.config import EvalConfig
+from reasonlab.eval.nexttoken import NextTokenEvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record
 from reasonlab.experiments.arms import ArmsConfig, run_arms
+from reasonlab.experiments.rpt import (
+    ComputeMatchedConfig,
+    NextTokenDataConfig,
+    run_compute_matched,
+    run_nexttoken_data,
+    run_nexttoken_eval_step,
+)
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import write_arms_report
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, report_bands, write_pipeline_report
+from reasonlab.report.rpt import RPTReportConfig, write_rpt_report
 from reasonlab.report.seed_study import write_seed_study
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
@@ -64,6 +74,8 @@ __all__ = [
 ]
 
 DONE_FILE = "step_done.json"
+#: Reinforcement Pre-Training's step kinds (:mod:`reasonlab.experiments.rpt`).
+RPTKind = Literal["nexttoken_data", "ntp_control", "nexttoken_eval", "rpt_report"]
 
 
 class RecipeTask(StrictModel):
@@ -77,7 +89,7 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
-    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms"]
+    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms"] | RPTKind
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
 
@@ -150,7 +162,7 @@ def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> 
     if task is None:
         return config
     cfg = dict(config)
-    if kind in ("pretrain", "midtrain"):
+    if kind in ("pretrain", "midtrain", "ntp_control"):
         data = dict(cfg.get("data") or {})
         for key in ("mixture", "tokenizer_extra"):
             if isinstance(data.get(key), list):
@@ -300,6 +312,15 @@ def _run_arms(ctx: StepContext) -> dict[str, Any]:
     return {"main": str(ctx.dir / "arms.json"), "run": str(ctx.dir)}
 
 
+def _rpt(fn: Callable[[Any, Path, Callable[[str], None]], dict[str, Any]]) -> Callable[[StepContext], dict[str, Any]]:
+    """A runner of :mod:`reasonlab.experiments.rpt` (``config, step directory, log -> outputs``) as a step runner."""
+    return lambda ctx: fn(ctx.config, ctx.dir, ctx.log)
+
+
+def _run_rpt_report(ctx: StepContext) -> dict[str, Any]:
+    return {"main": str(write_rpt_report(ctx.root, ctx.recipe, ctx.config)), "run": str(ctx.dir)}  # type: ignore[arg-type]
+
+
 STEP_KINDS: dict[str, StepKind] = {
     "pretrain": StepKind(_named(PretrainConfig), _run_pretrain, ("main", "run")),
     "midtrain": StepKind(_named(MidtrainConfig), _run_midtrain, ("main", "run")),
@@ -308,6 +329,11 @@ STEP_KINDS: dict[str, StepKind] = {
     "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
     "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
     "arms": StepKind(_plain(ArmsConfig), _run_arms, ("main", "run")),
+    # Reinforcement Pre-Training (recipes/rpt.yaml; experiments/rpt.py)
+    "nexttoken_data": StepKind(_plain(NextTokenDataConfig), _rpt(run_nexttoken_data), ("main", "run", "tokenizer")),
+    "ntp_control": StepKind(_named(ComputeMatchedConfig), _rpt(run_compute_matched), ("main", "run", "flops")),
+    "nexttoken_eval": StepKind(_named(NextTokenEvalConfig), _rpt(run_nexttoken_eval_step), ("main", "run")),
+    "rpt_report": StepKind(_plain(RPTReportConfig), _run_rpt_report, ("main", "run")),
 }
 #: The outputs each step kind provides to ``@step.key`` references.
 STEP_OUTPUTS = {kind: k.outputs for kind, k in STEP_KINDS.items()}
@@ -436,7 +462,7 @@ def run_recipe(
 
 
 #: Step kinds whose config carries the training seed a seed study varies.
-SEEDED_KINDS = ("pretrain", "midtrain", "rl")
+SEEDED_KINDS = ("pretrain", "midtrain", "rl", "ntp_control")
 
 
 def seed_recipe(recipe: Recipe, seed: int) -> Recipe:

@@ -22,6 +22,7 @@ from typing import Any
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from reasonlab.bytelevel import bytelevel_decoder
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 
@@ -173,7 +174,7 @@ class TaskTokenizer:
         cached = getattr(self, "_token_bytes", None)
         if cached is not None:
             return list(cached)
-        byte_of = _bytelevel_decoder()
+        byte_of = bytelevel_decoder()
         specials = {tid: tok for tok, tid in self.special_ids.items()}
         vocab = self._tok.get_vocab(with_added_tokens=True)  # type: ignore[attr-defined]
         out = [b""] * self.vocab_size
@@ -230,18 +231,3 @@ def _hf_control_tokens(path: Path) -> dict[str, str | None]:
         return value if isinstance(value, str) else None
 
     return {"bos": name("bos_token"), "eos": name("eos_token"), "pad": name("pad_token")}
-
-
-def _bytelevel_decoder() -> dict[str, int]:
-    """GPT-2's byte -> printable-character table, inverted (character -> byte)."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    chars = list(printable)
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}

@@ -22,6 +22,7 @@ import numpy as np
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_seed_effects
+from reasonlab.report.rpt import RPT_SCHEMA, write_rpt_seed_study
 
 __all__ = ["seed_study", "write_seed_study"]
 
@@ -154,6 +155,8 @@ def write_seed_study(root: Path, recipe: Any, seeds: list[int]) -> dict[str, Any
         res = read_json(root / f"seed-{seed}" / "results.json", "results")
         results[seed] = res
         alpha = float(res["verdict"].get("alpha", alpha))
+    if all(r.get("schema") == RPT_SCHEMA for r in results.values()):  # a Reinforcement Pre-Training recipe
+        return write_rpt_seed_study(root, recipe.name, results)
     study = seed_study(results, alpha)
     atomic_write_text(root / "seed_study.json", json.dumps(study, indent=1))
     plot_seed_effects(study, root / "plots" / "seed_effects.png")

@@ -127,6 +127,21 @@ class StrictCheck:
 
 
 @dataclass
+class PrefixCheck:
+    """What the RPT rewards read: the predicted bytes, the ground-truth continuation and its token boundaries.
+
+    ``target`` is the UTF-8 continuation of the context; ``boundaries`` the cumulative byte lengths of
+    its tokens under the problem's tokenizer (ascending, the last equal to ``len(target)``);
+    ``prediction`` the UTF-8 bytes of the answer slot (empty when there is none). The ``nexttoken``
+    task provides it; ``prefix_match``, ``first_token`` and ``prefix_dense`` are functions of it.
+    """
+
+    prediction: bytes
+    target: bytes
+    boundaries: tuple[int, ...]
+
+
+@dataclass
 class Verification:
     """Everything a verifier established about one completion; reward schemes read from it.
 
@@ -134,7 +149,8 @@ class Verification:
     scores them differently); whenever the answer or the format is rejected, ``error`` says why in a
     short phrase. ``units_correct/units_total`` count per-item correctness when the answer has parts
     (people in Knights & Knaves). ``strict`` is the verdict of a stricter rule when the task has one
-    (:class:`StrictCheck`; None otherwise), read by ``logic_rl_strict``. ``extra`` carries
+    (:class:`StrictCheck`; None otherwise), read by ``logic_rl_strict``; ``prefix`` the bytes the RPT
+    rewards compare (:class:`PrefixCheck`, ``nexttoken`` only). ``extra`` carries
     task-specific fields that are copied into the score record (e.g. ``person_accuracy``).
     """
 
@@ -147,6 +163,7 @@ class Verification:
     units_correct: int | None = None
     units_total: int | None = None
     strict: StrictCheck | None = None
+    prefix: PrefixCheck | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -26,6 +26,7 @@ BUILTIN = {
     "arith": "reasonlab.tasks.arith.task",
     "arith_facts": "reasonlab.tasks.arith.facts",
     "knights": "reasonlab.tasks.knights.task",
+    "nexttoken": "reasonlab.tasks.nexttoken.task",
 }
 _REGISTRY: dict[str, type[Task]] = {}
 

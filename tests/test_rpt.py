@@ -1,0 +1,164 @@
+"""Reinforcement Pre-Training end to end: the shipped smoke recipe shrunk to seconds (every RPT step kind), the
+compute-matched control's FLOPs, the standard mode against a brute-force argmax, the scaling fit, the reports."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from reasonlab.errors import ReasonlabError
+from reasonlab.eval.nexttoken import standard_predictions, think_stats
+from reasonlab.experiments.pipeline import Recipe, run_recipe
+from reasonlab.experiments.rpt import ComputeMatchedConfig, matched_steps
+from reasonlab.io import read_json, read_records
+from reasonlab.model import load_model
+from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling, write_rpt_seed_study
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shrink(recipe: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """recipes/rpt_smoke.yaml at a few seconds per step (one seed)."""
+    recipe = {**recipe, "out_dir": str(out_dir), "seeds": None}
+    steps = {s["name"]: s for s in recipe["steps"]}
+    pre = steps["pretrain"]["config"]
+    pre["data"].update(num_problems=300, seq_len=160)
+    pre["model"]["overrides"].update(hidden_size=32, intermediate_size=64)
+    pre["optim"].update(max_steps=30, batch_size=8)
+    steps["data"]["config"]["knobs"].update(corpus_docs=60)  # anchored: every step's corpus knobs follow
+    warm = steps["warmup"]["config"]
+    warm["data"].update(num_problems=200, seq_len=160)
+    warm["optim"].update(max_steps=10)
+    rpt = steps["rpt"]["config"]
+    rpt.update(steps=4, save_every=2)
+    rpt["rollout"].update(batch_size=16)
+    ctl = steps["control"]["config"]
+    ctl["data"].update(num_problems=300, seq_len=160)
+    ctl["optim"].update(batch_size=2)
+    ctl["runtime"].update(checkpoint_every=4)
+    for name in ("eval_base", "eval_warmup", "eval_rpt", "eval_control"):
+        steps[name]["config"].update(problems_per_bucket=4, seeds=1, samples_per_seed=2, k=[1, 2])
+    for name in ("rlvr_rpt", "rlvr_control"):
+        steps[name]["config"].update(steps=2)
+    for name in ("before_control", "before_rpt", "eval_rlvr_control", "eval_rlvr_rpt"):
+        steps[name]["config"].update(problems_per_bucket=4, decoding={"temperature": 1.0, "max_new_tokens": 24})
+    return recipe
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    data = _shrink(yaml.safe_load((REPO / "recipes" / "rpt_smoke.yaml").read_text()), tmp_path_factory.mktemp("rpt"))
+    recipe = Recipe.model_validate(data)
+    return Path(run_recipe(recipe, base_dir=REPO, log=lambda _m: None)["root"])
+
+
+def test_recipe_runs_end_to_end_and_reports(smoke: Path) -> None:
+    results = read_json(smoke / "results.json")
+    assert results["schema"] == RPT_SCHEMA
+    assert results["verdict"]["text"].startswith("**Verdict.**")
+    report = (smoke / "report.md").read_text()
+    assert report.splitlines()[2].startswith("**Verdict.**")  # verdict first
+    for m, modes in (("base", {"standard"}), ("warmup", {"standard", "reasoning"}), ("rpt", {"standard", "reasoning"})):
+        assert set(results["table1"][m]) == modes
+        for block in results["table1"][m].values():
+            assert set(block) <= {"easy", "medium", "hard"}
+    assert (smoke / "plots" / "rpt_accuracy.png").is_file()
+    assert results["rlvr"]["before_rpt"] is not None
+    pts = results["scaling"]["rpt"]["points"]
+    assert [p["step"] for p in pts] == [2, 4] and pts[0]["flops"] < pts[1]["flops"]
+
+
+def test_control_flops_equal_rpt_flops_within_5_percent(smoke: Path) -> None:
+    match = read_json(smoke / "control" / "match.json")
+    rpt = read_json(smoke / "rpt" / "summary.json")
+    assert match["target_flops"] == rpt["flops_total"]
+    assert abs(match["control_flops"] / rpt["flops_total"] - 1) <= 0.05
+    # the control's own FLOPs are what its training loop logged
+    metrics = [r for r in read_records(smoke / "control" / "metrics.jsonl")]
+    logged = sum(r["perf/flops"] for r in metrics)
+    assert logged == pytest.approx(match["control_flops"], rel=1e-9)
+    cfg = ComputeMatchedConfig.model_validate(yaml.safe_load((smoke / "control" / "config.yaml").read_text()))
+    with pytest.raises(ReasonlabError, match="miss the target"):
+        matched_steps(cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"batch_size": 512})}), 1e9, 0.05)
+
+
+def test_rl_prompts_are_entropy_filtered_training_positions(smoke: Path) -> None:
+    prompts = read_records(smoke / "rpt" / "data" / "train_prompts.jsonl")
+    assert prompts and all(p["prompt"].endswith("<think>") for p in prompts)
+    problems = read_records(smoke / "eval_rpt" / "reasoning" / "eval" / "problems.jsonl")
+    assert {p["meta"]["split"] for p in problems} == {"test"}
+    assert not {p["prompt"] for p in problems} & {p["prompt"] for p in prompts}
+    for p in problems:  # the bucket's entropy condition holds (nested thresholds)
+        thr = {"easy": 0.5, "medium": 1.0, "hard": 1.5}[p["bucket"]]
+        assert p["meta"]["entropy"] > thr
+
+
+def test_standard_mode_is_the_argmax_token(smoke: Path) -> None:
+    model, tok = load_model(smoke / "warmup" / "model")
+    contexts = ["<question> The number of adult", "<question>", "<question> The number of adult lions in"]
+    got = standard_predictions(model, tok, contexts, batch_size=2)
+    tb = tok.token_bytes()
+    for ctx, pred in zip(contexts, got, strict=True):
+        with torch.inference_mode():
+            logits = model(torch.tensor([tok.encode(ctx, add_bos=True)]))[0, -1]
+        assert pred == tb[int(logits.argmax())]
+    rows = read_records(smoke / "eval_rpt" / "nexttoken" / "scores.jsonl")
+    assert rows and all(set(r) >= {"id", "bucket", "standard", "reasoning"} for r in rows)
+
+
+def test_think_stats() -> None:
+    recs = [
+        {"completion": " </think> <answer> 3</answer>", "correct": True, "length": 5},
+        {"completion": " a b c </think> <answer> 4</answer>", "correct": False, "length": 8},
+        {"completion": " no close", "correct": False, "length": 3},
+    ]
+    s = think_stats(recs)
+    assert s["closed_think"] == pytest.approx(2 / 3)
+    assert s["mean_think_words"] == pytest.approx(1.5)
+    assert s["accuracy_empty_think"] == 1.0 and s["accuracy_nonempty_think"] == 0.0
+
+
+def test_fit_scaling_recovers_a_power_law() -> None:
+    flops = np.geomspace(1e9, 1e12, 8)
+    acc = -50 / flops**0.3 + 0.6
+    fit = fit_scaling(flops, acc)
+    assert fit is not None and fit["determined"]
+    assert fit["A"] == pytest.approx(-50, rel=1e-3)
+    assert fit["alpha"] == pytest.approx(0.3, rel=1e-3)
+    assert fit["P_star"] == pytest.approx(0.6, abs=1e-4)
+    assert fit_scaling(flops[:3], acc[:3]) is None  # three parameters need four points
+    assert fit_scaling([0, 0, 0, 0, 0], [0.1] * 5) is None  # C = 0 points are not on a power law
+    flat = fit_scaling(flops, np.full(8, 0.25))
+    assert flat is None or flat["P_star"] == pytest.approx(0.25, abs=1e-3) or not flat["determined"]
+
+
+def test_seed_study_aggregates_per_seed_results(tmp_path: Path) -> None:
+    def result(diff: float, p: float) -> dict[str, Any]:
+        row = {"mean_diff": diff, "p_holm": p, "p_value": p, "ci_low": diff - 0.1, "ci_high": diff + 0.1, "n": 50}
+        pts = [{"step": s, "flops": 1e9 * s, "buckets": {"hard": 0.6 - 0.5 / math.sqrt(s)}} for s in (1, 2, 4, 8)]
+        return {
+            "schema": RPT_SCHEMA,
+            "alpha": 0.05,
+            "headline_bucket": "hard",
+            "tests": {"rpt_reasoning_vs_control_standard": {"hard": row}},
+            "table1": {"rpt": {"reasoning": {"hard": {"mean": 0.3 + diff, "ci": [0, 1], "n": 50}}}},
+            "rlvr": {"paired": {"mean_diff": diff / 2, "p_value": p}},
+            "scaling": {"rpt": {"mode": "reasoning", "points": pts}},
+        }
+
+    study = write_rpt_seed_study(tmp_path, "x", {0: result(0.1, 0.01), 1: result(0.2, 0.2), 2: result(0.0, 0.9)})
+    head = study["tests"]["rpt_reasoning_vs_control_standard"]["hard"]
+    assert head["mean"] == pytest.approx(0.1) and head["std"] == pytest.approx(0.1)
+    assert head["share_significant"] == pytest.approx(1 / 3)
+    assert study["rlvr"]["mean"] == pytest.approx(0.05)
+    assert study["table1"]["rpt/reasoning"]["hard"]["mean"] == pytest.approx(0.4)
+    assert study["scaling"]["rpt"]["fits"]["hard"]["alpha"] == pytest.approx(0.5, rel=1e-3)
+    text = (tmp_path / "report.md").read_text()
+    assert "Verdict over 3 training seeds" in text.splitlines()[2]
