@@ -330,3 +330,53 @@ def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
     assert row["outcome"]["seeds"] == 2 and row["outcome"]["diff_pass@1"]["std"] is not None
     text = (root / "report.md").read_text()
     assert text.splitlines()[2].startswith("Verdict") and (root / "plots" / "arms_outcome.png").is_file()
+
+
+def test_arms_split_one_compute_budget_between_midtraining_and_rl(tmp_path: Path) -> None:
+    rec = recipe_dict(tmp_path / "runs")
+    pre, mid, ev, rl = rec["steps"][0], rec["steps"][1], rec["steps"][3], rec["steps"][2]
+    ev = {**ev, "config": {**ev["config"], "holdout_files": []}}
+    mid_cfg = {k: v for k, v in mid["config"].items() if k != "init_from"}
+    rl_cfg = {k: v for k, v in rl["config"].items() if k != "init_from"}
+    rl_cfg["steps"] = 1000  # the FLOP budget, not the step count, ends RL
+    budget = 2e8
+    arms = {
+        "name": "arms",
+        "kind": "arms",
+        "config": {
+            "init_from": "@pretrain",
+            "baseline": "@eval_base",
+            "arms": {
+                "rl_only": {},
+                "half": {"midtrain": mid_cfg, "midtrain_share": 0.5},
+                "mid_only": {"midtrain": mid_cfg, "midtrain_share": 1.0},
+            },
+            "rl": rl_cfg,
+            "compute_budget": budget,
+            "n_perm": 200,
+        },
+    }
+    rec["steps"] = [pre, ev, arms]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    assert main(["run", str(path)]) == 0
+    root = tmp_path / "runs" / "toy" / "arms"
+    done = {a: json.loads((root / f"{a}-s0" / "done.json").read_text()) for a in ("rl_only", "half", "mid_only")}
+    assert "midtrain" not in done["rl_only"] and "rl" not in done["mid_only"]
+    assert done["rl_only"]["rl"]["stop_reason"] == "budget:flops"
+    assert done["half"]["rl"]["stop_reason"] == "budget:flops"
+    mid_steps = {a: done[a]["midtrain"]["steps"] for a in ("half", "mid_only")}
+    assert mid_steps["mid_only"] == pytest.approx(2 * mid_steps["half"], abs=1)
+    # RL overshoots its share by at most one step's FLOPs; the half arm's RL gets half the budget
+    rl_flops = {a: done[a]["rl"]["flops_total"] for a in ("rl_only", "half")}
+    assert budget / 2 <= rl_flops["half"] < rl_flops["rl_only"] and rl_flops["rl_only"] >= budget
+    cfg = yaml.safe_load((root / "half-s0" / "rl" / "config.yaml").read_text())
+    assert cfg["budget"]["flops"] == budget / 2 and cfg["init_from"].endswith("half-s0/mid/model")
+
+
+def test_arms_midtrain_share_needs_a_budget_and_a_midtrain_config(tmp_path: Path) -> None:
+    from reasonlab.experiments.arms import ArmsConfig
+
+    base = {"init_from": "x", "baseline": "y", "rl": {"task": {"name": "pipetoy"}}}
+    with pytest.raises(ValueError, match="midtrain_share needs compute_budget"):
+        ArmsConfig.model_validate({**base, "arms": {"a": {"midtrain_share": 0.5}}})

@@ -1,9 +1,13 @@
-"""RL arms from one base: the ``arms`` step of a recipe (the CMU edge-of-competence experiment).
+"""Arms from one base: the ``arms`` step of a recipe (the CMU edge-of-competence, mid-training vs RL and
+process-reward experiments).
 
 Each arm is a set of task knobs for RL (e.g. the in-range ops, the edge ops, the hard ops, taken from
-an evaluation's band classification with ``@eval_base.edge``); every arm runs RL under each seed from
-the same base, with the same RL settings and steps (equal rollouts; the FLOPs of each run are
-recorded), never training on the baseline evaluation's problems. Each RL model is evaluated with the
+an evaluation's band classification with ``@eval_base.edge``) and RL settings of its own; every arm
+runs under each seed from the same base, never training on the baseline evaluation's problems. An arm
+may first mid-train (continued next-token training or SFT on a mixture of its own) and then run RL
+from the mid-trained model; with ``compute_budget`` and an arm's ``midtrain_share`` the two phases
+split one budget of training FLOPs (:mod:`reasonlab.compute`): mid-training gets as many steps as its
+share buys, RL stops when the rest is spent (``budget.flops``). Each final model is evaluated with the
 baseline evaluation's own config (so the problems are the same and the comparison is paired) and
 compared with the baseline. Sub-runs live in ``STEP/<arm>-s<seed>/`` and resume after a kill.
 """
@@ -16,6 +20,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from reasonlab.compute import attention_shape, train_flops
 from reasonlab.config import StrictModel, deep_merge, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.compare import compare_runs
@@ -23,7 +28,10 @@ from reasonlab.eval.config import EvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import load_run
 from reasonlab.io import atomic_write_text, read_json
+from reasonlab.model import load_model
 from reasonlab.report.markdown import write_compare_report
+from reasonlab.rundir import resolve_model_path
+from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.trainer import train_rl
 
@@ -31,10 +39,15 @@ __all__ = ["ArmSpec", "ArmsConfig", "run_arms"]
 
 
 class ArmSpec(StrictModel):
-    """One arm: the task knobs of its RL prompts and any RL settings of its own (merged over the shared ones)."""
+    """One arm: the task knobs of its RL prompts, RL settings of its own (merged over the shared ones), and
+    optionally a mid-training phase before RL."""
 
     knobs: dict[str, Any] = Field(default_factory=dict, description="task knobs, e.g. {ops: '@eval_base.edge'}")
     rl: dict[str, Any] = Field(default_factory=dict, description="RL config overrides, e.g. {task: {reward: strict}}")
+    midtrain: dict[str, Any] | None = Field(None, description="a mid-training config mapping run before RL")
+    midtrain_share: float | None = Field(
+        None, ge=0, le=1, description="share of the arms' compute_budget for mid-training (RL gets the rest; 1 = no RL)"
+    )
 
 
 class ArmsConfig(StrictModel):
@@ -48,21 +61,47 @@ class ArmsConfig(StrictModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="RL seeds of every arm")
     rl: dict[str, Any] = Field(description="an RL config mapping shared by the arms (name, init_from, seed set here)")
     n_perm: int = Field(10000, ge=100, description="sign-flip permutations of the paired tests")
+    compute_budget: float | None = Field(
+        None, gt=0, description="training FLOPs each arm spends in mid-training + RL (split by midtrain_share)"
+    )
     _rl: dict[tuple[str, int], RLConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> ArmsConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be distinct")
-        for arm in self.arms:
+        for arm, spec in self.arms.items():
+            if spec.midtrain_share is not None and (self.compute_budget is None or spec.midtrain is None):
+                raise ValueError(f"arm {arm!r}: midtrain_share needs compute_budget and a midtrain config")
             for seed in self.seeds:
-                self._rl[(arm, seed)] = self.rl_config(arm, seed, Path("<step>"))
+                if spec.midtrain is not None:
+                    self.midtrain_config(arm, seed, Path("<step>"), steps=1)
+                if spec.midtrain_share != 1.0:
+                    self._rl[(arm, seed)] = self.rl_config(arm, seed, Path("<step>"))
         return self
 
-    def rl_config(self, arm: str, seed: int, step_dir: Path) -> RLConfig:
+    def midtrain_config(self, arm: str, seed: int, step_dir: Path, steps: int | None = None) -> MidtrainConfig:
+        """The validated mid-training config of one arm and seed (``steps`` overrides its max_steps)."""
+        spec = self.arms[arm]
+        assert spec.midtrain is not None
+        data = deep_merge(
+            spec.midtrain,
+            {"name": "mid", "out_dir": str(step_dir / f"{arm}-s{seed}"), "init_from": self.init_from, "seed": seed},
+        )
+        if steps is not None:
+            data = deep_merge(data, {"optim": {"max_steps": steps}})
+        try:
+            return validate(MidtrainConfig, data, source=f"arms: arm {arm!r} mid-training, seed {seed}")
+        except ReasonlabError as exc:
+            raise ValueError(str(exc)) from None
+
+    def rl_config(self, arm: str, seed: int, step_dir: Path, init_from: str | None = None) -> RLConfig:
         """The validated RL config of one arm and seed (its run in ``step_dir/<arm>-s<seed>/rl``)."""
         spec = self.arms[arm]
         shared = deep_merge(self.rl, spec.rl)
+        if self.compute_budget is not None:
+            share = spec.midtrain_share or 0.0
+            shared = deep_merge(shared, {"budget": {"flops": (1 - share) * self.compute_budget}})
         task = dict(shared.get("task") or {})
         task["knobs"] = {**(task.get("knobs") or {}), **spec.knobs}
         data = deep_merge(
@@ -70,7 +109,7 @@ class ArmsConfig(StrictModel):
             {
                 "name": "rl",
                 "out_dir": str(step_dir / f"{arm}-s{seed}"),
-                "init_from": self.init_from,
+                "init_from": init_from or self.init_from,
                 "seed": seed,
                 "task": task,
                 "holdout": [*shared.get("holdout", []), self.baseline],
@@ -80,6 +119,15 @@ class ArmsConfig(StrictModel):
             return validate(RLConfig, data, source=f"arms: arm {arm!r} seed {seed}")
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
+
+
+def midtrain_steps(config: ArmsConfig, arm: str, seed: int, step_dir: Path, flops: float) -> int:
+    """Mid-training steps that spend ``flops`` training FLOPs on the base model's shape (rounded)."""
+    cfg = config.midtrain_config(arm, seed, step_dir, steps=1)
+    model, _ = load_model(resolve_model_path(config.init_from, "init_from"))
+    tokens = cfg.optim.batch_size * cfg.optim.grad_accum * cfg.data.seq_len
+    per_step = train_flops(model.num_params(), tokens, attn=attention_shape(model.config), seq_len=cfg.data.seq_len)
+    return round(flops / per_step)
 
 
 def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
@@ -95,31 +143,33 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
                 results.setdefault(arm, {})[str(seed)] = read_json(done, "arm record")
                 log(f"[arms] {arm} seed {seed}: done already, skipping")
                 continue
-            log(f"[arms] {arm} seed {seed}: RL on {config.arms[arm].knobs} {config.arms[arm].rl or ''}")
-            rl = train_rl(config.rl_config(arm, seed, step_dir), log=log)
+            spec = config.arms[arm]
+            record: dict[str, Any] = {"arm": arm, "seed": seed, "knobs": spec.knobs, "rl_overrides": spec.rl}
+            model, holdout = config.init_from, list(base_eval.get("holdout_files", []))
+            if spec.midtrain is not None:
+                steps = None
+                if config.compute_budget is not None and spec.midtrain_share is not None:
+                    steps = midtrain_steps(config, arm, seed, step_dir, spec.midtrain_share * config.compute_budget)
+                log(f"[arms] {arm} seed {seed}: mid-training" + (f" ({steps} steps)" if steps is not None else ""))
+                if steps != 0:
+                    mid = midtrain(config.midtrain_config(arm, seed, step_dir, steps), log=log)
+                    model = mid["model"]
+                    record["midtrain"] = {k: mid[k] for k in ("steps", "tokens_total", "flops_total", "seconds")}
+            if spec.midtrain_share != 1.0:
+                log(f"[arms] {arm} seed {seed}: RL on {spec.knobs} {spec.rl or ''}")
+                rl = train_rl(config.rl_config(arm, seed, step_dir, init_from=model), log=log)
+                model = rl["model"]
+                holdout.append(rl["train_prompts"])
+                record["rl"] = {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")}
             ev_cfg = validate(
                 EvalConfig,
-                {
-                    **base_eval,
-                    "name": f"{arm}-s{seed}",
-                    "model": rl["model"],
-                    "report": False,
-                    "holdout_files": [*base_eval.get("holdout_files", []), rl["train_prompts"]],
-                },
+                {**base_eval, "name": f"{arm}-s{seed}", "model": model, "report": False, "holdout_files": holdout},
                 source=f"arms: evaluation of {arm} seed {seed}",
             )
             run_eval(ev_cfg, sub / "eval", log=log)
             result = compare_runs(config.baseline, sub / "eval", sub / "compare", n_perm=config.n_perm)
             write_compare_report(result, sub / "compare")
-            record = {
-                "arm": arm,
-                "seed": seed,
-                "knobs": config.arms[arm].knobs,
-                "rl_overrides": config.arms[arm].rl,
-                "rl": {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")},
-                "eval": str(sub / "eval"),
-                "compare": str(sub / "compare"),
-            }
+            record.update({"eval": str(sub / "eval"), "compare": str(sub / "compare")})
             atomic_write_text(done, json.dumps(record, indent=1))
             results.setdefault(arm, {})[str(seed)] = record
     out = {"baseline": config.baseline, "seeds": config.seeds, "arms": results}
