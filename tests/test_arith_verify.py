@@ -231,3 +231,22 @@ def test_property_corruptions_never_get_full_strict_reward(idx: int, seed: int, 
     text = corrupt(p, kind, random.Random(seed), random.Random(seed).choice(["plain", "chat"]))
     strict = compute_reward("strict", TASK.verify(p, text))
     assert strict == (1.0 if kind == "extra_step" else 0.0)
+
+
+def test_failure_kinds_name_each_corruption() -> None:
+    """The hacking breakdown: each built corruption is named by the process failure it plants."""
+    expected = {
+        "wrong_value": "wrong_value",
+        "wrong_dep": "wrong_dependency",
+        "missing_step": "missing_step",
+        "extra_step": None,  # tolerated by the process check: not a failure
+        "wrong_answer": "wrong_answer",
+        "answer_only": "missing_step",
+        "truncate": "no_answer",
+        "empty": "no_answer",
+    }
+    for p in PROBLEMS[:40]:
+        rng = random.Random(p.id)
+        for kind, name in expected.items():
+            assert TASK.failure_kind(TASK.verify(p, corrupt(p, kind, rng))) == name, (kind, p.id)
+        assert TASK.failure_kind(TASK.verify(p, p.solution)) is None

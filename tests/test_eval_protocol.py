@@ -333,3 +333,19 @@ def test_compare_runs_writes_outputs(run_dirs: dict[str, Any]) -> None:
     assert same["overall"]["paired"]["mean_diff"] == 0.0
     assert same["overall"]["paired"]["p_value"] == 1.0
     assert same["overall"]["gain_inside_seed_band"] is None
+
+
+def test_failure_breakdown_by_hand() -> None:
+    from reasonlab.eval.stats import failure_breakdown
+
+    recs = [
+        {"correct": True, "process_ok": True, "failure": None},
+        {"correct": True, "process_ok": False, "failure": "missing_step"},
+        {"correct": False, "process_ok": False, "failure": "wrong_value"},
+    ]
+    out = failure_breakdown(recs)
+    assert out["failures"] == pytest.approx({"missing_step": 1 / 3, "wrong_value": 1 / 3})
+    assert out["hacked_rate"] == pytest.approx(1 / 3) and out["hacked"] == pytest.approx({"missing_step": 1 / 3})
+    old = [{k: v for k, v in r.items() if k != "failure"} for r in recs]  # records written before the field
+    assert failure_breakdown(old)["failures"] is None and failure_breakdown(old)["hacked_rate"] == pytest.approx(1 / 3)
+    assert failure_breakdown([{"correct": True, "process_ok": None}])["hacked_rate"] is None

@@ -254,3 +254,13 @@ def test_hacking_metrics_by_hand() -> None:
     assert m["acc/process"] == pytest.approx(1 / 3)
     assert m["reward/format_fail_frac"] == pytest.approx(1 / 4)
     assert "reward/hacked_frac" not in hacking_metrics([True], [None], [True])  # no process check: no figure
+
+
+def test_failure_metrics_by_hand() -> None:
+    from reasonlab.train.rl.metrics import failure_metrics
+
+    m = failure_metrics(
+        [None, "missing_step", "wrong_value", "missing_step"], [True, True, False, False], [True, False, False, False]
+    )
+    assert m == {"failure/missing_step": 0.5, "failure/wrong_value": 0.25, "hacked/missing_step": 0.25}
+    assert failure_metrics([None, None], [True, True], [None, None]) == {}

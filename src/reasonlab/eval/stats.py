@@ -8,7 +8,7 @@ checks the process. The formulas live in :mod:`reasonlab.eval.metrics`.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ from reasonlab.eval import metrics as M
 from reasonlab.eval.config import EvalConfig
 from reasonlab.seeds import stable_seed
 
-__all__ = ["bucket_order", "per_seed_pass1", "problem_scores", "summarize", "summarize_records"]
+__all__ = ["bucket_order", "failure_breakdown", "per_seed_pass1", "problem_scores", "summarize", "summarize_records"]
 
 
 def _vote_key(rec: dict[str, Any]) -> str | None:
@@ -153,8 +153,31 @@ def summarize_records(
         "format_ok_rate": sum(bool(r.get("format_ok")) for r in records) / n_rec,
         "mean_reward": float(np.mean([r["reward"] for r in records])),
         "mean_length": float(np.mean([r["length"] for r in records])),
+        **failure_breakdown(records),
     }
     return out
+
+
+def failure_breakdown(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Why samples failed, and how often a right answer came without a right chain (reward hacking).
+
+    ``failures``: share of all samples per ``failure`` kind (the task's name for why a sample failed;
+    None when the records carry no kinds); ``hacked_rate``: share of process-checked samples whose answer
+    is right but whose chain fails (None without process checks), and ``hacked`` that share by kind.
+    Example: correct [T, T, F], process [T, F, F], failure [None, missing_step, wrong_value] ->
+    failures {missing_step: 1/3, wrong_value: 1/3}, hacked_rate 1/3, hacked {missing_step: 1/3}.
+    """
+    n = max(len(records), 1)
+    with_kinds = all("failure" in r for r in records)
+    checked = [r for r in records if r.get("process_ok") is not None]
+    hacked = [r for r in checked if r["correct"] and not r["process_ok"]]
+    kinds = Counter(r["failure"] for r in records if r["failure"] is not None) if with_kinds else None
+    by_kind = Counter(r["failure"] or "unnamed" for r in hacked) if with_kinds else Counter[str]()
+    return {
+        "failures": None if kinds is None else {k: c / n for k, c in sorted(kinds.items())},
+        "hacked_rate": len(hacked) / len(checked) if checked else None,
+        "hacked": {k: c / len(checked) for k, c in sorted(by_kind.items())},
+    }
 
 
 def bucket_order(values: Sequence[Any]) -> list[str]:

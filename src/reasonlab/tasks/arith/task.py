@@ -40,7 +40,7 @@ from reasonlab.tasks.arith.render import (
     solution_body,
 )
 from reasonlab.tasks.arith.values import affine_forms, build_graph
-from reasonlab.tasks.arith.verify import verify_completion
+from reasonlab.tasks.arith.verify import failure_kind, verify_completion
 from reasonlab.tasks.base import Problem, Task, Verification
 from reasonlab.tasks.knobs import IntRange, Mix, MixKnob, RangeKnob
 from reasonlab.tasks.registry import register
@@ -250,6 +250,11 @@ class ArithTask(Task):
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Outcome and process verification of ``completion`` (never raises)."""
         return verify_completion(problem.meta, problem.answer, completion)
+
+    def failure_kind(self, v: Verification) -> str | None:
+        """missing_step / wrong_dependency / wrong_value / extra_step / wrong_answer / no_answer (see
+        :func:`reasonlab.tasks.arith.verify.failure_kind`)."""
+        return failure_kind(v)
 
 
 __all__ = ["LETTERS", "MAX_OPS", "MIN_OPS", "ArithParams", "ArithTask", "check_modulus", "parse_ops"]

@@ -9,7 +9,7 @@ import torch
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.rollout import Rollouts
 
-__all__ = ["batch_metrics", "eval_metrics", "hacking_metrics"]
+__all__ = ["batch_metrics", "eval_metrics", "failure_metrics", "hacking_metrics"]
 
 
 def batch_metrics(
@@ -41,8 +41,24 @@ def batch_metrics(
     if values is not None:
         out["critic/values/mean"] = float(alg.masked_mean(values, mask))
     out.update(hacking_metrics(ro.correct, ro.process_ok, ro.format_ok))
-    for kind in sorted({k for k in ro.failure if k}):
-        out[f"failure/{kind}"] = sum(k == kind for k in ro.failure) / len(ro)
+    out.update(failure_metrics(ro.failure, ro.correct, ro.process_ok))
+    return out
+
+
+def failure_metrics(failure: list[str | None], correct: list[bool], process_ok: list[bool | None]) -> dict[str, float]:
+    """Failures of a batch by the task's kind: ``failure/<kind>`` (share of all samples) and
+    ``hacked/<kind>`` (share of all samples whose answer is right but whose chain fails with that kind).
+
+    Example: kinds [None, missing_step, wrong_value, missing_step], correct [T, T, F, F],
+    process [T, F, F, F] -> failure/missing_step 0.5, failure/wrong_value 0.25, hacked/missing_step 0.25.
+    """
+    n = max(len(failure), 1)
+    out: dict[str, float] = {}
+    for kind in sorted({k for k in failure if k}):
+        out[f"failure/{kind}"] = sum(k == kind for k in failure) / n
+        hacked = sum(k == kind and c and p is False for k, c, p in zip(failure, correct, process_ok, strict=True))
+        if hacked:
+            out[f"hacked/{kind}"] = hacked / n
     return out
 
 
