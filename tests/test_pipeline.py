@@ -353,10 +353,12 @@ def test_arms_split_one_compute_budget_between_midtraining_and_rl(tmp_path: Path
             },
             "rl": rl_cfg,
             "compute_budget": budget,
+            "reference": "rl_only",
             "n_perm": 200,
         },
     }
-    rec["steps"] = [pre, ev, arms]
+    report = {"name": "report", "kind": "report", "config": {"arms": "@arms", "study": "midtrain_vs_rl"}}
+    rec["steps"] = [pre, ev, arms, report]
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(rec))
     assert main(["run", str(path)]) == 0
@@ -367,11 +369,26 @@ def test_arms_split_one_compute_budget_between_midtraining_and_rl(tmp_path: Path
     assert done["half"]["rl"]["stop_reason"] == "budget:flops"
     mid_steps = {a: done[a]["midtrain"]["steps"] for a in ("half", "mid_only")}
     assert mid_steps["mid_only"] == pytest.approx(2 * mid_steps["half"], abs=1)
+    # each phase's own FLOPs: mid-training spends its share of the budget to the nearest whole step
+    for arm, share in (("mid_only", 1.0), ("half", 0.5)):
+        mid = done[arm]["midtrain"]
+        assert abs(mid["flops"] - share * budget) <= 0.5 * mid["flops"] / mid["steps"]
     # RL overshoots its share by at most one step's FLOPs; the half arm's RL gets half the budget
     rl_flops = {a: done[a]["rl"]["flops_total"] for a in ("rl_only", "half")}
     assert budget / 2 <= rl_flops["half"] < rl_flops["rl_only"] and rl_flops["rl_only"] >= budget
     cfg = yaml.safe_load((root / "half-s0" / "rl" / "config.yaml").read_text())
     assert cfg["budget"]["flops"] == budget / 2 and cfg["init_from"].endswith("half-s0/mid/model")
+    # every arm is also compared with the reference arm under the same seed; the report judges the split
+    assert (root / "half-s0" / "vs_rl_only" / "compare.json").is_file()
+    results = json.loads((root.parent / "results.json").read_text())
+    m = results["measured"]
+    assert set(m["vs_reference"]) == {"half", "mid_only"} and m["shares"] == {
+        "rl_only": None,
+        "half": 0.5,
+        "mid_only": 1.0,
+    }
+    assert results["verdict"]["study"] == "midtrain_vs_rl"
+    assert (root.parent / "plots" / "arms_bands.png").is_file()
 
 
 def test_arms_midtrain_share_needs_a_budget_and_a_midtrain_config(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from reasonlab.compute import attention_shape, train_flops
+from reasonlab.compute import attention_shape, read_compute, train_flops
 from reasonlab.config import StrictModel, deep_merge, validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.compare import compare_runs
@@ -64,12 +64,17 @@ class ArmsConfig(StrictModel):
     compute_budget: float | None = Field(
         None, gt=0, description="training FLOPs each arm spends in mid-training + RL (split by midtrain_share)"
     )
+    reference: str | None = Field(
+        None, description="an arm every other arm is also compared with, seed by seed (e.g. the outcome reward)"
+    )
     _rl: dict[tuple[str, int], RLConfig] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> ArmsConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must be distinct")
+        if self.reference is not None and self.reference not in self.arms:
+            raise ValueError(f"reference {self.reference!r} is not an arm; arms: {', '.join(self.arms)}")
         for arm, spec in self.arms.items():
             if spec.midtrain_share is not None and (self.compute_budget is None or spec.midtrain is None):
                 raise ValueError(f"arm {arm!r}: midtrain_share needs compute_budget and a midtrain config")
@@ -144,9 +149,16 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
                 log(f"[arms] {arm} seed {seed}: done already, skipping")
                 continue
             spec = config.arms[arm]
-            record: dict[str, Any] = {"arm": arm, "seed": seed, "knobs": spec.knobs, "rl_overrides": spec.rl}
+            record: dict[str, Any] = {
+                "arm": arm,
+                "seed": seed,
+                "knobs": spec.knobs,
+                "rl_overrides": spec.rl,
+                "midtrain_share": spec.midtrain_share,
+            }
             model, holdout = config.init_from, list(base_eval.get("holdout_files", []))
             if spec.midtrain is not None:
+                model_dir = resolve_model_path(config.init_from, "init_from")
                 steps = None
                 if config.compute_budget is not None and spec.midtrain_share is not None:
                     steps = midtrain_steps(config, arm, seed, step_dir, spec.midtrain_share * config.compute_budget)
@@ -155,6 +167,8 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
                     mid = midtrain(config.midtrain_config(arm, seed, step_dir, steps), log=log)
                     model = mid["model"]
                     record["midtrain"] = {k: mid[k] for k in ("steps", "tokens_total", "flops_total", "seconds")}
+                    # the ledger continues the base model's totals: this phase's own FLOPs are the difference
+                    record["midtrain"]["flops"] = mid["flops_total"] - read_compute(model_dir).flops_total
             if spec.midtrain_share != 1.0:
                 log(f"[arms] {arm} seed {seed}: RL on {spec.knobs} {spec.rl or ''}")
                 rl = train_rl(config.rl_config(arm, seed, step_dir, init_from=model), log=log)
@@ -172,6 +186,30 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
             record.update({"eval": str(sub / "eval"), "compare": str(sub / "compare")})
             atomic_write_text(done, json.dumps(record, indent=1))
             results.setdefault(arm, {})[str(seed)] = record
-    out = {"baseline": config.baseline, "seeds": config.seeds, "arms": results}
+    out = {"baseline": config.baseline, "seeds": config.seeds, "arms": results, "reference": config.reference}
+    if config.reference is not None:
+        out["vs_reference"] = compare_with_reference(config, results, step_dir, log)
     atomic_write_text(step_dir / "arms.json", json.dumps(out, indent=1))
+    return out
+
+
+def compare_with_reference(
+    config: ArmsConfig, results: dict[str, dict[str, Any]], step_dir: Path, log: Any
+) -> dict[str, dict[str, str]]:
+    """Paired comparison of every arm with the reference arm under the same seed (same problems):
+    ``{arm: {seed: compare dir}}``, each in ``STEP/<arm>-s<seed>/vs_<reference>/`` (kept when done)."""
+    ref = str(config.reference)
+    out: dict[str, dict[str, str]] = {}
+    for arm in config.arms:
+        if arm == ref:
+            continue
+        for seed in config.seeds:
+            target = step_dir / f"{arm}-s{seed}" / f"vs_{ref}"
+            if not (target / "compare.json").is_file():
+                log(f"[arms] {arm} seed {seed}: paired comparison with {ref}")
+                result = compare_runs(
+                    results[ref][str(seed)]["eval"], results[arm][str(seed)]["eval"], target, n_perm=config.n_perm
+                )
+                write_compare_report(result, target)
+            out.setdefault(arm, {})[str(seed)] = str(target)
     return out

@@ -301,7 +301,7 @@ def _run_compare(ctx: StepContext) -> dict[str, Any]:
 def _run_report(ctx: StepContext) -> dict[str, Any]:
     cfg: ReportStepConfig = ctx.config  # type: ignore[assignment]
     if cfg.arms is not None:
-        path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg))
+        path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg), cfg.study)
     else:
         path = write_pipeline_report(ctx.root, ctx.recipe, cfg, ctx.outputs)
     return {"main": str(path), "run": str(ctx.dir)}

@@ -1,6 +1,8 @@
-"""The report of RL arms from one base (the CMU edge-of-competence figure): verdict first, then per arm
-and op the base and RL pass@1 / pass@k (mean +- std over RL seeds), the paired effects and how many
-seeds make them significant, and the three-panel figure (one panel per arm, bands shaded)."""
+"""The report of an ``arms`` step (arms x RL seeds from one base): the verdict against the study's claim first
+(:mod:`reasonlab.report.arms_studies`: edge of competence, mid-training vs RL, process rewards, RL algorithms,
+curricula), then per band each arm's pass@1 / pass@k (mean +- std over seeds) with the paired effect against
+the base and against the reference arm, the hacking rate and its failure kinds, the cost of each arm, the
+training curves, and per op the base and RL numbers (:func:`arms_rows`) with the per-op figure."""
 
 from __future__ import annotations
 
@@ -8,25 +10,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from reasonlab.eval.stats import bucket_order
 from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.arms_data import (
+    band_effect,
+    band_map,
+    base_band_value,
+    hacking_by_band,
+    load_arms,
+    mean_std,
+    training_by_arm,
+)
+from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
-from reasonlab.report.plots import plot_arms
+from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
 
-__all__ = ["arms_rows", "arms_verdict", "write_arms_report"]
-
-#: What the CMU study found for each arm, by the band where it shows.
-EXPECTED = {
-    "in_range": "raises pass@1 on the ops it trains on, not pass@k (sharpening)",
-    "edge": "raises pass@1 and pass@k on the edge, and transfers beyond it",
-    "hard": "changes little anywhere (nothing to amplify)",
-}
-
-
-def _ms(values: list[float]) -> dict[str, float | None]:
-    a = np.asarray(values, dtype=float)
-    return {"mean": float(a.mean()) if a.size else None, "std": float(a.std(ddof=1)) if a.size > 1 else None}
+__all__ = ["arms_rows", "measure", "write_arms_report"]
 
 
 def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -51,10 +50,10 @@ def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dic
                 row[corr] = {
                     "base_pass@1": first[corr]["base"]["1"]["mean"],
                     f"base_pass@{kmax}": first[corr]["base"][kmax]["mean"],
-                    "rl_pass@1": _ms([r["rl"]["1"]["mean"] for r in seeds_rows]),
-                    f"rl_pass@{kmax}": _ms([r["rl"][kmax]["mean"] for r in seeds_rows]),
-                    "diff_pass@1": _ms([r["diff_pass@1"]["mean_diff"] for r in seeds_rows]),
-                    f"diff_pass@{kmax}": _ms(
+                    "rl_pass@1": mean_std([r["rl"]["1"]["mean"] for r in seeds_rows]),
+                    f"rl_pass@{kmax}": mean_std([r["rl"][kmax]["mean"] for r in seeds_rows]),
+                    "diff_pass@1": mean_std([r["diff_pass@1"]["mean_diff"] for r in seeds_rows]),
+                    f"diff_pass@{kmax}": mean_std(
                         [r["delta@k"][kmax]["mean_diff"] for r in seeds_rows if kmax in r["delta@k"]]
                     ),
                     "significant_seeds": sum(
@@ -62,7 +61,10 @@ def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dic
                     ),
                     "seeds": len(seeds_rows),
                     "pass@k_curve": {
-                        k: {"base": first[corr]["base"][k]["mean"], "rl": _ms([r["rl"][k]["mean"] for r in seeds_rows])}
+                        k: {
+                            "base": first[corr]["base"][k]["mean"],
+                            "rl": mean_std([r["rl"][k]["mean"] for r in seeds_rows]),
+                        }
                         for k in first[corr]["base"]
                     },
                 }
@@ -71,81 +73,159 @@ def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dic
     return out
 
 
-def _band_effect(rows: list[dict[str, Any]], band: str, key: str, corr: str) -> float | None:
-    vals = [r[corr][key]["mean"] for r in rows if r["band"] == band and corr in r and r[corr][key]["mean"] is not None]
-    return float(np.mean(vals)) if vals else None
-
-
-def arms_verdict(per_arm: dict[str, list[dict[str, Any]]], corr: str = "process") -> dict[str, Any]:
-    """One paragraph: what each arm did on each band (mean over its ops and seeds), against the claim."""
-    parts = []
-    effects: dict[str, dict[str, dict[str, float | None]]] = {}
-    for arm, rows in per_arm.items():
-        if not rows or corr not in rows[0]:
-            continue
-        kmax = str(rows[0]["k"][-1])
-        effects[arm] = {}
-        descr = []
-        for band in ("in_range", "edge", "hard"):
-            d1 = _band_effect(rows, band, "diff_pass@1", corr)
-            dk = _band_effect(rows, band, f"diff_pass@{kmax}", corr)
-            effects[arm][band] = {"pass@1": d1, "pass@k": dk}
-            if d1 is not None:
-                descr.append(f"{BAND_LABEL[band]} {100 * d1:+.1f} pp pass@1 / {100 * (dk or 0):+.1f} pp pass@{kmax}")
-        parts.append(f"RL on the {BAND_LABEL.get(arm, arm)} ops: " + ", ".join(descr))
-    edge = effects.get("edge", {})
-    ident = effects.get("in_range", {})
-    hard = effects.get("hard", {})
-
-    def eff(arm: dict[str, dict[str, float | None]], band: str, key: str) -> float:
-        return (arm.get(band) or {}).get(key) or 0.0
-
-    checks = {
-        "edge_rl_raises_edge_pass@k": eff(edge, "edge", "pass@k") > 0.02 and eff(edge, "edge", "pass@1") > 0.02,
-        "id_rl_sharpens_only": eff(ident, "in_range", "pass@1") > 0
-        and abs(eff(ident, "in_range", "pass@k")) < eff(ident, "in_range", "pass@1"),
-        "hard_rl_changes_little": bool(hard) and abs(eff(hard, "hard", "pass@1")) < 0.05,
+def measure(arms: dict[str, Any], bands: dict[str, str], n_perm: int = 10000) -> dict[str, Any]:
+    """Every number the arms report states (see :mod:`reasonlab.report.arms_data`), by arm and band."""
+    data = load_arms(arms)
+    corr = "process" if data.process else "outcome"
+    buckets = bucket_order([r["bucket"] for r in data.base])
+    by_band = band_map(buckets, bands)
+    keys = {"pass@1": 1, f"pass@{data.kmax}": data.kmax}
+    corrs = [c for c in ("process", "outcome") if c == "outcome" or data.process]
+    effects: dict[str, Any] = {}
+    vs_ref: dict[str, Any] = {}
+    ref = arms.get("reference")
+    for arm, per_seed in data.records.items():
+        for band, bs in by_band.items():
+            for c in corrs:
+                for key, k in keys.items():
+                    eff = band_effect(per_seed, data.base, bs, k, process=c == "process", n_perm=n_perm)
+                    effects.setdefault(arm, {}).setdefault(band, {}).setdefault(c, {})[key] = eff
+                    if ref is not None and arm != ref:
+                        eff = band_effect(per_seed, data.records[ref], bs, k, process=c == "process", n_perm=n_perm)
+                        vs_ref.setdefault(arm, {}).setdefault(band, {}).setdefault(c, {})[key] = eff
+    base = {
+        band: {
+            c: {key: base_band_value(data.base, bs, k, process=c == "process") for key, k in keys.items()}
+            for c in corrs
+        }
+        for band, bs in by_band.items()
     }
-    reproduced = all(checks.values())
-    text = (
-        f"Verdict ({LABEL[corr]} correctness, mean over RL seeds and the ops of each band): "
-        + "; ".join(parts)
-        + ". "
-        + (
-            "The three arms reproduce the CMU pattern."
-            if reproduced
-            else "The CMU pattern is not fully reproduced: "
-            + ", ".join(k.replace("_", " ") for k, v in checks.items() if not v)
-            + " fails."
-        )
-    )
-    return {"text": text, "effects": effects, "checks": checks, "reproduced": reproduced, "expected": EXPECTED}
+    training = training_by_arm(arms)
+    for t in training.values():
+        t["seconds_per_step"] = mean_std([r["seconds_per_step"] for r in t["cost"] if "seconds_per_step" in r])
+    return {
+        "corr": corr,
+        "kmax": data.kmax,
+        "n_seeds": len(data.seeds),
+        "bands": by_band,
+        "base": base,
+        "effects": effects,
+        "reference": ref,
+        "vs_reference": vs_ref or None,
+        "hacking": {arm: hacking_by_band(per_seed, by_band) for arm, per_seed in data.records.items()}
+        if data.process
+        else {},
+        "training": training,
+        "shares": {
+            arm: next(iter(seeds.values())).get("midtrain_share") for arm, seeds in arms["arms"].items() if seeds
+        },
+    }
 
 
-def write_arms_report(root: Path, recipe: Any, title: str | None, arms_path: Path, bands: dict[str, str]) -> Path:
-    """Write ``root/report.md``, ``root/results.json`` and ``root/plots/arms_*.png`` for an ``arms`` step."""
-    arms = read_json(arms_path, "arms record")
-    per_arm = arms_rows(arms, bands)
-    corr = "process" if any("process" in r for rows in per_arm.values() for r in rows) else "outcome"
-    judged = arms_verdict(per_arm, corr)
-    plots = root / "plots"
+def _ms_cell(block: dict[str, Any] | None, pp: bool = False) -> str:
+    if not block or block.get("mean") is None:
+        return "-"
+    return _fmt(block, pp=pp)
+
+
+def _effect_cell(eff: dict[str, Any]) -> str:
+    p = (eff.get("pooled") or {}).get("p_value")
+    return _ms_cell(eff["diff"], pp=True) + ("" if p is None else f" (p {p:.3g})")
+
+
+def _band_tables(m: dict[str, Any]) -> list[str]:
+    corr, kmax = m["corr"], m["kmax"]
+    kk = f"pass@{kmax}"
     lines = [
-        f"# {title or recipe.name}",
+        f"## By band ({LABEL[corr]} correctness)",
         "",
-        judged["text"],
+        "Mean +- std over RL seeds of the band's mean over problems; differences are paired per problem (pooled "
+        "p: sign-flip test over problems of the seed-averaged difference). Base: the model every arm starts from.",
         "",
-        "Expected (CMU): " + "; ".join(f"RL on {BAND_LABEL[b]} ops {t}" for b, t in EXPECTED.items()) + ".",
-        "",
+        f"| arm | band | pass@1 | vs base | {kk} | vs base |"
+        + (f" vs {m['reference']} pass@1 | vs {m['reference']} {kk} |" if m["vs_reference"] else ""),
+        "|" + "---|" * (6 + (2 if m["vs_reference"] else 0)),
     ]
+    for band in m["bands"]:
+        base = m["base"][band][corr]
+        if base["pass@1"] is not None:
+            lines.append(
+                f"| base | {BAND_LABEL.get(band, band)} | {base['pass@1']:.3f} | | {base[kk]:.3f} | |"
+                + (" | |" if m["vs_reference"] else "")
+            )
+        for arm, per_band in m["effects"].items():
+            e = per_band[band][corr]
+            cells = [
+                arm,
+                BAND_LABEL.get(band, band),
+                _ms_cell(e["pass@1"]["value"]),
+                _effect_cell(e["pass@1"]),
+                _ms_cell(e[kk]["value"]),
+                _effect_cell(e[kk]),
+            ]
+            if m["vs_reference"]:
+                r = (m["vs_reference"].get(arm) or {}).get(band, {}).get(corr)
+                cells += [_effect_cell(r["pass@1"]), _effect_cell(r[kk])] if r else ["(reference)", ""]
+            lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _hacking_table(m: dict[str, Any]) -> list[str]:
+    if not m["hacking"]:
+        return []
+    lines = [
+        "## Reward hacking",
+        "",
+        "Hacking rate: the share of samples whose answer is right but whose chain fails the process check "
+        "(mean +- std over seeds); the failure kinds of those samples as shares of all samples.",
+        "",
+        "| arm | band | hacking rate | hacked samples by failure kind |",
+        "|---|---|---|---|",
+    ]
+    for arm, per_band in m["hacking"].items():
+        for band, h in per_band.items():
+            kinds = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["by_kind"].items()) or "-"
+            rate = h["rate"]
+            std = "" if rate["std"] is None else f" +- {100 * rate['std']:.1f}"
+            lines.append(f"| {arm} | {BAND_LABEL.get(band, band)} | {100 * rate['mean']:.1f}%{std} | {kinds} |")
+    return [*lines, ""]
+
+
+def _cost_table(m: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Cost",
+        "",
+        "| arm | seed | mid-training steps | mid-training FLOPs | RL steps | RL FLOPs | rollouts | generated tokens | "
+        "seconds (mid + RL) | s / RL step |",
+        "|" + "---|" * 10,
+    ]
+    for arm, t in m["training"].items():
+        for r in t["cost"]:
+            secs = r.get("mid_seconds", 0.0) + r.get("rl_seconds", 0.0)
+            lines.append(
+                f"| {arm} | {r['seed']} | {r.get('mid_steps', '-')} | "
+                + (f"{r['mid_flops']:.3g}" if "mid_flops" in r else "-")
+                + f" | {r.get('rl_steps', '-')} | "
+                + (f"{r['rl_flops']:.3g}" if "rl_flops" in r else "-")
+                + f" | {r.get('rollouts', '-')} | "
+                + (f"{r['generated_tokens']:,}" if "generated_tokens" in r else "-")
+                + f" | {secs:.0f} | "
+                + (f"{r['seconds_per_step']:.1f}" if "seconds_per_step" in r else "-")
+                + " |"
+            )
+    return [*lines, ""]
+
+
+def _per_op_tables(per_arm: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines: list[str] = []
     for c in ("process", "outcome"):
         if not any(c in r for rows in per_arm.values() for r in rows):
             continue
-        plot_arms(per_arm, c, plots / f"arms_{c}.png")
-        lines += [f"## {LABEL[c].capitalize()} correctness", "", f"![arms]({'plots/arms_' + c + '.png'})", ""]
+        lines += [f"## Per op, {LABEL[c]} correctness", "", f"![per op](plots/arms_{c}.png)", ""]
         for arm, rows in per_arm.items():
             kmax = str(rows[0]["k"][-1]) if rows else "1"
             lines += [
-                f"### RL on the {BAND_LABEL.get(arm, arm)} ops",
+                f"### {arm.replace('_', ' ')}",
                 "",
                 f"| op | band | base pass@1 | RL pass@1 | RL - base pass@1 | significant seeds | base pass@{kmax} | "
                 f"RL pass@{kmax} | RL - base pass@{kmax} |",
@@ -166,29 +246,61 @@ def write_arms_report(root: Path, recipe: Any, title: str | None, arms_path: Pat
                 ]
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
-    lines += [
-        "RL - base: mean +- std over RL seeds of the paired per-problem difference; significant seeds: Holm-"
-        "corrected p < 0.05 over the ops of the table.",
+    return [
+        *lines,
+        "Per op: mean +- std over RL seeds of the paired per-problem difference; significant seeds: Holm-corrected "
+        "p < 0.05 over the ops of the table.",
         "",
     ]
-    runs = [(arm, s, rec) for arm, seeds in arms["arms"].items() for s, rec in seeds.items()]
-    lines += [
-        "## RL runs",
+
+
+def write_arms_report(
+    root: Path, recipe: Any, title: str | None, arms_path: Path, bands: dict[str, str], study: str = "edge"
+) -> Path:
+    """Write ``root/report.md``, ``root/results.json`` and ``root/plots/arms_*.png`` for an ``arms`` step."""
+    arms = read_json(arms_path, "arms record")
+    m = measure(arms, bands)
+    per_arm = arms_rows(arms, bands)
+    verdict = judge(study, m)
+    plots = root / "plots"
+    xs = None
+    if study == "midtrain_vs_rl":
+        xs = {a: float(s or 0.0) for a, s in m["shares"].items()}
+    plot_arm_bands(m, plots / "arms_bands.png", xs, "mid-training share of the compute" if xs else "")
+    plot_arm_curves(
+        m["training"],
+        ("critic/score/mean", "acc/process", "reward/hacked_frac", "response_length/mean"),
+        plots / "arms_training.png",
+    )
+    for c in ("process", "outcome"):
+        plot_arms(per_arm, c, plots / f"arms_{c}.png")
+    lines = [
+        f"# {title or recipe.name}",
         "",
-        "| arm | seed | steps | rollouts | generated tokens | FLOPs | seconds |",
-        "|---|---|---|---|---|---|---|",
+        verdict["text"],
+        "",
+        f"Claim tested: {STUDIES[study].claim}",
+        "",
+        "![by band](plots/arms_bands.png)",
+        "",
+        *_band_tables(m),
+        *_hacking_table(m),
+        *_cost_table(m),
     ]
-    lines += [
-        f"| {a} | {s} | {r['rl']['steps']} | {r['rl']['totals']['rollouts']} | "
-        f"{r['rl']['totals']['generated_tokens']:,} | {r['rl']['flops_total']:.3g} | {r['rl']['seconds']:.0f} |"
-        for a, s, r in runs
-    ]
+    if (plots / "arms_training.png").is_file():
+        lines += [
+            "## Training",
+            "",
+            "Mean over each arm's seeds at each RL step.",
+            "",
+            "![training](plots/arms_training.png)",
+            "",
+        ]
+    lines += _per_op_tables(per_arm)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
-    atomic_write_text(
-        root / "results.json",
-        json.dumps({"verdict": judged, "arms": per_arm, "bands": bands, "runs": arms["arms"]}, indent=1, default=str),
-    )
+    results = {"verdict": verdict, "measured": m, "arms": per_arm, "bands": bands, "runs": arms["arms"]}
+    atomic_write_text(root / "results.json", json.dumps(results, indent=1, default=str))
     return report
 
 

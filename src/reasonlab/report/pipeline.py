@@ -26,6 +26,7 @@ from reasonlab.eval.findings import diversity_finding, length_finding
 from reasonlab.eval.metrics import chance_pass_at_k, holm_adjust
 from reasonlab.eval.record import load_run
 from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.arms_studies import STUDIES
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
 from reasonlab.rundir import RunDir
 
@@ -58,6 +59,11 @@ class ReportStepConfig(StrictModel):
     candidate: str | None = Field(None, description="candidate eval step, e.g. @eval_rl")
     compare: str | None = Field(None, description="compare step, e.g. @compare")
     arms: str | None = Field(None, description="an arms step (RL arms x seeds), e.g. @arms: the multi-arm report")
+    study: str = Field(
+        "edge",
+        description="the claim an arms report judges: edge, midtrain_vs_rl, process_reward, "
+        "algorithms, curriculum or none",
+    )
     pretrain: str | None = Field(None, description="pre-training run, e.g. @pretrain.run")
     rl: str | None = Field(None, description="RL run, e.g. @rl.run")
     title: str | None = Field(None, description="report title (default: the recipe name)")
@@ -78,6 +84,8 @@ class ReportStepConfig(StrictModel):
         pair = (self.baseline, self.candidate, self.compare)
         if self.arms is None and None in pair:
             raise ValueError("a report needs baseline, candidate and compare (or arms)")
+        if self.study not in STUDIES:
+            raise ValueError(f"unknown study {self.study!r}; choose from {', '.join(STUDIES)}")
         return self
 
 

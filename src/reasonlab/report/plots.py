@@ -354,3 +354,54 @@ def plot_arms(
     axes[0][0].set_ylabel(f"pass@k ({'process-verified' if correctness == 'process' else 'answer only'})")
     axes[0][-1].legend(fontsize=7)
     _save(fig, path)
+
+
+def plot_arm_bands(
+    measured: Mapping[str, Any], path: str | os.PathLike[str], xs: Mapping[str, float] | None = None, xlabel: str = ""
+) -> None:
+    """One panel per band: each arm's pass@1 and pass@k (mean +- std over RL seeds), the base model dashed.
+
+    ``xs`` places the arms on a numeric axis (e.g. the mid-training share); by default they are categories.
+    """
+    corr, kmax = measured["corr"], measured["kmax"]
+    bands = [b for b in measured["bands"] if b != "all"] or ["all"]
+    arms = list(measured["effects"])
+    x = [xs[a] for a in arms] if xs else list(range(len(arms)))
+    fig, axes = plt.subplots(1, len(bands), figsize=(4.4 * len(bands), 3.6), squeeze=False, sharey=True)
+    for ax, band in zip(axes[0], bands, strict=True):
+        for key, colour in (("pass@1", "#4c72b0"), (f"pass@{kmax}", "#dd8452")):
+            vals = [measured["effects"][a].get(band, {}).get(corr, {}).get(key, {}).get("value") or {} for a in arms]
+            ys = [v.get("mean") if v.get("mean") is not None else float("nan") for v in vals]
+            err = [v.get("std") or 0.0 for v in vals]
+            ax.errorbar(x, ys, yerr=err, marker="o", ms=4, capsize=3, lw=1.3 if xs else 0, color=colour, label=key)
+            base = (measured["base"].get(band) or {}).get(corr, {}).get(key)
+            if base is not None:
+                ax.axhline(base, ls="--", lw=1, color=colour, label=f"base {key}")
+        if not xs:
+            ax.set_xticks(x, [a.replace("_", " ") for a in arms], rotation=20)
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"{band.replace('_', ' ')} ops")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"pass@k ({'process-verified' if corr == 'process' else 'answer only'})")
+    axes[0][-1].legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_arm_curves(training: Mapping[str, Any], keys: Sequence[str], path: str | os.PathLike[str]) -> None:
+    """RL metrics against step, one line per arm (the mean over its seeds), one panel per metric."""
+    keys = [k for k in keys if any(k in t["curves"] for t in training.values())]
+    if not keys:
+        return
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for arm, t in training.items():
+            curve = t["curves"].get(key)
+            if curve:
+                ax.plot([int(s) for s in curve], list(curve.values()), lw=1.3, label=arm.replace("_", " "))
+        ax.set_title(key)
+        ax.set_xlabel("RL step")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,204 @@
+"""What the arms report measures, read from the arms' own records: every number is computed from the sample
+records of the evaluations (``eval/samples.jsonl``) and the RL runs' ``metrics.jsonl``, never from a report.
+
+* **Band effects**: for each arm and band (the ops the baseline evaluation classified as in range, edge or
+  hard; one band ``all`` when there are none), pass@1 and pass@k (unbiased, per problem, then the mean over the
+  band's problems) per RL seed, their mean +- std over seeds, and the paired difference against a baseline
+  (the base model, or a reference arm under the same seed). The pooled test averages each problem's
+  difference over seeds and runs the sign-flip test over problems (problems are the units; seeds only
+  reduce the noise of each problem's difference).
+* **Hacking**: the share of process-checked samples whose answer is right but whose chain fails, per arm and
+  band (mean +- std over seeds), and those samples by failure kind.
+* **Training**: per arm, the RL curves (mean over seeds at each step) and the cost: steps, seconds per step,
+  rollouts, generated tokens and FLOPs of mid-training and RL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reasonlab.eval.metrics import paired_test
+from reasonlab.eval.record import load_run
+from reasonlab.eval.stats import problem_scores
+from reasonlab.rundir import RunDir
+
+__all__ = [
+    "ArmsData",
+    "band_effect",
+    "band_map",
+    "hacking_by_band",
+    "load_arms",
+    "mean_std",
+    "training_by_arm",
+]
+
+#: RL metrics the report follows over training (mean over seeds at each step).
+CURVES = ("critic/score/mean", "acc/mean", "acc/process", "reward/hacked_frac", "response_length/mean")
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float | None]:
+    """``{"mean", "std"}`` of per-seed values (std with ddof=1; None below two seeds)."""
+    a = np.asarray([v for v in values if v is not None], dtype=float)
+    return {"mean": float(a.mean()) if a.size else None, "std": float(a.std(ddof=1)) if a.size > 1 else None}
+
+
+class ArmsData:
+    """The records of an arms step: the baseline evaluation's and every (arm, seed) evaluation's samples."""
+
+    def __init__(self, arms: dict[str, Any]) -> None:
+        self.raw = arms
+        base_summary, self.base = load_run(arms["baseline"])
+        self.base_summary = base_summary
+        self.k = [int(k) for k in base_summary["record"]["config"].get("k", [1])]
+        self.seeds = [str(s) for s in arms["seeds"]]
+        self.records: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.summaries: dict[str, dict[str, dict[str, Any]]] = {}
+        for arm, seeds in arms["arms"].items():
+            for seed, rec in seeds.items():
+                summary, records = load_run(rec["eval"])
+                self.records.setdefault(arm, {})[seed] = records
+                self.summaries.setdefault(arm, {})[seed] = summary
+        self.process = all(r.get("process_ok") is not None for r in self.base)
+
+    @property
+    def kmax(self) -> int:
+        """The largest k every evaluation supports."""
+        return self.k[-1]
+
+
+def load_arms(arms: dict[str, Any]) -> ArmsData:
+    """Read every evaluation of an arms step (``arms.json`` as a dict)."""
+    return ArmsData(arms)
+
+
+def band_map(buckets: Sequence[str], bands: dict[str, str]) -> dict[str, list[str]]:
+    """Band -> its buckets, in the order in_range, edge, hard, then others; ``all`` holds every bucket."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for b in buckets:
+        if b in bands:
+            out[bands[b]].append(b)
+    order = [b for b in ("in_range", "edge", "hard") if b in out] + sorted(set(out) - {"in_range", "edge", "hard"})
+    return {**{b: out[b] for b in order}, "all": list(buckets)}
+
+
+def _in(records: list[dict[str, Any]], buckets: Sequence[str]) -> list[dict[str, Any]]:
+    keep = set(buckets)
+    return [r for r in records if str(r["bucket"]) in keep]
+
+
+def _band_score(records: list[dict[str, Any]], k: int, process: bool) -> dict[str, float]:
+    return problem_scores(records, k, process=process)
+
+
+def band_effect(
+    cand: dict[str, list[dict[str, Any]]],
+    ref: dict[str, list[dict[str, Any]]] | list[dict[str, Any]],
+    buckets: Sequence[str],
+    k: int,
+    *,
+    process: bool,
+    n_perm: int = 10000,
+) -> dict[str, Any]:
+    """pass@k of a candidate arm on ``buckets`` per seed, and its paired difference against ``ref`` (one
+    record list shared by every seed, e.g. the base model, or one list per seed, e.g. a reference arm).
+
+    Per seed: the mean over the band's problems of the candidate's pass@k and of the difference; ``pooled``:
+    the sign-flip test over problems of each problem's difference averaged over seeds (problems both share).
+    """
+    per_seed_value, per_seed_diff = [], []
+    diffs: dict[str, list[float]] = defaultdict(list)
+    for seed, records in cand.items():
+        r_records = ref[seed] if isinstance(ref, dict) else ref
+        c = _band_score(_in(records, buckets), k, process)
+        r = _band_score(_in(r_records, buckets), k, process)
+        shared = sorted(set(c) & set(r))
+        if not shared:
+            continue
+        per_seed_value.append(float(np.mean([c[i] for i in shared])))
+        per_seed_diff.append(float(np.mean([c[i] - r[i] for i in shared])))
+        for i in shared:
+            diffs[i].append(c[i] - r[i])
+    ids = sorted(diffs)
+    pooled = None
+    if ids:
+        d = [float(np.mean(diffs[i])) for i in ids]
+        pooled = paired_test(d, [0.0] * len(d), n_perm=n_perm).to_dict()
+    return {
+        "value": mean_std(per_seed_value),
+        "diff": mean_std(per_seed_diff),
+        "per_seed_diff": per_seed_diff,
+        "pooled": pooled,
+        "seeds": len(per_seed_diff),
+    }
+
+
+def base_band_value(base: list[dict[str, Any]], buckets: Sequence[str], k: int, *, process: bool) -> float | None:
+    """The base model's pass@k on ``buckets`` (mean over problems)."""
+    s = _band_score(_in(base, buckets), k, process)
+    return float(np.mean(list(s.values()))) if s else None
+
+
+def hacking_by_band(records: dict[str, list[dict[str, Any]]], bands: dict[str, list[str]]) -> dict[str, Any]:
+    """Per band: the hacking rate (right answer, failing chain; share of process-checked samples) mean +- std
+    over seeds, and the hacked samples' failure kinds as shares of all process-checked samples (pooled)."""
+    out: dict[str, Any] = {}
+    for band, buckets in bands.items():
+        rates, kinds, checked_total = [], Counter[str](), 0
+        for recs in records.values():
+            checked = [r for r in _in(recs, buckets) if r.get("process_ok") is not None]
+            if not checked:
+                continue
+            hacked = [r for r in checked if r["correct"] and not r["process_ok"]]
+            rates.append(len(hacked) / len(checked))
+            kinds.update(str(r.get("failure") or "unnamed") for r in hacked)
+            checked_total += len(checked)
+        if rates:
+            out[band] = {
+                "rate": mean_std(rates),
+                "by_kind": {k: c / checked_total for k, c in sorted(kinds.items())},
+            }
+    return out
+
+
+def training_by_arm(arms: dict[str, Any]) -> dict[str, Any]:
+    """Per arm: RL curves (mean over seeds per step) and cost per seed (mid-training and RL)."""
+    out: dict[str, Any] = {}
+    for arm, seeds in arms["arms"].items():
+        curves: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in CURVES}
+        cost = []
+        for seed, rec in seeds.items():
+            row: dict[str, Any] = {"seed": seed}
+            if "rl" in rec:
+                rl = rec["rl"]
+                row.update(
+                    rl_steps=rl["steps"],
+                    rl_seconds=rl["seconds"],
+                    rl_flops=rl["flops_total"],
+                    rollouts=rl["totals"]["rollouts"],
+                    generated_tokens=rl["totals"]["generated_tokens"],
+                    seconds_per_step=rl["seconds"] / max(rl["steps"], 1),
+                    stop_reason=rl.get("stop_reason"),
+                )
+                for m in RunDir(Path(rec["eval"]).parent / "rl").read_metrics():
+                    for key in CURVES:
+                        if key in m:
+                            curves[key][int(m["step"])].append(float(m[key]))
+            if "midtrain" in rec:
+                mid = rec["midtrain"]
+                row.update(mid_steps=mid["steps"], mid_seconds=mid["seconds"], mid_flops=mid["flops"])
+                row["mid_tokens"] = mid["tokens_total"]
+            cost.append(row)
+        out[arm] = {
+            "cost": cost,
+            "curves": {
+                key: {str(step): float(np.mean(v)) for step, v in sorted(points.items())}
+                for key, points in curves.items()
+                if points
+            },
+        }
+    return out

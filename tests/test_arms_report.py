@@ -1,0 +1,151 @@
+"""The arms report's measurements and verdicts on hand-built records (no model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reasonlab.report.arms_data import band_effect, band_map, hacking_by_band
+from reasonlab.report.arms_studies import judge
+
+
+def rec(pid: str, bucket: int, correct: bool, process: bool | None = None, failure: str | None = None) -> dict:
+    return {
+        "id": pid,
+        "bucket": bucket,
+        "correct": correct,
+        "process_ok": process,
+        "failure": failure,
+        "seed": 0,
+        "sample": 0,
+    }
+
+
+def test_band_map_orders_bands_and_adds_all() -> None:
+    out = band_map(["3", "4", "5", "6"], {"3": "in_range", "4": "edge", "5": "edge", "6": "hard"})
+    assert out == {"in_range": ["3"], "edge": ["4", "5"], "hard": ["6"], "all": ["3", "4", "5", "6"]}
+
+
+def test_band_effect_by_hand() -> None:
+    # base: problem a 0/2, b 1/2 (pass@1 0 and 0.5); seed 0: a 2/2, b 1/2; seed 1: a 1/2, b 1/2
+    base = [rec("a", 4, False), rec("a", 4, False), rec("b", 4, True), rec("b", 4, False)]
+    cand = {
+        "0": [rec("a", 4, True), rec("a", 4, True), rec("b", 4, True), rec("b", 4, False)],
+        "1": [rec("a", 4, True), rec("a", 4, False), rec("b", 4, False), rec("b", 4, True)],
+    }
+    eff = band_effect(cand, base, ["4"], 1, process=False, n_perm=100)
+    # per seed value: (1 + 0.5)/2 = 0.75 and (0.5 + 0.5)/2 = 0.5; diff: 0.75 - 0.25 = 0.5 and 0.25
+    assert eff["value"]["mean"] == pytest.approx(0.625) and eff["per_seed_diff"] == pytest.approx([0.5, 0.25])
+    assert eff["diff"]["std"] == pytest.approx(0.1767767, abs=1e-6)
+    # pooled: per problem mean diff over seeds: a (1 + 0.5)/2 = 0.75, b 0 -> mean 0.375
+    assert eff["pooled"]["mean_diff"] == pytest.approx(0.375) and eff["pooled"]["n"] == 2
+    # a reference per seed (another arm) pairs seed with seed
+    same = band_effect(cand, cand, ["4"], 1, process=False, n_perm=100)
+    assert same["diff"]["mean"] == 0.0 and same["pooled"]["p_value"] == 1.0
+    assert band_effect(cand, base, ["9"], 1, process=False)["seeds"] == 0  # a band without problems
+
+
+def test_hacking_by_band_by_hand() -> None:
+    records = {
+        "0": [
+            rec("a", 4, True, False, "missing_step"),
+            rec("b", 4, True, True),
+            rec("c", 5, False, False, "wrong_value"),
+        ],
+        "1": [rec("a", 4, True, True), rec("b", 4, True, True), rec("c", 5, True, False, "wrong_value")],
+    }
+    out = hacking_by_band(records, {"edge": ["4"], "hard": ["5"], "all": ["4", "5"]})
+    assert out["edge"]["rate"] == {"mean": pytest.approx(0.25), "std": pytest.approx(0.3535534, abs=1e-6)}
+    assert out["edge"]["by_kind"] == {"missing_step": pytest.approx(0.25)}
+    assert out["hard"]["rate"]["mean"] == pytest.approx(0.5)
+    assert out["all"]["by_kind"] == pytest.approx({"missing_step": 1 / 6, "wrong_value": 1 / 6})
+
+
+def eff(value: float, diff: float = 0.0, p: float = 0.5) -> dict[str, Any]:
+    return {
+        "value": {"mean": value, "std": 0.01},
+        "diff": {"mean": diff, "std": 0.01},
+        "pooled": {"p_value": p},
+        "seeds": 3,
+    }
+
+
+def measured(values: dict[str, dict[str, tuple[float, float]]], ref: dict | None = None, **extra: Any) -> dict:
+    """values: arm -> band -> (pass@1, pass@16), the same numbers as the difference against the base."""
+    effects = {
+        arm: {
+            band: {"process": {"pass@1": eff(v1, v1, 0.01), "pass@16": eff(vk, vk, 0.01)}}
+            for band, (v1, vk) in b.items()
+        }
+        for arm, b in values.items()
+    }
+    bands = {b: [] for arm in values.values() for b in arm}
+    return {
+        "corr": "process",
+        "kmax": 16,
+        "n_seeds": 3,
+        "bands": bands,
+        "base": {},
+        "effects": effects,
+        "reference": extra.get("reference"),
+        "vs_reference": ref,
+        "hacking": extra.get("hacking", {}),
+        "training": extra.get("training", {}),
+        "shares": extra.get("shares", {}),
+    }
+
+
+def test_edge_verdict_reproduces_the_cmu_pattern_and_names_what_fails() -> None:
+    good = measured(
+        {
+            "in_range": {"in_range": (0.1, 0.0), "edge": (0.0, 0.0), "hard": (0.0, 0.0)},
+            "edge": {"in_range": (0.0, 0.0), "edge": (0.2, 0.15), "hard": (0.05, 0.05)},
+            "hard": {"in_range": (0.0, 0.0), "edge": (0.0, 0.0), "hard": (0.01, 0.0)},
+        }
+    )
+    v = judge("edge", good)
+    assert v["reproduced"] is True and v["text"].startswith("Verdict (process-verified")
+    good["effects"]["edge"]["edge"]["process"]["pass@16"] = eff(0.0, 0.0)
+    v = judge("edge", good)
+    assert v["reproduced"] is False and "edge RL raises edge pass@1 and pass@k fails" in v["text"]
+
+
+def test_midtrain_verdict_reads_the_split() -> None:
+    vals = {
+        "all_rl": {"edge": (0.30, 0.6), "hard": (0.05, 0.2)},
+        "mid20": {"edge": (0.35, 0.6), "hard": (0.12, 0.3)},
+        "mid80": {"edge": (0.45, 0.7), "hard": (0.08, 0.3)},
+        "all_mid": {"edge": (0.40, 0.8), "hard": (0.06, 0.3)},
+    }
+    ref = {a: {"hard": {"process": {"pass@1": eff(0, 0.03), "pass@16": eff(0, 0.1)}}} for a in vals if a != "all_rl"}
+    shares = {"all_rl": None, "mid20": 0.2, "mid80": 0.8, "all_mid": 1.0}
+    v = judge("midtrain_vs_rl", measured(vals, ref, reference="all_rl", shares=shares))
+    assert v["checks"] == {
+        "light RL best on edge pass@1": True,
+        "heavy RL best on hard pass@1": True,
+        "every mix beats all-RL on the hard ops": True,
+    }
+    ref["mid20"]["hard"]["process"]["pass@1"] = eff(0, -0.02)
+    v = judge("midtrain_vs_rl", measured(vals, ref, reference="all_rl", shares=shares))
+    assert v["reproduced"] is False and "every mix beats all-RL on the hard ops fails" in v["text"]
+
+
+def test_process_reward_verdict_needs_gains_and_less_hacking() -> None:
+    vals = {a: {"edge": (0.3, 0.6), "hard": (0.1, 0.3)} for a in ("outcome", "process", "strict")}
+    ref = {a: {"hard": {"process": {"pass@1": eff(0, 0.04), "pass@16": eff(0, 0.02)}}} for a in ("process", "strict")}
+    hacking = {
+        "outcome": {"edge": {"rate": {"mean": 0.2}, "by_kind": {}}},
+        "process": {"edge": {"rate": {"mean": 0.05}, "by_kind": {}}},
+        "strict": {"edge": {"rate": {"mean": 0.01}, "by_kind": {}}},
+    }
+    v = judge("process_reward", measured(vals, ref, reference="outcome", hacking=hacking))
+    assert v["reproduced"] is True and "outcome: hacking on the edge ops 20.0%" in v["text"]
+    hacking["strict"]["edge"]["rate"]["mean"] = 0.3
+    v = judge("process_reward", measured(vals, ref, reference="outcome", hacking=hacking))
+    assert v["checks"]["process rewards hack less than outcome"] is False
+
+
+def test_a_claim_without_its_arms_is_not_testable_rather_than_passed() -> None:
+    v = judge("algorithms", measured({"grpo": {"all": (0.3, 0.5)}}))
+    assert v["reproduced"] is None and "Not testable here" in v["text"]
