@@ -494,3 +494,12 @@ def test_reader_detects_a_changed_text() -> None:
     assert m
     changed = text[: m.start(1)] + str((int(m.group(1)) + 1) % MOD) + text[m.end(1) :]
     assert str(reader.solve(changed, MOD)) != p.answer
+
+
+def test_school_shares_no_sentence_template_with_zoo() -> None:
+    """The context-transfer recipe's new context must be a real change of surface, not new nouns."""
+    zoo, school = (yaml.safe_load((CONTEXT_DIR / f"{c}.yaml").read_text())["sentences"] for c in ("zoo", "school"))
+    assert not set(zoo.values()) & set(school.values())
+    words = lambda s: set(re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", s).lower()))  # noqa: E731
+    # only the copula is shared: no connective (equals, more, less, times, sum, difference, what) carries over
+    assert set().union(*map(words, zoo.values())) & set().union(*map(words, school.values())) == {"is"}
