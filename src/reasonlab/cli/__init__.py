@@ -16,7 +16,7 @@ from reasonlab import __version__
 from reasonlab.errors import ReasonlabError
 
 #: Modules under reasonlab.cli that define verbs; each has ``register(root: click.Group)``.
-COMMAND_MODULES = ["data", "score", "perturb", "eval", "rl", "bench", "train", "export", "demo"]
+COMMAND_MODULES = ["data", "score", "perturb", "eval", "rl", "bench", "train", "export", "importer", "demo"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -57,7 +57,9 @@ class EvalConfig(StrictModel):
     seeds: int = Field(4, ge=1, description="S: independent sampling seeds per problem")
     samples_per_seed: int = Field(1, ge=1, description="n: samples per problem and seed")
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
-    prompt_style: str = Field("plain", description="task.render style: plain (from-scratch models) or chat")
+    prompt_style: str = Field(
+        "plain", description="plain (from-scratch models), chat, or model_chat (the chat turns in the model's template)"
+    )
     reward: str = Field("outcome", description="reward scheme recorded per sample (see reasonlab.rewards)")
     reward_args: dict[str, float] = Field(default_factory=dict)
     k: list[int] = Field(
@@ -116,9 +118,9 @@ class EvalConfig(StrictModel):
             check_reward(self.reward, self.reward_args)
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
-        if self.prompt_style not in task.styles:
+        if self.prompt_style not in task.prompt_styles():
             raise ValueError(
-                f"prompt_style {self.prompt_style!r}: task {self.task!r} supports {', '.join(task.styles)}"
+                f"prompt_style {self.prompt_style!r}: task {self.task!r} supports {', '.join(task.prompt_styles())}"
             )
         if self.problems is None:  # generated buckets: every bucket's knobs must be valid now
             self._bucket_params = {

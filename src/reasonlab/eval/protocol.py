@@ -38,6 +38,7 @@ from reasonlab.eval.record import SUMMARY_SCHEMA, device_record, git_commit, pro
 from reasonlab.eval.stats import summarize
 from reasonlab.io import atomic_write_text, write_records
 from reasonlab.model import load_model
+from reasonlab.model.chat import Prompter
 from reasonlab.rewards import compute_reward
 from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, resolve_device, resolve_model_path, training_lineage
 from reasonlab.sampling import Generation
@@ -109,10 +110,11 @@ def sample_and_score(
     not depend on ``batch_size`` or on the order the sampler sees the prompts in.
     """
     params = config.decoding.sampling_params([tokenizer.eos_id])
+    prompter = Prompter(config.prompt_style, tokenizer, config.model or "model")
     engine = (transformers_engine if config.engine == "transformers" else native_engine)(model, tokenizer)
     objs = [problem_of(row) for row in problems]
-    # encoded once per problem, as the sampler would (<bos> + prompt), shared by its S*n samples
-    prompt_ids = tokenizer.encode_batch([task.render(p, config.prompt_style)[0] for p in objs], add_bos=True)
+    # encoded once per problem as the sampler would (<bos> + prompt, or as the chat template wrote it), shared by S*n
+    prompt_ids = prompter.encode(tokenizer, [prompter.prompt(task, p) for p in objs])
     limit = int(getattr(getattr(model, "config", None), "max_seq_len", 1 << 30))
     jobs = []
     for pi, row in enumerate(problems):
@@ -238,13 +240,8 @@ def run_eval(
                 "training_prompts_checked": len(train_hashes),
             }
         )
-        prompts = [
-            task.render(
-                problem_of(p),
-                config.prompt_style,
-            )[0]
-            for p in problems
-        ]
+        prompter = Prompter(config.prompt_style, tokenizer, config.model or "model")
+        prompts = [prompter.prompt(task, problem_of(p)) for p in problems]
         say(
             f"eval {task.name}: {len(config.buckets.values)} buckets x {config.problems_per_bucket} problems x "
             f"{config.seeds} seeds x {config.samples_per_seed} samples on {device}"

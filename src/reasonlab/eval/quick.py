@@ -20,6 +20,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.io import atomic_write_text
+from reasonlab.model.chat import Prompter
 from reasonlab.rundir import prompt_hashes_path
 from reasonlab.sampling import DecodingConfig, generate
 from reasonlab.seeds import TRAIN_SEED_BASE, prompt_hash
@@ -62,12 +63,18 @@ class QuickEvalConfig(StrictModel):
 
 @torch.no_grad()
 def greedy_generate(
-    model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int = 64
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int = 64,
+    add_bos: bool = True,
 ) -> list[str]:
     """Greedy completions (the text after each prompt, up to ``<eos>``) with the team sampler."""
     room = model.config.max_seq_len - max((len(tokenizer.encode(p)) + 1 for p in prompts), default=0)
     params = DecodingConfig(temperature=0.0).sampling_params(max_new_tokens=max(1, min(max_new_tokens, room)))
-    gens = generate(model, tokenizer, list(prompts), params, seeds=list(range(len(prompts))), batch_size=batch_size)
+    seeds = list(range(len(prompts)))
+    gens = generate(model, tokenizer, list(prompts), params, seeds=seeds, batch_size=batch_size, add_bos=add_bos)
     return [g.text for g in gens]
 
 
@@ -95,12 +102,13 @@ def run_quick_eval(
         if path.is_file():
             train_hashes = np.load(path)
     seen = set(train_hashes.tolist()) if train_hashes is not None else None
+    prompter = Prompter(cfg.style, tokenizer)
     model.eval()
     result: dict[str, Any] = {}
     for bucket in cfg.buckets:
         problems = list(task.generate(cfg.bucket_params(bucket), cfg.n_per_bucket, cfg.seed))
-        rendered = [task.render(p, cfg.style) for p in problems]
-        texts = greedy_generate(model, tokenizer, [r[0] for r in rendered], cfg.max_new_tokens, cfg.batch_size)
+        prompts = [prompter.prompt(task, p) for p in problems]
+        texts = greedy_generate(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size, prompter.add_bos)
         verdicts = [task.verify(p, t) for p, t in zip(problems, texts, strict=True)]
         correct = sum(bool(v.correct) for v in verdicts)
         n = max(len(problems), 1)

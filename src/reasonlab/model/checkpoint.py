@@ -1,8 +1,10 @@
 """Checkpoint directories: saving and loading a model with its tokenizer (native or Hugging Face).
 
 A native checkpoint directory holds ``config.json`` (``{"format": "reasonlab", "model": ModelConfig}``),
-``model.safetensors`` and ``tokenizer.json``. :func:`save_model` writes it atomically (a temporary
-sibling directory renamed into place), so a reader never sees a half-written checkpoint.
+``model.safetensors`` and ``tokenizer.json`` (an imported model's also ``tokenizer_config.json``, which
+carries its control tokens and chat template; :mod:`reasonlab.model.hf_import`). :func:`save_model`
+writes it atomically (a temporary sibling directory renamed into place), so a reader never sees a
+half-written checkpoint.
 :func:`load_model` also accepts a Hugging Face Qwen2/Llama directory (see :mod:`reasonlab.model.hf`).
 """
 
@@ -20,7 +22,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_dir, read_json, verify_checksums, write_checksums
 from reasonlab.model.decoder import Decoder, ModelConfig
 from reasonlab.model.hf import load_hf_dir
-from reasonlab.model.tokenizer import TaskTokenizer
+from reasonlab.model.tokenizer import TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, TaskTokenizer
 from reasonlab.model.weights import load_state, read_safetensors
 
 __all__ = ["CONFIG_FILE", "FORMAT", "WEIGHTS_FILE", "is_checkpoint", "load_model", "save_model", "write_model_files"]
@@ -37,7 +39,8 @@ def _state_dict_for_save(model: Decoder) -> dict[str, torch.Tensor]:
 def write_model_files(
     directory: Path, model: Decoder, tokenizer: TaskTokenizer, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write config.json, model.safetensors and tokenizer.json into the existing ``directory``."""
+    """Write config.json, model.safetensors and tokenizer.json (plus tokenizer_config.json for a tokenizer
+    with Hugging Face settings or a chat template) into the existing ``directory``."""
     meta = {"format": FORMAT, "model": model.config.to_dict()}
     if extra:
         meta["extra"] = extra
@@ -84,7 +87,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     """
     p = Path(path)
     data = _read_config(p)
-    verify_checksums(p, [CONFIG_FILE, WEIGHTS_FILE, "tokenizer.json"])
+    verify_checksums(p, [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE])
     if data.get("format") != FORMAT:
         model, tokenizer = load_hf_dir(p, data)
     else:

@@ -171,6 +171,8 @@ def config_from_hf(data: dict[str, Any], source: str) -> ModelConfig:
         raise ReasonlabError(f"{source}: hidden_act {data['hidden_act']!r} is not supported (allowed: silu)")
     if data.get("mlp_bias"):
         raise ReasonlabError(f"{source}: mlp_bias=true is not supported")
+    if model_type == "llama" and data.get("attention_bias"):
+        raise ReasonlabError(f"{source}: attention_bias=true is not supported (Llama's puts a bias on o_proj too)")
     rope = data.get("rope_parameters") or data.get("rope_scaling") or {}
     if rope.get("rope_type", rope.get("type", "default")) != "default":
         raise ReasonlabError(f"{source}: rope scaling {rope.get('rope_type')!r} is not supported (allowed: default)")
@@ -194,7 +196,7 @@ def config_from_hf(data: dict[str, Any], source: str) -> ModelConfig:
             rope_theta=float(theta),
             rms_norm_eps=float(data.get("rms_norm_eps", 1e-6)),
             tie_embeddings=bool(data.get("tie_word_embeddings", False)),
-            qkv_bias=model_type == "qwen2" or bool(data.get("attention_bias", False)),
+            qkv_bias=model_type == "qwen2",
             init_std=float(data.get("initializer_range", 0.02)),
         )
     except KeyError as exc:

@@ -43,6 +43,12 @@ BOS, EOS, PAD = "<bos>", "<eos>", "<pad>"
 #: Specials that carry no text: the only ones ``decode(skip_special=True)`` drops.
 CONTROL_TOKENS: tuple[str, ...] = (BOS, EOS, PAD)
 TOKENIZER_FILE = "tokenizer.json"
+#: A Hugging Face tokenizer's settings (control tokens, ``chat_template``) beside its tokenizer.json.
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+#: Where ``transformers`` >= 4.43 saves a chat template; it takes priority over tokenizer_config.json's.
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
+#: The named special tokens ``transformers`` hands a chat template (its ``special_tokens_map``).
+HF_SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
 
 #: Qwen2's pre-tokenization: contractions, letter runs with one leading non-letter, single digits,
@@ -71,10 +77,23 @@ class TaskTokenizer:
     Face model may lack them; it is accepted when ``control`` names its BOS/EOS/PAD strings (EOS
     required; PAD falls back to EOS; ``bos_id`` is ``None`` when the model has no BOS, and ``add_bos``
     is then a no-op).
+
+    ``hf_config`` is the Hugging Face ``tokenizer_config.json`` the tokenizer came with (None for a native
+    one) and ``chat_template`` the model's Jinja chat template (None without one); :meth:`save` writes
+    both back, so every checkpoint of an imported model keeps its control tokens and prompt format.
     """
 
-    def __init__(self, tokenizer: object, control: dict[str, str | None] | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: object,
+        control: dict[str, str | None] | None = None,
+        *,
+        hf_config: dict[str, Any] | None = None,
+        chat_template: str | None = None,
+    ) -> None:
         self._tok = tokenizer
+        self.hf_config = hf_config
+        self.chat_template = chat_template
         lookup = tokenizer.token_to_id  # type: ignore[attr-defined]
         ids = {t: lookup(t) for t in SPECIAL_TOKENS if lookup(t) is not None}
         native = len(ids) == len(SPECIAL_TOKENS)
@@ -188,10 +207,27 @@ class TaskTokenizer:
         self._token_bytes = out
         return list(out)
 
+    def special_token_strings(self) -> dict[str, str]:
+        """The named special tokens as ``transformers`` passes them to a chat template (``bos_token`` ...).
+
+        From ``tokenizer_config.json`` when the tokenizer came with one, else the native BOS/EOS/PAD.
+        """
+        if self.hf_config is not None:
+            named = {key: _token_name(self.hf_config.get(key)) for key in HF_SPECIAL_TOKEN_KEYS}
+            return {key: value for key, value in named.items() if value is not None}
+        ids = {"bos_token": self.bos_id, "eos_token": self.eos_id, "pad_token": self.pad_id}
+        return {key: self._tok.id_to_token(i) for key, i in ids.items() if i is not None}  # type: ignore[attr-defined]
+
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``tokenizer.json`` into ``directory`` (created if needed); returns its path."""
+        """Write ``tokenizer.json`` into ``directory`` (created if needed), and ``tokenizer_config.json``
+        (with the chat template) when the tokenizer has either; returns the tokenizer.json path."""
         path = Path(directory) / TOKENIZER_FILE
         atomic_write_text(path, self._tok.to_str(pretty=False))  # type: ignore[attr-defined]
+        if self.hf_config is not None or self.chat_template is not None:
+            config = {k: v for k, v in (self.hf_config or {}).items() if k != "chat_template"}
+            if self.chat_template is not None:
+                config["chat_template"] = self.chat_template
+            atomic_write_text(path.parent / TOKENIZER_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
         return path
 
     @classmethod
@@ -199,7 +235,8 @@ class TaskTokenizer:
         """Read ``tokenizer.json`` from ``directory`` (or the file itself).
 
         When the vocabulary lacks the reasonlab special tokens (a Hugging Face model's tokenizer), the
-        BOS/EOS/PAD strings come from ``tokenizer_config.json`` beside it.
+        BOS/EOS/PAD strings come from ``tokenizer_config.json`` beside it. The chat template, when there
+        is one, comes from ``chat_template.jinja`` or else ``tokenizer_config.json`` (``transformers``' order).
         """
         path = Path(directory)
         if path.is_dir():
@@ -211,23 +248,47 @@ class TaskTokenizer:
             tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # json and the Rust backend raise assorted types for corrupt files
             raise ReasonlabError(f"{path}: unreadable tokenizer ({type(exc).__name__})") from None
+        config = _hf_tokenizer_config(path.parent / TOKENIZER_CONFIG_FILE)
+        template = _chat_template(path.parent, config)
         if all(tok.token_to_id(t) is not None for t in SPECIAL_TOKENS):
-            return cls(tok)
-        return cls(tok, control=_hf_control_tokens(path.parent / "tokenizer_config.json"))
+            return cls(tok, hf_config=config, chat_template=template)
+        if config is None:
+            raise ReasonlabError(f"{path.parent}: tokenizer lacks reasonlab special tokens and {TOKENIZER_CONFIG_FILE}")
+        control = {role: _token_name(config.get(f"{role}_token")) for role in ("bos", "eos", "pad")}
+        return cls(tok, control=control, hf_config=config, chat_template=template)
 
 
-def _hf_control_tokens(path: Path) -> dict[str, str | None]:
-    """BOS/EOS/PAD token strings from a Hugging Face ``tokenizer_config.json`` (entries may be dicts)."""
+def _token_name(value: Any) -> str | None:
+    """A special token's string from a tokenizer_config.json entry (a string or an AddedToken dict)."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _hf_tokenizer_config(path: Path) -> dict[str, Any] | None:
+    """A Hugging Face ``tokenizer_config.json`` as a dict, or None when there is none."""
     if not path.is_file():
-        raise ReasonlabError(f"{path.parent}: tokenizer lacks reasonlab special tokens and tokenizer_config.json")
+        return None
     data = read_json(path, "tokenizer config")
     if not isinstance(data, dict):
         raise ReasonlabError(f"{path}: tokenizer config is not a JSON object")
+    return data
 
-    def name(key: str) -> str | None:
-        value = data.get(key)
-        if isinstance(value, dict):
-            value = value.get("content")
-        return value if isinstance(value, str) else None
 
-    return {"bos": name("bos_token"), "eos": name("eos_token"), "pad": name("pad_token")}
+def _chat_template(directory: Path, config: dict[str, Any] | None) -> str | None:
+    """The default chat template: ``chat_template.jinja``, else tokenizer_config.json's ``chat_template``
+    (a string, or a list of ``{name, template}`` / a ``{name: template}`` mapping: the one named "default")."""
+    file = directory / CHAT_TEMPLATE_FILE
+    if file.is_file():
+        try:
+            return file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ReasonlabError(f"{file}: chat template is not UTF-8 text") from None
+    value = (config or {}).get("chat_template")
+    if isinstance(value, list):
+        value = {t.get("name"): t.get("template") for t in value if isinstance(t, dict)}
+    if isinstance(value, dict):
+        value = value.get("default")
+    if value is not None and not isinstance(value, str):
+        raise ReasonlabError(f"{directory / TOKENIZER_CONFIG_FILE}: chat_template is not a string")
+    return value

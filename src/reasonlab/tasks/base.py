@@ -91,6 +91,30 @@ class ProcessCheck:
 
 AnswerStatus = Literal["exact", "mismatch", "unparseable"]
 
+#: The prompt style that renders a task's chat conversation (:meth:`Task.chat_prompt`) through the model's own
+#: chat template (an imported instruct model's ``chat_template``) instead of the task's built-in ChatML. Any
+#: task with a ``chat`` style accepts it; :mod:`reasonlab.model.chat` does the rendering, since only the model
+#: knows its template.
+MODEL_CHAT = "model_chat"
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """A task's chat prompt as a conversation, so that any chat template can render it.
+
+    ``messages`` are ``{"role", "content"}`` dicts (a system turn, then the user's); ``prefill`` is the
+    start of the assistant's turn that the prompt already contains (Logic-RL pre-fills ``<think>``), so the
+    model's completion continues it and the verifier reads only that completion.
+    """
+
+    messages: tuple[dict[str, str], ...]
+    prefill: str = ""
+
+    def chatml(self) -> str:
+        """The conversation in ChatML (Qwen's format) with the assistant turn opened and pre-filled."""
+        turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in self.messages)
+        return f"{turns}<|im_start|>assistant\n{self.prefill}"
+
 
 def last_tag(text: str, name: str = "answer") -> str | None:
     """Content of the last complete ``<name> ... </name>`` tag, or None when there is none.
@@ -189,7 +213,8 @@ class Task(ABC):
     description: ClassVar[str]
     Params: ClassVar[type[StrictModel]]
     #: Prompt styles ``render`` supports; the first is the default. "plain" is for from-scratch
-    #: models (tag tokens such as <question>/<solution>/<answer>), "chat" for instruction models.
+    #: models (tag tokens such as <question>/<solution>/<answer>), "chat" for instruction models
+    #: (:meth:`prompt_styles` adds :data:`MODEL_CHAT`, rendered outside the task).
     styles: ClassVar[tuple[str, ...]] = ("plain", "chat")
     #: How many draws per requested problem before giving up (rejection sampling + de-duplication).
     max_attempts_per_problem: ClassVar[int] = 200
@@ -213,6 +238,20 @@ class Task(ABC):
     @abstractmethod
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
+
+    def prompt_styles(self) -> tuple[str, ...]:
+        """The styles a config may name: :attr:`styles`, plus :data:`MODEL_CHAT` when there is a ``chat`` style."""
+        return (*self.styles, MODEL_CHAT) if "chat" in self.styles else self.styles
+
+    def chat_prompt(self, problem: Problem) -> ChatPrompt:
+        """The ``chat`` prompt as a conversation (what :data:`MODEL_CHAT` renders with a model's template).
+
+        By default the whole chat prompt is one user message with nothing pre-filled; a task whose chat
+        prompt has a system turn or opens the assistant's answer overrides this (``knights``).
+        """
+        if "chat" not in self.styles:
+            raise ReasonlabError(f"task {self.name!r} has no chat style (styles: {', '.join(self.styles)})")
+        return ChatPrompt(({"role": "user", "content": self.render(problem, "chat")[0]},))
 
     def failure_kind(self, v: Verification) -> str | None:
         """A short stable name for why a completion failed (None when it did not), for hacking metrics.

@@ -74,13 +74,15 @@ class TaskSpec(StrictModel):
 
     name: str = Field("arith", description="registered task family (see `reasonlab tasks`)")
     knobs: dict[str, Any] = Field(default_factory=dict, description="task knobs, e.g. {ops: '7-8', modulus: 7}")
-    style: str = Field("plain", description="prompt style passed to task.render (plain or chat)")
+    style: str = Field(
+        "plain", description="prompt style: plain, chat, or model_chat (the chat turns in the model's own template)"
+    )
     _params: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _resolve(self) -> TaskSpec:
         self._params = checked_params(self.name, self.knobs)
-        styles = get_task(self.name).styles
+        styles = get_task(self.name).prompt_styles()
         if self.style not in styles:
             raise ValueError(f"style {self.style!r}: task {self.name!r} supports {', '.join(styles)}")
         return self

@@ -8,9 +8,10 @@ Pipeline:
    100,000-problem corpus is exactly 100 problems, not a random number around it.
 2. **Generation.** Component ``i`` draws its problems with ``task.generate(params, n_i, seed)`` where
    ``seed = train_data_seed(run_seed, i, phase)`` (the training seed space, see below).
-3. **Rendering.** ``task.render(problem, style)`` -> ``(prompt, completion)``; a document is
-   ``<bos> prompt completion <eos>`` with prompt and completion tokenised separately (exactly as a
-   sampler sees the prompt and produces the completion).
+3. **Rendering.** ``task.render(problem, style)`` -> ``(prompt, completion)`` (through
+   :class:`reasonlab.model.chat.Prompter`, which also renders ``model_chat`` in the model's chat template);
+   a document is ``<bos> prompt completion <eos>`` with prompt and completion tokenised separately (exactly
+   as a sampler sees the prompt and produces the completion; no ``<bos>`` for a chat-template prompt).
 4. **Loss mask.** ``objective="ntp"``: every token but ``<bos>`` is a target; ``objective="sft"``:
    only the completion and ``<eos>`` are (the prompt is context, not a target).
 5. **Packing.** Whole documents are packed into rows of ``seq_len + 1`` tokens (first-fit over a small
@@ -44,6 +45,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_path, atomic_write_text
+from reasonlab.model.chat import Prompter
 from reasonlab.seeds import prompt_hash, train_data_seed
 from reasonlab.tasks import get_task
 from reasonlab.tasks.registry import checked_params
@@ -110,7 +112,9 @@ class DataConfig(StrictModel):
     mixture: list[MixtureComponent] = Field(min_length=1, description="Components of the corpus.")
     num_problems: int = Field(20000, ge=1, description="Total problems in the corpus (split by weight).")
     seq_len: int = Field(256, ge=8, description="Tokens per training row (model context during training).")
-    style: str = Field("plain", description="Prompt style passed to task.render.")
+    style: str = Field(
+        "plain", description="Prompt style: plain, chat, or model_chat (the chat turns in the parent model's template)."
+    )
     val_rows: int = Field(32, ge=0, description="Packed rows held out for the validation loss.")
     tokenizer_vocab_size: int = Field(
         1024, ge=267, description="BPE vocabulary size when the tokenizer is built (pre-training only)."
@@ -130,7 +134,8 @@ class DataConfig(StrictModel):
 
 @dataclass
 class Document:
-    """One tokenised problem: ``ids = [bos] + prompt + completion + [eos]``; ``n_prompt`` counts bos+prompt."""
+    """One tokenised problem: ``ids = [bos] + prompt + completion + [eos]`` (``[bos]`` when the prompt has one);
+    ``n_prompt`` counts bos+prompt."""
 
     ids: list[int]
     n_prompt: int
@@ -144,12 +149,16 @@ def generate_documents(
     phase: str = "pretrain",
     *,
     log: Any = None,
+    prompter: Prompter | None = None,
 ) -> tuple[list[tuple[str, str, int, dict[str, Any]]], list[int], np.ndarray]:
     """Generate and render the mixture: ``([(prompt, completion, component, meta)], counts, hashes)``.
 
     ``meta`` keeps the problem's scalar knobs (``ops``, ``context`` ...) for statistics; ``hashes`` are
     :func:`reasonlab.seeds.prompt_hash` of every problem prompt (the held-out check of evaluations).
+    ``prompter`` renders the problems (default: the task's own ``data.style``; mid-training passes the
+    parent model's, which knows its chat template).
     """
+    prompter = prompter or Prompter(data.style)
     hashes: list[int] = []
     counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
     out: list[tuple[str, str, int, dict[str, Any]]] = []
@@ -161,7 +170,7 @@ def generate_documents(
         if log:
             log(f"generating {n} {comp.task} problems (component {i}, seed {s}, knobs {comp.knobs})")
         for p in task.generate(comp.params, n, s, dedup=comp.dedup):
-            prompt, completion = task.render(p, data.style)
+            prompt, completion = prompter.render(task, p)
             hashes.append(prompt_hash(p.prompt))
             meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
             out.append((prompt, completion, i, meta))
@@ -171,21 +180,28 @@ def generate_documents(
 def tokenizer_texts(data: DataConfig, seed: int, rendered: list[tuple[str, str, int, dict[str, Any]]]) -> list[str]:
     """Texts the tokenizer is trained on: the corpus plus ``tokenizer_extra`` problems."""
     texts = [p + c for p, c, _, _ in rendered]
+    prompter = Prompter(data.style)
     for j, comp in enumerate(data.tokenizer_extra):
         task = get_task(comp.task)
         for p in task.generate(comp.params, data.tokenizer_extra_problems, train_data_seed(seed, 400 + j)):
-            a, b = task.render(p, data.style)
+            a, b = prompter.render(task, p)
             texts.append(a + b)
     return texts
 
 
-def tokenize_documents(rendered: list[tuple[str, str, int, dict[str, Any]]], tokenizer: Any) -> list[Document]:
-    """Tokenise prompts and completions separately and wrap them in ``<bos> ... <eos>``."""
-    prompts = tokenizer.encode_batch([r[0] for r in rendered])
+def tokenize_documents(
+    rendered: list[tuple[str, str, int, dict[str, Any]]], tokenizer: Any, add_bos: bool = True
+) -> list[Document]:
+    """Tokenise prompts and completions separately and wrap them in ``<bos> ... <eos>``.
+
+    No ``<bos>`` when ``add_bos`` is False (a chat template writes its own special tokens) or the
+    tokenizer has none (many imported models).
+    """
+    prompts = tokenizer.encode_batch([r[0] for r in rendered], add_bos=add_bos)
     comps = tokenizer.encode_batch([r[1] for r in rendered])
     docs = []
     for (_, _, comp, meta), p_ids, c_ids in zip(rendered, prompts, comps, strict=True):
-        docs.append(Document([tokenizer.bos_id, *p_ids, *c_ids, tokenizer.eos_id], 1 + len(p_ids), comp, meta))
+        docs.append(Document([*p_ids, *c_ids, tokenizer.eos_id], len(p_ids), comp, meta))
     return docs
 
 
@@ -372,14 +388,18 @@ def build_corpus(
     phase: str = "pretrain",
     rendered: list[tuple[str, str, int, dict[str, Any]]] | None = None,
     log: Any = None,
+    add_bos: bool = True,
 ) -> tuple[PackedCorpus, dict[str, Any]]:
-    """Generate (unless ``rendered`` is given), tokenise and pack the mixture; return corpus and stats."""
+    """Generate (unless ``rendered`` is given), tokenise and pack the mixture; return corpus and stats.
+
+    ``add_bos`` as in :func:`tokenize_documents` (the ``add_bos`` of the prompter that rendered the texts).
+    """
     counts: Sequence[int]
     if rendered is None:
         rendered, counts, _ = generate_documents(data, seed, phase, log=log)
     else:
         counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
-    docs = tokenize_documents(rendered, tokenizer)
+    docs = tokenize_documents(rendered, tokenizer, add_bos)
     # Shuffle documents once (seeded) so components interleave inside rows.
     order = np.random.default_rng([seed, 12345]).permutation(len(docs))
     docs = [docs[i] for i in order]

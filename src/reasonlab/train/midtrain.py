@@ -30,6 +30,7 @@ from reasonlab.config import Name, StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.quick import QuickEvalConfig
 from reasonlab.model import load_model
+from reasonlab.model.chat import Prompter
 from reasonlab.rundir import RunDir, lineage_prompt_hashes, resolve_model_path, write_prompt_hashes
 from reasonlab.train.corpus import DataConfig, PackedCorpus, build_corpus, generate_documents, write_stats
 from reasonlab.train.loop import RuntimeConfig, resolve_device, train_loop
@@ -71,6 +72,7 @@ def midtrain(
     parent = resolve_model_path(config.init_from, "init_from")
     resolve_device(config.runtime)  # everything is checked before the run directory exists
     model, tokenizer = load_model(parent)
+    prompter = Prompter(config.data.style, tokenizer, str(parent))  # model_chat needs the parent's template
     if config.data.seq_len > model.config.max_seq_len:
         raise ReasonlabError(
             f"data.seq_len {config.data.seq_len} exceeds the parent model's max_seq_len {model.config.max_seq_len}"
@@ -83,9 +85,15 @@ def midtrain(
         log(f"using cached corpus in {data_dir}")
         corpus = PackedCorpus.load(data_dir)
     else:
-        rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log)
+        rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log, prompter=prompter)
         corpus, stats = build_corpus(
-            config.data, config.seed, tokenizer, objective=config.objective, rendered=rendered, log=log
+            config.data,
+            config.seed,
+            tokenizer,
+            objective=config.objective,
+            rendered=rendered,
+            log=log,
+            add_bos=prompter.add_bos,
         )
         data_dir.mkdir(parents=True, exist_ok=True)
         corpus.save(data_dir)

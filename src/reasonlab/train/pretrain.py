@@ -25,6 +25,7 @@ from reasonlab.eval.quick import QuickEvalConfig, run_quick_eval
 from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text
 from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer
+from reasonlab.model.chat import Prompter
 from reasonlab.rundir import RunDir, write_prompt_hashes
 from reasonlab.train.corpus import (
     DataConfig,
@@ -131,6 +132,7 @@ def pretrain(
 ) -> dict[str, Any]:
     """Run (or resume) a pre-training run; returns a summary dict (also in ``run/summary.json``)."""
     resolve_device(config.runtime)  # everything is checked before the run directory exists
+    Prompter(config.data.style)  # model_chat needs a model's chat template: refused before training a tokenizer
     run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE)
     if config.runtime.num_threads:
         torch.set_num_threads(config.runtime.num_threads)

@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from reasonlab.tasks.base import ChatPrompt
 from reasonlab.tasks.knights.logic import LEAF_KINDS, Formula, eval3, people_in
 
 #: Role-word pairs (truth-teller, liar) used by the K&K literature.
@@ -299,18 +300,22 @@ def chain_of_thought(
     return "\n".join(cot.lines)
 
 
-def render_prompt(meta: dict[str, Any], statements: Sequence[Formula], style: str) -> str:
-    """The prompt text for ``style`` ("plain" or "chat"); both end with the pre-filled ``<think>``."""
-    puzzle = puzzle_text(meta, statements)
-    if style == "plain":
-        return f"<question>\n{puzzle}\n</question>\n<think>"
+def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
+    """Logic-RL's conversation: the instructions as the system turn, the puzzle as the user's, and ``<think>``
+    pre-filled."""
     names, roles = meta["names"], meta["roles"]
     system = CHAT_SYSTEM.format(
         example1=f"{names[0]} is {role_np(True, roles)}", example2=f"{names[-1]} is {role_np(False, roles)}"
     )
-    return (
-        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{puzzle}<|im_end|>\n<|im_start|>assistant\n<think>"
-    )
+    user = puzzle_text(meta, statements)
+    return ChatPrompt(({"role": "system", "content": system}, {"role": "user", "content": user}), prefill="<think>")
+
+
+def render_prompt(meta: dict[str, Any], statements: Sequence[Formula], style: str) -> str:
+    """The prompt text for ``style`` ("plain" or "chat", the conversation in ChatML); both end with ``<think>``."""
+    if style == "plain":
+        return f"<question>\n{puzzle_text(meta, statements)}\n</question>\n<think>"
+    return chat_conversation(meta, statements).chatml()
 
 
 def render_completion(

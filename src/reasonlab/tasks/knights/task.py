@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.tasks.base import Problem, Task, Verification
+from reasonlab.tasks.base import ChatPrompt, Problem, Task, Verification
 from reasonlab.tasks.knights.logic import (
     Formula,
     sample_puzzle,
@@ -25,6 +25,7 @@ from reasonlab.tasks.knights.render import (
     ROLE_PAIRS,
     TEMPLATES,
     answer_text,
+    chat_conversation,
     name_pool,
     render_completion,
     render_prompt,
@@ -148,6 +149,10 @@ class KnightsTask(Task):
         prompt = render_prompt(meta, statements, style)
         completion = render_completion(statements, meta["names"], meta["roles"], meta["solution"])
         return prompt, completion
+
+    def chat_prompt(self, problem: Problem) -> ChatPrompt:
+        """The chat prompt as a conversation: system instructions, the puzzle, ``<think>`` pre-filled."""
+        return chat_conversation(problem.meta, _statements(problem.meta))
 
     def failure_kind(self, v: Verification) -> str | None:
         """The Logic-RL reward hacks by name (tags, text around the answer, filler thinking, ...), from the

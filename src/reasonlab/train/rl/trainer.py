@@ -39,6 +39,7 @@ from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
+from reasonlab.model.chat import Prompter
 from reasonlab.rewards import score_verification
 from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
 from reasonlab.sampling import generate
@@ -68,6 +69,7 @@ class RLTrainer:
         random.seed(config.seed)
 
         self.model, self.tokenizer = load_model(init_from, device=str(self.device))
+        self.prompter = Prompter(config.task.style, self.tokenizer, str(init_from))
         self.model.train()
         self.ref_model = None
         if config.algorithm.kl.placement != "none":
@@ -165,14 +167,14 @@ class RLTrainer:
         cfg, r = self.config, self.config.rollout
         params = cfg.task.params_with(self.curriculum.knobs(step))
         problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
-        prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
+        prompts = [self.prompter.prompt(self.task, p) for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
         sp = r.sampling_params([self.tokenizer.eos_id])
         self.model.eval()
         t0 = time.perf_counter()
         with torch.no_grad():
-            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds)
+            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds, add_bos=self.prompter.add_bos)
         gen_time = time.perf_counter() - t0
         self.model.train()
         for p in problems:
@@ -460,7 +462,7 @@ class RLTrainer:
                 "step": step,
                 "id": ro.problems[i].id,
                 "group": ro.group[i],
-                "prompt": self.task.render(ro.problems[i], cfg.task.style)[0],
+                "prompt": self.prompter.prompt(self.task, ro.problems[i]),
                 "completion": ro.texts[i],
                 "score": ro.scores[i],
                 "correct": ro.correct[i],
