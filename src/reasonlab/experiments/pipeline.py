@@ -52,6 +52,7 @@ from reasonlab.experiments.rpt import (
 )
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import write_arms_report
+from reasonlab.report.context_transfer import write_context_report
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, report_bands, write_pipeline_report
 from reasonlab.report.rpt import RPTReportConfig, write_rpt_report
@@ -300,7 +301,11 @@ def _run_compare(ctx: StepContext) -> dict[str, Any]:
 
 def _run_report(ctx: StepContext) -> dict[str, Any]:
     cfg: ReportStepConfig = ctx.config  # type: ignore[assignment]
-    if cfg.arms is not None:
+    if cfg.exposures is not None:
+        path = write_context_report(
+            ctx.root, ctx.recipe, cfg.title, cfg.exposures, report_bands(cfg), cfg.min_gain, cfg.alpha
+        )
+    elif cfg.arms is not None:
         path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg), cfg.study)
     else:
         path = write_pipeline_report(ctx.root, ctx.recipe, cfg, ctx.outputs)

@@ -59,6 +59,9 @@ class ReportStepConfig(StrictModel):
     candidate: str | None = Field(None, description="candidate eval step, e.g. @eval_rl")
     compare: str | None = Field(None, description="compare step, e.g. @compare")
     arms: str | None = Field(None, description="an arms step (RL arms x seeds), e.g. @arms: the multi-arm report")
+    exposures: dict[str, str] | None = Field(
+        None, description="context transfer: exposure label -> its arms step, e.g. {'1%': '@arms_1pct'}"
+    )
     study: str = Field(
         "edge",
         description="the claim an arms report judges: edge, midtrain_vs_rl, process_reward, "
@@ -82,8 +85,8 @@ class ReportStepConfig(StrictModel):
     @model_validator(mode="after")
     def _one_kind(self) -> ReportStepConfig:
         pair = (self.baseline, self.candidate, self.compare)
-        if self.arms is None and None in pair:
-            raise ValueError("a report needs baseline, candidate and compare (or arms)")
+        if self.arms is None and self.exposures is None and None in pair:
+            raise ValueError("a report needs baseline, candidate and compare (or arms, or exposures)")
         if self.study not in STUDIES:
             raise ValueError(f"unknown study {self.study!r}; choose from {', '.join(STUDIES)}")
         return self

@@ -317,10 +317,13 @@ def plot_seed_effects(study: Mapping[str, Any], path: str | os.PathLike[str]) ->
 
 
 def plot_arms(
-    per_arm: Mapping[str, Sequence[Mapping[str, Any]]], correctness: str, path: str | os.PathLike[str]
+    per_arm: Mapping[str, Sequence[Mapping[str, Any]]],
+    correctness: str,
+    path: str | os.PathLike[str],
+    title: str = "RL on the {arm} ops",
 ) -> None:
     """One panel per RL arm: pass@1 and pass@k by op, base (dashed) and RL (solid, mean +- std over seeds),
-    the bands shaded."""
+    the bands shaded; ``title`` names a panel (``{arm}`` is the arm)."""
     arms = [a for a, rows in per_arm.items() if rows and correctness in rows[0]]
     if not arms:
         return
@@ -347,7 +350,7 @@ def plot_arms(
                 lw=1.4,
                 label=f"RL pass@{key}",
             )
-        ax.set_title(f"RL on the {arm.replace('_', ' ')} ops")
+        ax.set_title(title.format(arm=arm.replace("_", " ")))
         ax.set_xlabel("op")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
