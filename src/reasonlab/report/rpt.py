@@ -41,6 +41,7 @@ from reasonlab.tasks.nexttoken import BUCKETS
 
 __all__ = [
     "COMPARISONS",
+    "RPT_CLAIM",
     "RPT_SCHEMA",
     "RPTReportConfig",
     "fit_scaling",
@@ -61,6 +62,12 @@ COMPARISONS = (
     ("rpt_standard_vs_control_standard", "rpt", "standard", "control", "standard"),
 )
 MODELS = ("base", "warmup", "control", "rpt")
+#: The paper's claim the verdict is stated against (RPT, arXiv 2506.08007).
+RPT_CLAIM = (
+    "Reinforcement Pre-Training (arXiv 2506.08007): reasoning about the next token, rewarded by a verifier, predicts "
+    "it better than next-token training with the same compute, most on hard (high-entropy) tokens, and gives a better "
+    "start for RL with verifiable rewards."
+)
 
 
 class RPTReportConfig(StrictModel):
