@@ -1,4 +1,5 @@
-"""``reasonlab eval CONFIG``, ``reasonlab eval compare RUN_A RUN_B`` and ``reasonlab report RUN_DIR``."""
+"""``reasonlab eval CONFIG``, ``reasonlab eval compare RUN_A RUN_B``, ``reasonlab report RUN_DIR`` and
+``reasonlab report --study RUNS_DIR``."""
 
 from __future__ import annotations
 
@@ -234,7 +235,7 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
 
 
 @click.command("report")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
 @click.option(
     "--with",
     "others",
@@ -242,8 +243,31 @@ def seed_study_cmd(run_dir: str, sizes: tuple[int, ...], out: str | None) -> Non
     type=click.Path(file_okay=False),
     help="Another evaluation run drawn on the same pass@k chart (repeatable).",
 )
-def report_cmd(run_dir: str, others: tuple[str, ...]) -> None:
-    """(Re)write RUN_DIR/report.md and RUN_DIR/plots/*.png from its eval/ records."""
+@click.option(
+    "--study",
+    "study_dir",
+    type=click.Path(file_okay=False),
+    help="A folder of recipe runs (e.g. runs): one page with every recipe's verdict (study.md, .html, .json).",
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where --study writes (default: its folder).")
+def report_cmd(run_dir: str | None, others: tuple[str, ...], study_dir: str | None, out_dir: str | None) -> None:
+    """(Re)write RUN_DIR/report.md and RUN_DIR/plots/*.png from its eval/ records; or, with --study RUNS_DIR,
+    the study page: every recipe's claim, verdict, headline effect, seeds, wall time, machine and command."""
+    if study_dir is not None:
+        if run_dir is not None or others:
+            raise click.UsageError("--study RUNS_DIR takes no RUN_DIR and no --with")
+        from reasonlab.report.study import write_study_report
+
+        res = write_study_report(study_dir, out_dir)
+        console.print(
+            f"wrote {res['markdown']}, {res['html']} and {res['json']}: {res['runs']} recipe runs, "
+            f"{res['incomplete']} incomplete"
+        )
+        return
+    if run_dir is None:
+        raise click.UsageError("give an evaluation RUN_DIR or --study RUNS_DIR")
+    if out_dir is not None:
+        raise click.UsageError("--out applies to --study (a run's report is written into RUN_DIR)")
     from reasonlab.report.markdown import write_report
 
     path = write_report(run_dir, others)

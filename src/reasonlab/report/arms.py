@@ -25,7 +25,7 @@ from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
 from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
 
-__all__ = ["arms_rows", "measure", "write_arms_report"]
+__all__ = ["arms_rows", "band_table", "measure", "write_arms_report"]
 
 
 def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -134,14 +134,23 @@ def _effect_cell(eff: dict[str, Any]) -> str:
 
 
 def _band_tables(m: dict[str, Any]) -> list[str]:
-    corr, kmax = m["corr"], m["kmax"]
-    kk = f"pass@{kmax}"
-    lines = [
-        f"## By band ({LABEL[corr]} correctness)",
+    return [
+        f"## By band ({LABEL[m['corr']]} correctness)",
         "",
         "Mean +- std over RL seeds of the band's mean over problems; differences are paired per problem (pooled "
         "p: sign-flip test over problems of the seed-averaged difference). Base: the model every arm starts from.",
         "",
+        *band_table(m),
+        "",
+    ]
+
+
+def band_table(m: dict[str, Any]) -> list[str]:
+    """Markdown table of :func:`measure` by band: the base, then every arm's pass@1 and pass@k (mean +- std over
+    seeds) with the paired effect against the base (pooled p) and, when there is one, the reference arm."""
+    corr, kmax = m["corr"], m["kmax"]
+    kk = f"pass@{kmax}"
+    lines = [
         f"| arm | band | pass@1 | vs base | {kk} | vs base |"
         + (f" vs {m['reference']} pass@1 | vs {m['reference']} {kk} |" if m["vs_reference"] else ""),
         "|" + "---|" * (6 + (2 if m["vs_reference"] else 0)),
@@ -167,7 +176,7 @@ def _band_tables(m: dict[str, Any]) -> list[str]:
                 r = (m["vs_reference"].get(arm) or {}).get(band, {}).get(corr)
                 cells += [_effect_cell(r["pass@1"]), _effect_cell(r[kk])] if r else ["(reference)", ""]
             lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    return lines
 
 
 def _hacking_table(m: dict[str, Any]) -> list[str]:

@@ -41,10 +41,14 @@ from reasonlab.tasks.nexttoken import BUCKETS
 
 __all__ = [
     "COMPARISONS",
+    "RPT_CLAIM",
     "RPT_SCHEMA",
     "RPTReportConfig",
     "fit_scaling",
     "rpt_results",
+    "rpt_seed_verdict",
+    "seed_table1_lines",
+    "table1_lines",
     "write_rpt_report",
     "write_rpt_seed_study",
 ]
@@ -58,6 +62,12 @@ COMPARISONS = (
     ("rpt_standard_vs_control_standard", "rpt", "standard", "control", "standard"),
 )
 MODELS = ("base", "warmup", "control", "rpt")
+#: The paper's claim the verdict is stated against (RPT, arXiv 2506.08007).
+RPT_CLAIM = (
+    "Reinforcement Pre-Training (arXiv 2506.08007): reasoning about the next token, rewarded by a verifier, predicts "
+    "it better than next-token training with the same compute, most on hard (high-entropy) tokens, and gives a better "
+    "start for RL with verifiable rewards."
+)
 
 
 class RPTReportConfig(StrictModel):
@@ -317,6 +327,15 @@ def _fit_text(fit: dict[str, Any] | None) -> str:
     return f"{head} (rmse {100 * fit['rmse']:.1f} pp, {int(fit['points'])} points{note})"
 
 
+def table1_lines(table1: dict[str, Any]) -> list[str]:
+    """Markdown table (RPT Table 1 analogue): next-token accuracy by bucket of every model and mode."""
+    lines = ["| model | mode | " + " | ".join(BUCKETS) + " |", "|---|---|" + "---|" * len(BUCKETS)]
+    for m in MODELS:
+        for mode, blocks in table1.get(m, {}).items():
+            lines.append(f"| {m} | {mode} | " + " | ".join(_cell(blocks.get(b)) for b in BUCKETS) + " |")
+    return lines
+
+
 def report_lines(res: dict[str, Any], title: str) -> list[str]:
     """The report's markdown lines (verdict first)."""
     lines = [f"# {title}", "", res["verdict"]["text"], ""]
@@ -327,12 +346,8 @@ def report_lines(res: dict[str, Any], title: str) -> list[str]:
         "proxy's top-16 entropy exceeds the easy, medium and hard thresholds. Standard: the argmax next token, counted "
         "with the prefix rule; reasoning: think, then predict (pass@1 over the samples).",
         "",
-        "| model | mode | " + " | ".join(BUCKETS) + " |",
-        "|---|---|" + "---|" * len(BUCKETS),
+        *table1_lines(res["table1"]),
     ]
-    for m in MODELS:
-        for mode, blocks in res["table1"].get(m, {}).items():
-            lines.append(f"| {m} | {mode} | " + " | ".join(_cell(blocks.get(b)) for b in BUCKETS) + " |")
     lines += ["", "![accuracy by bucket](plots/rpt_accuracy.png)", "", "## Paired tests", ""]
     lines += ["| comparison | bucket | difference (pp) | 95% CI | n | p | Holm p |", "|---|---|---|---|---|---|---|"]
     for name, rows in res["tests"].items():
@@ -407,6 +422,41 @@ def write_rpt_report(root: Path, recipe: Any, config: RPTReportConfig) -> Path:
     return report
 
 
+def rpt_seed_verdict(study: dict[str, Any]) -> str:
+    """The verdict of an RPT seed study: the headline comparison's difference over seeds, then RLVR's."""
+    head, alpha = study["headline_bucket"], study["alpha"]
+    h = study["tests"].get(COMPARISONS[0][0], {}).get(head)
+    text = f"**Verdict over {len(study['seeds'])} training seeds.** "
+    if h:
+        std = "-" if h["std"] is None else f"{100 * h['std']:.1f}"
+        text += (
+            f"RPT (reasoning) minus the compute-matched control (standard) on the {head} bucket: "
+            f"{100 * h['mean']:+.1f} +- {std} pp (mean +- std over seeds), significant (Holm, {alpha}) in "
+            f"{100 * h['share_significant']:.0f}% of seeds."
+        )
+    rl = study.get("rlvr")
+    if rl:
+        rstd = "-" if rl["std"] is None else f"{100 * rl['std']:.1f}"
+        text += f" After RLVR on arith, RPT start minus control start: {100 * rl['mean']:+.1f} +- {rstd} pp."
+    return text
+
+
+def seed_table1_lines(table1: dict[str, Any]) -> list[str]:
+    """Markdown table of an RPT seed study: next-token accuracy (%) by bucket, mean +- std over seeds."""
+    lines = ["| model | mode | " + " | ".join(BUCKETS) + " |", "|---|---|" + "---|" * len(BUCKETS)]
+    for key, blocks in table1.items():
+        m, mode = key.split("/")
+        cells = [
+            "-"
+            if b not in blocks
+            else f"{100 * blocks[b]['mean']:.1f}"
+            + ("" if blocks[b]["std"] is None else f" +- {100 * blocks[b]['std']:.1f}")
+            for b in BUCKETS
+        ]
+        lines.append(f"| {m} | {mode} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Aggregate per-seed RPT results: each comparison's difference per bucket (mean +- std, share significant),
     the RLVR difference, and a scaling fit over every seed's points; writes ``report.md`` and ``seed_study.json``."""
@@ -457,31 +507,9 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
             }
             pooled[m] = {"mode": mode, "points": pts, "fits": fits}
     study["scaling"] = pooled
-    head = results[seeds[0]].get("headline_bucket", "hard")
-    h = study["tests"].get(COMPARISONS[0][0], {}).get(head)
-    text = f"**Verdict over {len(seeds)} training seeds.** "
-    if h:
-        std = "-" if h["std"] is None else f"{100 * h['std']:.1f}"
-        text += (
-            f"RPT (reasoning) minus the compute-matched control (standard) on the {head} bucket: "
-            f"{100 * h['mean']:+.1f} +- {std} pp (mean +- std over seeds), significant (Holm, {alpha}) in "
-            f"{100 * h['share_significant']:.0f}% of seeds."
-        )
-    if rl:
-        rstd = "-" if study["rlvr"]["std"] is None else f"{100 * study['rlvr']['std']:.1f}"
-        text += f" After RLVR on arith, RPT start minus control start: {100 * study['rlvr']['mean']:+.1f} +- {rstd} pp."
-    lines = [f"# Seed study: {name}", "", text, "", "Next-token accuracy (%), mean +- std over seeds:", ""]
-    lines += ["| model | mode | " + " | ".join(BUCKETS) + " |", "|---|---|" + "---|" * len(BUCKETS)]
-    for key, blocks in table1.items():
-        m, mode = key.split("/")
-        cells = [
-            "-"
-            if b not in blocks
-            else f"{100 * blocks[b]['mean']:.1f}"
-            + ("" if blocks[b]["std"] is None else f" +- {100 * blocks[b]['std']:.1f}")
-            for b in BUCKETS
-        ]
-        lines.append(f"| {m} | {mode} | " + " | ".join(cells) + " |")
+    study["headline_bucket"] = results[seeds[0]].get("headline_bucket", "hard")
+    lines = [f"# Seed study: {name}", "", rpt_seed_verdict(study), ""]
+    lines += ["Next-token accuracy (%), mean +- std over seeds:", "", *seed_table1_lines(table1)]
     lines += ["", "| comparison | bucket | per seed (pp) | mean +- std | Holm p < alpha in |", "|---|---|---|---|---|"]
     for cmp_name, rows in study["tests"].items():
         for b, r in rows.items():

@@ -24,7 +24,7 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_seed_effects
 from reasonlab.report.rpt import RPT_SCHEMA, write_rpt_seed_study
 
-__all__ = ["seed_study", "write_seed_study"]
+__all__ = ["seed_study", "study_markdown", "study_table", "study_verdict", "write_seed_study"]
 
 SCHEMA = "reasonlab.seed_study/1"
 Z95 = 1.959963984540054
@@ -103,8 +103,8 @@ def _pp(x: float | None) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:+.1f} pp"
 
 
-def study_markdown(study: dict[str, Any], name: str) -> str:
-    """The report: the verdict first (does the recipe's verdict survive training seeds?), then the table."""
+def study_verdict(study: dict[str, Any]) -> str:
+    """The verdict paragraph: does the recipe's verdict survive training seeds, and which noise dominates?"""
     n = len(study["seeds"])
     h = study["headline_effect"]
     noise = study["noise"]
@@ -124,11 +124,12 @@ def study_markdown(study: dict[str, Any], name: str) -> str:
             if noise["training_std"] > noise["evaluation_se"]
             else "the evaluation's sampling noise dominates; more seeds would not sharpen the estimate much."
         )
+    return text
+
+
+def study_table(study: dict[str, Any]) -> list[str]:
+    """Markdown table: per op, the effect per seed, its mean +- std, the share significant, the base pass@1."""
     lines = [
-        f"# Seed study: {name}",
-        "",
-        text,
-        "",
         "| op | band (per seed) | effect per seed | mean +- std | significant in | base pass@1 mean +- std |",
         "|---|---|---|---|---|---|",
     ]
@@ -142,6 +143,12 @@ def study_markdown(study: dict[str, Any], name: str) -> str:
             f"| {bucket} | {bands} | {per} | {_pp(e['mean'])} +- {std} | {100 * b['share_significant']:.0f}% | "
             f"{base['mean']:.3f} +- {bstd} |"
         )
+    return lines
+
+
+def study_markdown(study: dict[str, Any], name: str) -> str:
+    """The report: the verdict first (does the recipe's verdict survive training seeds?), then the table."""
+    lines = [f"# Seed study: {name}", "", study_verdict(study), "", *study_table(study)]
     lines += ["", "![headline effect per seed](plots/seed_effects.png)", ""]
     lines += [f"Each seed's own report: `seed-S/report.md` (S in {study['seeds']})."]
     return "\n".join(lines) + "\n"
