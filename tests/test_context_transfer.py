@@ -91,3 +91,8 @@ def test_context_transfer_recipe_end_to_end(tmp_path: Path) -> None:
     # the 10% base saw width-4 problems in pre-training; the 0% base did not
     stats = json.loads((root / "pretrain_e10" / "data" / "stats.json").read_text())
     assert stats["problems_per_component"] == [180, 20]  # 10% of 200 problems
+    # the study page lists it with one headline per exposure
+    assert main(["report", "--study", str(tmp_path / "runs"), "--out", str(tmp_path / "page")]) == 0
+    page = {r["name"]: r for r in json.loads((tmp_path / "page" / "study.json").read_text())["runs"]}["toy"]
+    assert page["kind"] == "context transfer" and len(page["headline"]) == 2
+    assert "exposure 0%" in page["headline"][0]["what"]

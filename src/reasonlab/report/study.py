@@ -46,6 +46,7 @@ from reasonlab.config import load_yaml
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import band_table
+from reasonlab.report.context_transfer import exposure_value
 from reasonlab.report.pipeline import BAND_LABEL, EDGE_CLAIM, LABEL, rows_table
 from reasonlab.report.rpt import COMPARISONS, RPT_CLAIM, RPT_SCHEMA, rpt_seed_verdict, seed_table1_lines, table1_lines
 from reasonlab.report.seed_study import SCHEMA as SEED_SCHEMA
@@ -275,6 +276,25 @@ def _arms(run: RecipeRun, res: dict[str, Any], cfg: dict[str, Any]) -> None:
     ]
 
 
+def _context(run: RecipeRun, res: dict[str, Any]) -> None:
+    """A context-transfer report: RL's gain on the new context at each pre-training exposure (pooled over seeds)."""
+    v = res["verdict"]
+    run.kind, run.verdict, run.claim = "context transfer", v["text"], v.get("claim")
+    run.reproduced = _yes_no(v.get("reproduced"))
+    for label in sorted(res["measured"], key=exposure_value):
+        m = res["measured"][label]
+        eff = next(iter(m["effects"].values()))["all"][m["corr"]]["pass@1"]
+        d, pooled = eff["diff"], eff.get("pooled")
+        run.seeds = max(run.seeds or 0, m["n_seeds"])
+        if d["mean"] is None:
+            continue
+        what = f"exposure {label}: new context, all ops, {LABEL[m['corr']]} pass@1, RL - base"
+        ci = None if pooled is None else (pooled["ci_low"], pooled["ci_high"])
+        p = "-" if pooled is None else f"p = {pooled['p_value']:.2g} (pooled over {eff['seeds']} seeds)"
+        run.headline.append(Headline(what, d["mean"], ci, d["std"], p))
+    run.table = [f"**Exposure threshold:** {v['threshold']['text']}."]
+
+
 def _rpt(run: RecipeRun, res: dict[str, Any], cfg: dict[str, Any]) -> None:
     """An ``rpt_report`` step: its first comparison on its headline bucket."""
     v = res["verdict"]
@@ -369,6 +389,8 @@ def read_run(root: str | os.PathLike[str]) -> RecipeRun:
                 ]
             elif res.get("schema") == RPT_SCHEMA:
                 _rpt(run, res, cfg)
+            elif "exposures" in res:
+                _context(run, res)
             elif "arms" in res and "measured" not in res:
                 run.missing = ["band measurements in results.json (an older arms report: rerun the report step)"]
             elif "arms" in res:
