@@ -397,3 +397,18 @@ def test_arms_midtrain_share_needs_a_budget_and_a_midtrain_config(tmp_path: Path
     base = {"init_from": "x", "baseline": "y", "rl": {"task": {"name": "pipetoy"}}}
     with pytest.raises(ValueError, match="midtrain_share needs compute_budget"):
         ArmsConfig.model_validate({**base, "arms": {"a": {"midtrain_share": 0.5}}})
+
+
+def test_seed_study_of_an_arms_recipe_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = recipe_dict(tmp_path / "runs")
+    rl_cfg = {k: v for k, v in rec["steps"][2]["config"].items() if k != "init_from"}
+    arms = {"init_from": "@pretrain", "baseline": "@eval_base", "arms": {"a": {}}, "rl": rl_cfg}
+    ev = {**rec["steps"][3], "config": {**rec["steps"][3]["config"], "holdout_files": []}}
+    rec["steps"] = [rec["steps"][0], ev, {"name": "arms", "kind": "arms", "config": arms}]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(rec))
+    assert main(["run", str(path), "--seeds", "2"]) == 2
+    assert "give the arms more seeds instead" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
