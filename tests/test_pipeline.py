@@ -412,3 +412,24 @@ def test_seed_study_of_an_arms_recipe_is_refused_in_one_line(
     assert main(["run", str(path), "--seeds", "2"]) == 2
     assert "give the arms more seeds instead" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_shared_steps_run_once_for_every_recipe_with_the_same_config(tmp_path: Path) -> None:
+    rec = recipe_dict(tmp_path / "runs")
+    rec["steps"][0]["share"] = True  # the base model
+    for name in ("first", "second"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**rec, "name": name, "steps": rec["steps"][:1]}))
+        assert main(["run", str(path)]) == 0
+    shared = list((tmp_path / "runs" / "_shared").iterdir())
+    assert len(shared) == 1 and shared[0].name.startswith("pretrain-")
+    rec_a = json.loads((tmp_path / "runs" / "first" / "pretrain" / "step_done.json").read_text())
+    rec_b = json.loads((tmp_path / "runs" / "second" / "pretrain" / "step_done.json").read_text())
+    assert rec_a["outputs"] == rec_b["outputs"] and rec_b["shared"] == str(shared[0])
+    assert not (tmp_path / "runs" / "second" / "pretrain" / "model").exists()  # reused, not retrained
+    # another config (here another seed) is another shared run
+    rec["steps"][0]["overrides"] = {"seed": 1}
+    path = tmp_path / "third.yaml"
+    path.write_text(yaml.safe_dump({**rec, "name": "third", "steps": rec["steps"][:1]}))
+    assert main(["run", str(path)]) == 0
+    assert len(list((tmp_path / "runs" / "_shared").iterdir())) == 2

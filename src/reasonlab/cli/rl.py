@@ -48,7 +48,8 @@ def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None) ->
     With training seeds (``--seeds N`` or the recipe's ``seeds:``) the whole pipeline runs once per seed
     and a seed study aggregates them: is the verdict a property of the recipe or of a seed?
     """
-    from reasonlab.experiments.pipeline import load_recipe, run_recipe, run_seed_study
+    from reasonlab.experiments.pipeline import load_recipe, run_recipe
+    from reasonlab.experiments.seed_study import run_seed_study
 
     # relative config paths in a recipe resolve from the CWD, else from the repository the recipe lives in
     base_dir = Path(recipe).resolve().parent.parent

@@ -21,6 +21,7 @@ first one runs. Adding a step kind is one :class:`StepKind` in :data:`STEP_KINDS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -56,7 +57,6 @@ from reasonlab.report.context_transfer import write_context_report
 from reasonlab.report.markdown import write_compare_report, write_report
 from reasonlab.report.pipeline import ReportStepConfig, report_bands, write_pipeline_report
 from reasonlab.report.rpt import RPTReportConfig, write_rpt_report
-from reasonlab.report.seed_study import write_seed_study
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.pretrain import PretrainConfig, pretrain
@@ -93,6 +93,11 @@ class StepSpec(StrictModel):
     kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms"] | RPTKind
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
+    share: bool = Field(
+        False,
+        description="run once per identical config in OUT_DIR/_shared/ and reuse it from every recipe that has the "
+        "same step (e.g. one base model for several studies)",
+    )
 
 
 class Recipe(StrictModel):
@@ -359,6 +364,21 @@ def _step_config(recipe: Recipe, spec: StepSpec, base_dir: Path) -> dict[str, An
     return inherit_task(spec.kind, deep_merge(data, spec.overrides), recipe.task)
 
 
+#: Where shared steps live, under a recipe's out_dir (not a plain name, so no recipe can be called that).
+SHARED_DIR = "_shared"
+
+
+def step_home(recipe: Recipe, spec: StepSpec, data: dict[str, Any]) -> tuple[Path, StepSpec]:
+    """The directory a step runs in and the spec it runs under: the recipe's own ``OUT/RECIPE/STEP``, or for a
+    shared step ``OUT/_shared/STEP-HASH``, HASH being the first 12 hex digits of the SHA-256 of its kind and
+    resolved config (so two recipes with the same step, seeds and inputs included, share one run)."""
+    if not spec.share:
+        return Path(recipe.out_dir) / recipe.name, spec
+    digest = hashlib.sha256(json.dumps({"kind": spec.kind, "config": data}, sort_keys=True, default=str).encode())
+    name = f"{spec.name}-{digest.hexdigest()[:12]}"
+    return Path(recipe.out_dir) / SHARED_DIR, spec.model_copy(update={"name": name})
+
+
 def check_recipe(recipe: Recipe, base_dir: Path) -> None:
     """Validate every step's config now, with each ``@ref`` standing for the output it will name."""
     names = [s.name for s in recipe.steps]
@@ -430,8 +450,15 @@ def run_recipe(
         source = f"recipe step {spec.name!r}"
         data = resolve_refs(_step_config(recipe, spec, base), outputs, source)
         kind = STEP_KINDS[spec.kind]
-        config = kind.config(data, spec, root)
+        home, here = step_home(recipe, spec, data)
+        config = kind.config(data, here, home)
         done = root / spec.name / DONE_FILE
+        shared_done = home / here.name / DONE_FILE
+        if spec.share and not done.is_file() and shared_done.is_file():
+            record = read_json(shared_done, "shared step record")
+            (root / spec.name).mkdir(parents=True, exist_ok=True)
+            atomic_write_text(done, _json({**record, "shared": str(home / here.name)}))
+            say(f"[run] {spec.name}: reusing the shared run {home / here.name}")
         if done.is_file():
             record = read_json(done, "step record")
             diff = config_differences(record.get("config"), config.model_dump(mode="json"))
@@ -444,8 +471,8 @@ def run_recipe(
             timings[spec.name] = float(record.get("seconds", 0.0))
             say(f"[run] {spec.name}: done already ({timings[spec.name]:.0f}s), skipping")
             continue
-        ctx = StepContext(recipe, spec, config, root, outputs, say, base)
-        say(f"[run] {spec.name} ({spec.kind}) ...")
+        ctx = StepContext(recipe, here, config, home, outputs, say, base)
+        say(f"[run] {spec.name} ({spec.kind}{', shared: ' + str(ctx.dir) if spec.share else ''}) ...")
         t0 = time.perf_counter()
         outputs[spec.name] = kind.run(ctx)
         seconds = time.perf_counter() - t0
@@ -457,6 +484,9 @@ def run_recipe(
             "outputs": outputs[spec.name],
             "config": config.model_dump(mode="json"),
         }
+        if spec.share:
+            atomic_write_text(shared_done, _json(record))
+            record["shared"] = str(ctx.dir)
         atomic_write_text(done, _json(record))
         say(f"[run] {spec.name} done in {seconds:.0f}s")
     total = time.perf_counter() - t_all
@@ -464,65 +494,6 @@ def run_recipe(
     atomic_write_text(root / "pipeline.json", _json(record))
     say(f"[run] {recipe.name}: all {len(recipe.steps)} steps done; total {sum(timings.values()):.0f}s -> {root}")
     return record
-
-
-#: Step kinds whose config carries the training seed a seed study varies.
-SEEDED_KINDS = ("pretrain", "midtrain", "rl", "ntp_control")
-
-
-def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
-    """The recipe for one training seed: ``seed-S`` under the recipe's own directory, every training step's
-    ``seed`` set to ``S`` (evaluations keep theirs, so every seed is scored on the same problems)."""
-    steps = [
-        spec.model_copy(update={"overrides": deep_merge(spec.overrides, {"seed": seed})})
-        if spec.kind in SEEDED_KINDS
-        else spec
-        for spec in recipe.steps
-    ]
-    return recipe.model_copy(
-        update={
-            "name": f"seed-{seed}",
-            "out_dir": str(Path(recipe.out_dir) / recipe.name),
-            "seeds": None,
-            "steps": steps,
-        }
-    )
-
-
-def run_seed_study(
-    recipe: Recipe,
-    seeds: list[int],
-    *,
-    base_dir: str | Path | None = None,
-    fresh: bool = False,
-    log: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Run the whole pipeline once per training seed (``ROOT/seed-S``) and aggregate the seed study into
-    ``ROOT/seed_study.json`` and ``ROOT/report.md``; returns the study."""
-    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
-    arms = [s.name for s in recipe.steps if s.kind == "arms"]
-    if arms:
-        raise ReasonlabError(
-            f"recipe {recipe.name}: a training-seed study repeats one pipeline, but step {arms[0]!r} runs RL arms "
-            "with seeds of their own (arms.seeds); give the arms more seeds instead"
-        )
-    for seed in seeds:
-        check_recipe(seed_recipe(recipe, seed), base)
-    root = Path(recipe.out_dir) / recipe.name
-    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
-        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
-    if fresh and root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    mark_run_dir(root)
-    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
-    for seed in seeds:
-        say(f"[run] {recipe.name}: training seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})")
-        run_recipe(seed_recipe(recipe, seed), base_dir=base, log=say)
-    study = write_seed_study(root, recipe, seeds)
-    say(f"[run] {recipe.name}: seed study of {len(seeds)} seeds -> {root / 'report.md'}")
-    return study
 
 
 def _json(obj: Any) -> str:

@@ -1,0 +1,79 @@
+"""Training-seed studies of a recipe (``seeds:`` or ``reasonlab run RECIPE --seeds N``): the whole pipeline once
+per training seed in ``ROOT/seed-S/`` (pre-training, mid-training and RL seeds set to S; evaluations unchanged,
+so every seed is scored on the same problems), then the seed study (:mod:`reasonlab.report.seed_study`)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from reasonlab.config import deep_merge, dump_config
+from reasonlab.errors import ReasonlabError
+from reasonlab.experiments.pipeline import Recipe, check_recipe, run_recipe
+from reasonlab.io import atomic_write_text
+from reasonlab.report.seed_study import write_seed_study
+from reasonlab.rundir import RunDir, mark_run_dir
+
+__all__ = ["SEEDED_KINDS", "run_seed_study", "seed_recipe"]
+
+
+#: Step kinds whose config carries the training seed a seed study varies.
+SEEDED_KINDS = ("pretrain", "midtrain", "rl", "ntp_control")
+
+
+def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
+    """The recipe for one training seed: ``seed-S`` under the recipe's own directory, every training step's
+    ``seed`` set to ``S`` (evaluations keep theirs, so every seed is scored on the same problems)."""
+    steps = [
+        spec.model_copy(update={"overrides": deep_merge(spec.overrides, {"seed": seed})})
+        if spec.kind in SEEDED_KINDS
+        else spec
+        for spec in recipe.steps
+    ]
+    return recipe.model_copy(
+        update={
+            "name": f"seed-{seed}",
+            "out_dir": str(Path(recipe.out_dir) / recipe.name),
+            "seeds": None,
+            "steps": steps,
+        }
+    )
+
+
+def run_seed_study(
+    recipe: Recipe,
+    seeds: list[int],
+    *,
+    base_dir: str | Path | None = None,
+    fresh: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the whole pipeline once per training seed (``ROOT/seed-S``) and aggregate the seed study into
+    ``ROOT/seed_study.json`` and ``ROOT/report.md``; returns the study."""
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    arms = [s.name for s in recipe.steps if s.kind == "arms"]
+    if arms:
+        raise ReasonlabError(
+            f"recipe {recipe.name}: a training-seed study repeats one pipeline, but step {arms[0]!r} runs RL arms "
+            "with seeds of their own (arms.seeds); give the arms more seeds instead"
+        )
+    for seed in seeds:
+        check_recipe(seed_recipe(recipe, seed), base)
+    root = Path(recipe.out_dir) / recipe.name
+    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
+        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mark_run_dir(root)
+    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    for seed in seeds:
+        say(f"[run] {recipe.name}: training seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})")
+        run_recipe(seed_recipe(recipe, seed), base_dir=base, log=say)
+    study = write_seed_study(root, recipe, seeds)
+    say(f"[run] {recipe.name}: seed study of {len(seeds)} seeds -> {root / 'report.md'}")
+    return study
