@@ -296,7 +296,8 @@ def _arrow_values(values: list[Any], path: list[str], plan: dict[str, list[list[
         if any(x is None for x in flat) and any(isinstance(x, dict | list) for x in flat):
             raise _Unrepresentable
         flat_values, typ = _arrow_values(flat, [*path, "[]"], plan)
-        out, i = [], 0
+        out: list[Any] = []
+        i = 0
         for v in values:
             if v is None:
                 out.append(None)
