@@ -332,3 +332,46 @@ def test_rl_never_trains_on_held_out_prompts(tmp_path: Path, tiny_model: Path) -
     )
     with pytest.raises(ReasonlabError, match="too small to train on without its held-out"):
         train_rl(tiny_space, log=lambda _m: None)
+
+
+def test_rl_prompts_from_a_file_in_order_and_shuffled(tmp_path: Path, tiny_model: Path) -> None:
+    """Regression (#15): RL could not read its prompts from a file (to share them with another engine)."""
+    from reasonlab.io import read_records, write_records
+    from reasonlab.tasks import get_task
+    from reasonlab.train.rl.prompts import PromptPool
+
+    toy = get_task("rltoy")
+    problems = list(toy.generate(toy.params(), 5, 7))  # 5 distinct digits
+    path = tmp_path / "prompts.parquet"
+    write_records(path, [p.to_dict() for p in problems])
+    cfg = make_config(tmp_path, tiny_model, steps=3, task={"prompts": str(path)}, sample_every=0)
+    train_rl(cfg, log=lambda _m: None)
+    trained = [r["prompt"] for r in read_records(tmp_path / "toy" / "data" / "train_prompts.jsonl")]
+    # 2 prompts a step, 3 steps: positions 0..5 of the file in order (wrapping after 5)
+    assert trained == [p.prompt for p in problems]
+    pool = PromptPool(problems, "in_order", 0)
+    assert [p.id for p in pool.take(2, 0, 2, 2, 1)] == [problems[4].id, problems[0].id]
+    # dynamic sampling reserves (R + 1) P positions a step; refill round r reads the r-th block
+    assert [p.id for p in pool.take(1, 1, 2, 2, 3)] == [problems[i].id for i in (3, 4)]
+    shuffled = PromptPool(problems, "shuffle", 0)
+    epoch0 = [shuffled.take(s, 0, 1, 1, 1)[0].id for s in range(5)]
+    assert sorted(epoch0) == sorted(p.id for p in problems) and epoch0 != [p.id for p in problems]
+    assert [PromptPool(problems, "shuffle", 0).take(s, 0, 1, 1, 1)[0].id for s in range(5)] == epoch0
+
+
+def test_rl_prompts_file_is_checked_at_load(tmp_path: Path, tiny_model: Path) -> None:
+    from reasonlab.io import write_records
+
+    with pytest.raises(ReasonlabError, match="no such file"):
+        make_config(tmp_path, tiny_model, task={"prompts": str(tmp_path / "missing.jsonl")})
+    with pytest.raises(ReasonlabError, match="curriculum"):
+        write_records(tmp_path / "p.jsonl", [])
+        make_config(
+            tmp_path,
+            tiny_model,
+            task={"prompts": str(tmp_path / "p.jsonl")},
+            curriculum={"kind": "staged", "stages": [{"steps": 1, "knobs": {}}]},
+        )
+    with pytest.raises(ReasonlabError, match="every problem is held out"):
+        train_rl(make_config(tmp_path, tiny_model, task={"prompts": str(tmp_path / "p.jsonl")}), log=lambda _m: None)
+    assert not (tmp_path / "toy").exists()

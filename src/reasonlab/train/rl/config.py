@@ -38,6 +38,16 @@ class RLTaskSpec(TaskSpec):
 
     reward: str = Field("outcome", description="reward scheme (outcome, process, strict, logic_rl, partial, ...)")
     reward_kwargs: dict[str, float] = Field(default_factory=dict, description="reward scheme arguments, e.g. w_a")
+    prompts: str | None = Field(
+        None,
+        description="problems file (.jsonl/.parquet, records of this task) to train on instead of drawing from "
+        "the knobs; the file's problems are read in order (see prompt_order), so another engine can share them",
+    )
+    prompt_order: Literal["in_order", "shuffle"] = Field(
+        "in_order",
+        description="prompts file: 'in_order' takes the file's problems in file order, epoch after epoch; "
+        "'shuffle' takes them in a fresh seeded permutation each epoch (stable_seed('rl-prompts', seed, epoch))",
+    )
 
     @model_validator(mode="after")
     def _check_reward(self) -> RLTaskSpec:
@@ -45,6 +55,11 @@ class RLTaskSpec(TaskSpec):
             check_reward(self.reward, self.reward_kwargs)
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
+        if self.prompts is not None:
+            if not self.prompts.endswith((".jsonl", ".parquet")):
+                raise ValueError(f"prompts {self.prompts!r}: use a .jsonl or .parquet problems file")
+            if not Path(self.prompts).is_file():
+                raise ValueError(f"prompts {self.prompts!r}: no such file")
         return self
 
 
@@ -193,6 +208,10 @@ class RLConfig(StrictModel):
             raise ValueError(f"algorithm.dual_clip must be > 1 (typically 3), got {a.dual_clip}")
         if a.overlong_buffer is not None and not 0 < a.overlong_buffer <= r.max_new_tokens:
             raise ValueError(f"algorithm.overlong_buffer must be in 1..max_new_tokens ({r.max_new_tokens})")
+        if self.task.prompts is not None and self.curriculum.kind != "none":
+            raise ValueError(
+                "task.prompts: a prompts file fixes the problems, so a curriculum (its knobs) cannot apply"
+            )
         return self
 
 

@@ -2,7 +2,8 @@
 
 One step:
 
-1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum),
+1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum), or
+   take them from a problems file (``task.prompts``, in the order of :mod:`reasonlab.train.rl.prompts`),
    sample ``group_size`` completions each with the native KV-cache sampler (per-row seeds derived from
    the config seed, the step and the row, so a resumed run draws the same samples);
 2. **reward**: :func:`reasonlab.rewards.score` under the configured scheme, plus the DAPO overlong
@@ -47,6 +48,7 @@ from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
+from reasonlab.train.rl.prompts import load_prompt_pool
 from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward
 
 __all__ = ["RLTrainer", "train_rl"]
@@ -72,6 +74,12 @@ class RLTrainer:
         if config.algorithm.kl.placement != "none":
             self.ref_model, _ = load_model(init_from, device=str(self.device))
             self.ref_model.eval().requires_grad_(False)
+        self.held_out = held_out_hashes(config.holdout)
+        self.prompt_pool = (
+            load_prompt_pool(config.task.prompts, self.task.name, self.held_out, config.task.prompt_order, config.seed)
+            if config.task.prompts is not None
+            else None
+        )
         # everything is checked and loaded before the run directory exists
         self.run = RunDir.create(
             config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE
@@ -93,7 +101,6 @@ class RLTrainer:
         self.flops_by_phase = {"rollout": 0.0, "old": 0.0, "ref": 0.0, "update": 0.0}
         self.step = 0
         self.train_prompts: dict[str, str] = {}  # problem prompt -> id, for the held-out check of evaluations
-        self.held_out = held_out_hashes(config.holdout)
         self._resume()
 
     # ------------------------------------------------------------------ resume
@@ -162,8 +169,13 @@ class RLTrainer:
     # ------------------------------------------------------------------ rollout
     def _sample_round(self, step: int, round_: int, n_prompts: int, group_offset: int) -> tuple[Rollouts, float]:
         cfg, r = self.config, self.config.rollout
-        params = cfg.task.params_with(self.curriculum.knobs(step))
-        problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
+        if self.prompt_pool is not None:
+            a = cfg.algorithm
+            rounds = 1 + (a.max_refill_rounds if a.dynamic_sampling else 0)
+            problems = self.prompt_pool.take(step, round_, n_prompts, r.batch_size // r.group_size, rounds)
+        else:
+            params = cfg.task.params_with(self.curriculum.knobs(step))
+            problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
         prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
