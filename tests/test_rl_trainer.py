@@ -375,3 +375,15 @@ def test_rl_prompts_file_is_checked_at_load(tmp_path: Path, tiny_model: Path) ->
     with pytest.raises(ReasonlabError, match="every problem is held out"):
         train_rl(make_config(tmp_path, tiny_model, task={"prompts": str(tmp_path / "p.jsonl")}), log=lambda _m: None)
     assert not (tmp_path / "toy").exists()
+
+
+@pytest.mark.slow
+def test_rl_logs_to_tensorboard(tmp_path: Path, tiny_model: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from test_tracking import tensorboard_scalars
+
+    train_rl(make_config(tmp_path, tiny_model, logging=["jsonl", "tensorboard"], sample_every=0), log=lambda _m: None)
+    tb = tensorboard_scalars(tmp_path / "toy" / "tensorboard")
+    rows = read_metrics(tmp_path / "toy")
+    assert [v for _, v in tb["critic/score/mean"]] == [pytest.approx(r["critic/score/mean"]) for r in rows]
+    assert [s for s, _ in tb["actor/grad_norm"]] == [1, 2]

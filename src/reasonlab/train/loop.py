@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasonlab.compute import ComputeLedger, attention_shape, train_flops
 from reasonlab.config import StrictModel
@@ -28,6 +28,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.model import Decoder
 from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, resume_checkpoint
 from reasonlab.rundir import resolve_device as resolve_device_name
+from reasonlab.tracking import check_sinks
 from reasonlab.train.corpus import IGNORE, PackedCorpus
 from reasonlab.train.optim import TrainOptimConfig, lr_at, make_optimizer
 
@@ -45,6 +46,15 @@ class RuntimeConfig(StrictModel):
     eval_every: int = Field(0, ge=0, description="Steps between validation losses (0 = only at the end).")
     checkpoint_every: int = Field(0, ge=0, description="Steps between checkpoints (0 = only at the end).")
     keep_last: int = Field(2, ge=0, description="Checkpoints kept (0 = all).")
+    logging: list[str] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="metric sinks: jsonl (metrics.jsonl, always written), tensorboard, wandb (offline)",
+    )
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, value: list[str]) -> list[str]:
+        return check_sinks(value)
 
 
 def resolve_device(runtime: RuntimeConfig) -> tuple[torch.device, torch.dtype | None]:
@@ -202,59 +212,65 @@ def train_loop(
             trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
         )
 
-    for steps_done, step in enumerate(range(start_step, end), start=1):
-        lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        micro = [corpus.batch(step * optim.grad_accum + k, optim.batch_size) for k in range(optim.grad_accum)]
-        n_targets = sum(m[2] for m in micro)
-        loss_sum = 0.0
-        for x, y, _ in micro:
-            with _autocast(device, amp):
-                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict)
-            (loss / max(n_targets, 1)).backward()
-            loss_sum += float(loss.detach())
-        grad_norm = (
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            if optim.grad_clip > 0
-            else torch.zeros(())
-        )
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = loss_sum / max(n_targets, 1)
-        if not math.isfinite(loss_value):
-            raise ReasonlabError(f"{label}: loss became {loss_value} at step {step + 1}; lower optim.lr")
-        tokens = rows_per_step * seq_len
-        flops = train_flops(n_params, tokens, attn=attn, seq_len=seq_len)
-        metrics: dict[str, Any] = {
-            "loss": loss_value,
-            "lr": lr,
-            "grad_norm": float(grad_norm),
-            "target_tokens": n_targets,
-            "epoch": corpus.epoch_of((step + 1) * optim.grad_accum, optim.batch_size),
-            **ledger.add(tokens, flops),
-        }
-        window_tokens += tokens
-        now = time.perf_counter()
-        done = step + 1
-        if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
-            if val_loss is not None:
-                metrics["val/loss"] = val_loss
-        if done % runtime.log_every == 0 or done == end:
-            tps = window_tokens / max(now - window_t, 1e-9)
-            metrics["perf/tokens_per_s"] = tps
-            progress.report(done, loss_value, tps, now - t0, steps_done)
-            window_t, window_tokens = now, 0
-        if done == end:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
-            if val_loss is not None:
-                metrics["val/loss"] = val_loss
-        run.log_metrics(done, metrics)
-        if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < end:
-            checkpoint(done)
-        if on_step is not None:
-            on_step(done, metrics)
+    run.open_tracker(runtime.logging, resume_step=start_step)
+    try:
+        for steps_done, step in enumerate(range(start_step, end), start=1):
+            lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            micro = [corpus.batch(step * optim.grad_accum + k, optim.batch_size) for k in range(optim.grad_accum)]
+            n_targets = sum(m[2] for m in micro)
+            loss_sum = 0.0
+            for x, y, _ in micro:
+                with _autocast(device, amp):
+                    loss = loss_fn(
+                        train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict
+                    )
+                (loss / max(n_targets, 1)).backward()
+                loss_sum += float(loss.detach())
+            grad_norm = (
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
+                if optim.grad_clip > 0
+                else torch.zeros(())
+            )
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = loss_sum / max(n_targets, 1)
+            if not math.isfinite(loss_value):
+                raise ReasonlabError(f"{label}: loss became {loss_value} at step {step + 1}; lower optim.lr")
+            tokens = rows_per_step * seq_len
+            flops = train_flops(n_params, tokens, attn=attn, seq_len=seq_len)
+            metrics: dict[str, Any] = {
+                "loss": loss_value,
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "target_tokens": n_targets,
+                "epoch": corpus.epoch_of((step + 1) * optim.grad_accum, optim.batch_size),
+                **ledger.add(tokens, flops),
+            }
+            window_tokens += tokens
+            now = time.perf_counter()
+            done = step + 1
+            if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                if val_loss is not None:
+                    metrics["val/loss"] = val_loss
+            if done % runtime.log_every == 0 or done == end:
+                tps = window_tokens / max(now - window_t, 1e-9)
+                metrics["perf/tokens_per_s"] = tps
+                progress.report(done, loss_value, tps, now - t0, steps_done)
+                window_t, window_tokens = now, 0
+            if done == end:
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                if val_loss is not None:
+                    metrics["val/loss"] = val_loss
+            run.log_metrics(done, metrics)
+            if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < end:
+                checkpoint(done)
+            if on_step is not None:
+                on_step(done, metrics)
+    finally:
+        run.close_tracker()
 
     seconds = time.perf_counter() - t0
     if resumed_from is None or resumed_from < end:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from reasonlab.config import Name, StrictModel, load_config, validate
 from reasonlab.errors import ReasonlabError
@@ -17,6 +17,7 @@ from reasonlab.eval.config import EvalConfig
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
 from reasonlab.tasks import TaskSpec
+from reasonlab.tracking import check_sinks
 from reasonlab.train.optim import RLOptimConfig
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.curriculum import CurriculumConfig
@@ -154,6 +155,7 @@ class RLConfig(StrictModel):
         "device",
         "eval",
         "log_every",
+        "logging",
         "sample_every",
         "samples_logged",
         "save_every",
@@ -182,10 +184,19 @@ class RLConfig(StrictModel):
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     eval: EvalHook = Field(default_factory=EvalHook)
     log_every: int = Field(1, gt=0)
+    logging: list[str] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="metric sinks: jsonl (metrics.jsonl, always written), tensorboard, wandb (offline)",
+    )
     sample_every: int = Field(10, ge=0, description="log sample completions every N steps (0 = never)")
     samples_logged: int = Field(4, ge=0, description="how many completions to log each time")
     save_every: int = Field(0, ge=0, description="checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = Field(2, ge=0)
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, value: list[str]) -> list[str]:
+        return check_sinks(value)
 
     @model_validator(mode="after")
     def _check(self) -> RLConfig:

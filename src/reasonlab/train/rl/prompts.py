@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import read_records
 from reasonlab.seeds import prompt_hash, stable_seed
-from reasonlab.tasks import Problem
+from reasonlab.tasks import Problem, Task
 
-__all__ = ["PromptPool", "load_prompt_pool"]
+__all__ = ["PromptPool", "draw_problems", "load_prompt_pool"]
 
 
 class PromptPool:
@@ -71,3 +72,23 @@ def load_prompt_pool(path: str, task: str, held_out: Iterable[int], order: str, 
     if not problems:
         raise ReasonlabError(f"task.prompts {path}: every problem is held out (or the file is empty)")
     return PromptPool(problems, order, seed)
+
+
+def draw_problems(task: Task, params: Any, n: int, seed: int, held_out: set[int]) -> list[Problem]:
+    """``n`` problems of ``task`` from ``seed``, skipping any whose prompt is held out (generation is
+    prefix-stable, so drawing more keeps the first ones)."""
+    if not held_out:
+        return list(task.generate(params, n, seed))
+    n_draw = n
+    too_small = "rl: the task band is too small to train on without its held-out (evaluation) problems"
+    while True:
+        try:
+            drawn = list(task.generate(params, n_draw, seed))
+        except ReasonlabError as exc:
+            raise ReasonlabError(f"{too_small} ({exc})") from None
+        keep = [p for p in drawn if prompt_hash(p.prompt) not in held_out]
+        if len(keep) >= n:
+            return keep[:n]
+        if n_draw > 20 * n:
+            raise ReasonlabError(f"{too_small}: {n_draw - len(keep)} of {n_draw} drawn problems are held out")
+        n_draw += 2 * (n - len(keep)) + 1

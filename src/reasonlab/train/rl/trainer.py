@@ -48,7 +48,7 @@ from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
-from reasonlab.train.rl.prompts import load_prompt_pool
+from reasonlab.train.rl.prompts import draw_problems, load_prompt_pool
 from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward
 
 __all__ = ["RLTrainer", "train_rl"]
@@ -175,7 +175,9 @@ class RLTrainer:
             problems = self.prompt_pool.take(step, round_, n_prompts, r.batch_size // r.group_size, rounds)
         else:
             params = cfg.task.params_with(self.curriculum.knobs(step))
-            problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
+            problems = draw_problems(
+                self.task, params, n_prompts, rl_prompt_seed(cfg.seed, step, round_), self.held_out
+            )
         prompts = [self.task.render(p, cfg.task.style)[0] for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
@@ -197,24 +199,6 @@ class RLTrainer:
             out.finish.append(g.finish_reason)
             out.group.append(group_offset + i // r.group_size)
         return out, gen_time
-
-    def _draw(self, params: Any, n: int, seed: int) -> list[Any]:
-        """``n`` problems from ``seed``, skipping any whose prompt is held out (generation is prefix-stable)."""
-        if not self.held_out:
-            return list(self.task.generate(params, n, seed))
-        n_draw = n
-        too_small = "rl: the task band is too small to train on without its held-out (evaluation) problems"
-        while True:
-            try:
-                drawn = list(self.task.generate(params, n_draw, seed))
-            except ReasonlabError as exc:
-                raise ReasonlabError(f"{too_small} ({exc})") from None
-            keep = [p for p in drawn if prompt_hash(p.prompt) not in self.held_out]
-            if len(keep) >= n:
-                return keep[:n]
-            if n_draw > 20 * n:
-                raise ReasonlabError(f"{too_small}: {n_draw - len(keep)} of {n_draw} drawn problems are held out")
-            n_draw += 2 * (n - len(keep)) + 1
 
     def _score(self, ro: Rollouts) -> None:
         cfg = self.config
@@ -499,15 +483,35 @@ class RLTrainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
         """Train until ``steps`` or a budget is reached; save the final model; return a summary."""
-        cfg = self.config
         t_start = time.perf_counter()
+        self.run.open_tracker(self.config.logging, resume_step=self.step)
+        try:
+            stop_reason = self._fit_loop(t_start)
+        finally:
+            self.run.close_tracker()
+        self._save()
+        self.run.save_final_model(self.model, self.tokenizer)
+        summary = {
+            "steps": self.step,
+            "stop_reason": stop_reason,
+            "totals": self.totals,
+            "flops_by_phase": self.flops_by_phase,
+            "flops_total": self.ledger.flops_total,
+            "model": str(self.run.model_dir),
+            "train_prompts": str(self.prompts_path),
+            "seconds": time.perf_counter() - t_start,
+        }
+        atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
+        return summary
+
+    def _fit_loop(self, t_start: float) -> str:
+        """Steps until ``steps`` or a budget is reached; returns the stop reason."""
+        cfg = self.config
         done_here = 0
-        stop_reason = "steps"
         while self.step < cfg.steps:
             reached = self.budget_reached()
             if reached:
-                stop_reason = f"budget:{reached}"
-                break
+                return f"budget:{reached}"
             metrics = self.train_step()
             done_here += 1
             val = self._periodic_eval(final=self.step == cfg.steps)
@@ -525,20 +529,7 @@ class RLTrainer:
                 )
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self._save()
-        self._save()
-        self.run.save_final_model(self.model, self.tokenizer)
-        summary = {
-            "steps": self.step,
-            "stop_reason": stop_reason,
-            "totals": self.totals,
-            "flops_by_phase": self.flops_by_phase,
-            "flops_total": self.ledger.flops_total,
-            "model": str(self.run.model_dir),
-            "train_prompts": str(self.prompts_path),
-            "seconds": time.perf_counter() - t_start,
-        }
-        atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
-        return summary
+        return "steps"
 
 
 def train_rl(config: RLConfig, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
