@@ -125,23 +125,17 @@ def shard_for_training(model: torch.nn.Module, ctx: DistContext, parallel: str) 
 def optimizer_state_by_name(model: torch.nn.Module, optimizer: Any, all_ranks: bool = False) -> dict[str, Any]:
     """The optimizer state keyed by parameter names, full tensors (collective under FSDP); on rank 0
     only unless ``all_ranks`` (for an unsharded model every rank holds the same state anyway)."""
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        get_optimizer_state_dict,
-    )  # heavy: only distributed runs need it
+    import torch.distributed.checkpoint.state_dict as dsd  # heavy: only distributed runs need it
 
-    options = StateDictOptions(full_state_dict=True, cpu_offload=not all_ranks)
-    return get_optimizer_state_dict(model, optimizer, options=options)
+    options = dsd.StateDictOptions(full_state_dict=True, cpu_offload=not all_ranks)
+    return dsd.get_optimizer_state_dict(model, optimizer, options=options)
 
 
 def load_optimizer_state_by_name(model: torch.nn.Module, optimizer: Any, state: dict[str, Any]) -> None:
     """Inverse of :func:`optimizer_state_by_name` (every rank passes the same full state)."""
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        set_optimizer_state_dict,
-    )  # heavy: only distributed runs need it
+    import torch.distributed.checkpoint.state_dict as dsd  # heavy: only distributed runs need it
 
-    set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True))
+    dsd.set_optimizer_state_dict(model, optimizer, state, options=dsd.StateDictOptions(full_state_dict=True))
 
 
 def gather_for_save(model: torch.nn.Module, optimizer: Any, ctx: DistContext, make_plain: Any) -> tuple[Any, Any]:
@@ -150,12 +144,9 @@ def gather_for_save(model: torch.nn.Module, optimizer: Any, ctx: DistContext, ma
     builds the single-process objects the checkpoint format is written from."""
     if ctx.mode == "ddp":
         return (model, optimizer) if ctx.is_main else (None, None)
-    from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
-        get_model_state_dict,
-    )  # heavy: only distributed runs need it
+    import torch.distributed.checkpoint.state_dict as dsd  # heavy: only distributed runs need it
 
-    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    full = dsd.get_model_state_dict(model, options=dsd.StateDictOptions(full_state_dict=True, cpu_offload=True))
     osd = optimizer_state_by_name(model, optimizer)
     if not ctx.is_main:
         return None, None
