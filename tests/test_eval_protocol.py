@@ -333,3 +333,12 @@ def test_compare_runs_writes_outputs(run_dirs: dict[str, Any]) -> None:
     assert same["overall"]["paired"]["mean_diff"] == 0.0
     assert same["overall"]["paired"]["p_value"] == 1.0
     assert same["overall"]["gain_inside_seed_band"] is None
+
+
+def test_run_eval_bf16_autocast_path_runs_on_cpu(run_dirs: dict[str, Any], tmp_path: Path) -> None:
+    """The CUDA evaluation path (bf16 autocast in the sampler) forced on the CPU; fp32 is the default there."""
+    cfg = run_dirs["cfg"].model_copy(update={"precision": "bf16", "report": False})
+    s = run_eval(cfg, tmp_path / "bf16", progress=False)
+    recs = read_records(tmp_path / "bf16" / "eval" / "samples.jsonl")
+    assert len(recs) == 2 * 3 * 2 * 2 and s["record"]["config"]["precision"] == "bf16"
+    assert run_dirs["cfg"].precision == "auto"

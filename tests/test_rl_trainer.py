@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -387,3 +388,15 @@ def test_rl_logs_to_tensorboard(tmp_path: Path, tiny_model: Path) -> None:
     rows = read_metrics(tmp_path / "toy")
     assert [v for _, v in tb["critic/score/mean"]] == [pytest.approx(r["critic/score/mean"]) for r in rows]
     assert [s for s, _ in tb["actor/grad_norm"]] == [1, 2]
+
+
+def test_rl_bf16_autocast_path_runs_on_cpu(tmp_path: Path, tiny_model: Path) -> None:
+    """The CUDA path (bf16 autocast in rollouts and updates) forced on the CPU: it runs and learns nothing NaN."""
+    from reasonlab.sampling import amp_dtype
+
+    assert amp_dtype("cpu", "auto") is None and amp_dtype("cuda", "auto") == torch.bfloat16
+    assert amp_dtype("cpu", "bf16") == torch.bfloat16 and amp_dtype("cuda", "fp32") is None
+    cfg = make_config(tmp_path, tiny_model, precision="bf16", algorithm={"kl": {"placement": "loss"}})
+    train_rl(cfg, log=lambda _m: None)
+    rows = read_metrics(tmp_path / "toy")
+    assert len(rows) == 2 and all(math.isfinite(r["actor/pg_loss"]) and math.isfinite(r["actor/kl_loss"]) for r in rows)

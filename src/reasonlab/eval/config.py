@@ -73,6 +73,9 @@ class EvalConfig(StrictModel):
     )
     batch_size: int = Field(64, ge=1, description="sequences per sampler call")
     device: str = Field("cpu", description="cpu, cuda or auto")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 autocast on cuda, fp32 on cpu; bf16 forces autocast"
+    )
     threads: int | None = Field(None, ge=1, description="torch.set_num_threads for this evaluation")
     report: bool = Field(True, description="write report.md and plots/")
     bands: BandConfig | None = Field(

@@ -39,7 +39,7 @@ from reasonlab.io import atomic_write_text, write_records
 from reasonlab.model import load_model
 from reasonlab.rewards import compute_reward
 from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, resolve_device, resolve_model_path, training_lineage
-from reasonlab.sampling import Generation, generate_ids
+from reasonlab.sampling import Generation, amp_dtype, generate_ids
 from reasonlab.seeds import eval_sample_seed
 from reasonlab.tasks import Task, get_task
 
@@ -143,6 +143,7 @@ def sample_and_score(
                 params,
                 [b[3] for b in fits],
                 batch_size=config.batch_size,
+                amp=amp_dtype(next(model.parameters()).device, config.precision),
             )
             if fits
             else []

@@ -153,6 +153,7 @@ class RLConfig(StrictModel):
         "budget",
         "threads",
         "device",
+        "precision",
         "eval",
         "log_every",
         "logging",
@@ -174,6 +175,9 @@ class RLConfig(StrictModel):
     )
     seed: int = 0
     device: str = Field("auto", description="auto | cpu | cuda")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 autocast on cuda (rollouts and updates), fp32 on cpu; bf16 forces autocast"
+    )
     threads: int = Field(2, gt=0, description="torch CPU threads")
     steps: int = Field(100, gt=0, description="RL steps (a budget may stop earlier)")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)

@@ -41,7 +41,7 @@ from reasonlab.io import atomic_write_text, read_records, write_records
 from reasonlab.model import load_model
 from reasonlab.rewards import score
 from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
-from reasonlab.sampling import generate
+from reasonlab.sampling import amp_dtype, autocast, generate
 from reasonlab.seeds import prompt_hash, rl_prompt_seed, rl_rollout_seed, stable_seed
 from reasonlab.train.optim import lr_at, make_optimizer
 from reasonlab.train.rl import algorithms as alg
@@ -62,6 +62,7 @@ class RLTrainer:
         self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr, flush=True))
         torch.set_num_threads(config.threads)
         self.device = resolve_device(config.device)
+        self.amp = amp_dtype(self.device, config.precision)
         self.task = config.task.task
         self.estimator = alg.get_estimator(config.algorithm.name)
         init_from = resolve_model_path(config.init_from, "init_from")
@@ -185,7 +186,7 @@ class RLTrainer:
         self.model.eval()
         t0 = time.perf_counter()
         with torch.no_grad():
-            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds)
+            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds, amp=self.amp)
         gen_time = time.perf_counter() - t0
         self.model.train()
         for p in problems:
@@ -307,7 +308,7 @@ class RLTrainer:
         old_logp = values = None
         t0 = time.perf_counter()
         if need_old:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.device, self.amp):
                 old_logp, _, values = policy_forward(
                     self.model, input_ids, positions, responses, temperature=temp, value_head=self.value_head
                 )
@@ -318,7 +319,7 @@ class RLTrainer:
         ref_logp = None
         t0 = time.perf_counter()
         if self.ref_model is not None:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.device, self.amp):
                 ref_logp, _, _ = policy_forward(self.ref_model, input_ids, positions, responses, temperature=temp)
             self._step_flops["ref"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
             self._step_tokens += n_tok
@@ -390,15 +391,16 @@ class RLTrainer:
             for rows in perm.chunk(a.mini_batches):
                 rows = rows.to(self.device)
                 mb_mask = mask[rows]
-                logp, entropy, values = policy_forward(
-                    self.model,
-                    input_ids[rows],
-                    positions[rows],
-                    responses[rows],
-                    temperature=temp,
-                    value_head=self.value_head,
-                    with_entropy=True,
-                )
+                with autocast(self.device, self.amp):
+                    logp, entropy, values = policy_forward(
+                        self.model,
+                        input_ids[rows],
+                        positions[rows],
+                        responses[rows],
+                        temperature=temp,
+                        value_head=self.value_head,
+                        with_entropy=True,
+                    )
                 mb_old = old_logp[rows] if old_logp is not None else logp.detach()
                 pg = alg.ppo_clip_loss(
                     logp, mb_old, adv[rows], mb_mask, a.clip_eps_low, a.clip_eps_high, a.dual_clip, a.loss_agg, norm_len
