@@ -400,3 +400,45 @@ def test_rl_bf16_autocast_path_runs_on_cpu(tmp_path: Path, tiny_model: Path) -> 
     train_rl(cfg, log=lambda _m: None)
     rows = read_metrics(tmp_path / "toy")
     assert len(rows) == 2 and all(math.isfinite(r["actor/pg_loss"]) and math.isfinite(r["actor/kl_loss"]) for r in rows)
+
+
+def test_length_chunks_and_chunked_forward_match_one_pass() -> None:
+    """The update's length-sorted chunks (no padding computed) give one pass's numbers in the original order."""
+    from reasonlab.model import Decoder, ModelConfig
+    from reasonlab.train.rl.rollout import length_chunks, policy_forward, policy_forward_chunked
+
+    assert length_chunks([5, 5, 5]) == [[0, 1, 2]]  # nothing to save: one pass
+    runs = length_chunks([10, 400, 12, 390, 11], overhead=10)
+    assert sorted(i for r in runs for i in r) == [0, 1, 2, 3, 4] and [1, 3] in runs
+    torch.manual_seed(0)
+    model = Decoder(
+        ModelConfig(
+            vocab_size=50,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            num_kv_heads=1,
+            intermediate_size=64,
+            max_seq_len=128,
+        )
+    )
+    prompts = [[1] * 3, [2] * 40, [3] * 5, [4] * 38]
+    resps = [[5] * 2, [6] * 30, [7] * 1, [8] * 25]
+    input_ids, responses, mask, positions = pack_sequences(prompts, resps, pad_id=0)
+    one = policy_forward(model, input_ids, positions, responses, with_entropy=True)
+    import reasonlab.train.rl.rollout as ro
+
+    saved = ro.CHUNK_OVERHEAD_TOKENS
+    ro.CHUNK_OVERHEAD_TOKENS = 1
+    try:
+        assert len(length_chunks([5, 70, 6, 63], overhead=1)) > 1
+        logp, ent, _ = policy_forward_chunked(
+            model, input_ids, positions, responses, mask, with_entropy=True, entropy_grad=False
+        )
+    finally:
+        ro.CHUNK_OVERHEAD_TOKENS = saved
+    assert one[1] is not None and ent is not None
+    assert torch.allclose(logp * mask, one[0] * mask, atol=1e-5)
+    assert torch.allclose(ent * mask, one[1] * mask, atol=1e-5)
+    logp.sum().backward()  # gradients flow through every chunk
+    assert all(p.grad is not None for p in model.parameters())

@@ -49,7 +49,7 @@ from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
 from reasonlab.train.rl.prompts import draw_problems, load_prompt_pool
-from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward
+from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward_chunked
 
 __all__ = ["RLTrainer", "train_rl"]
 
@@ -309,8 +309,8 @@ class RLTrainer:
         t0 = time.perf_counter()
         if need_old:
             with torch.no_grad(), autocast(self.device, self.amp):
-                old_logp, _, values = policy_forward(
-                    self.model, input_ids, positions, responses, temperature=temp, value_head=self.value_head
+                old_logp, _, values = policy_forward_chunked(
+                    self.model, input_ids, positions, responses, mask, temperature=temp, value_head=self.value_head
                 )
             self._step_flops["old"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
             self._step_tokens += n_tok
@@ -320,7 +320,9 @@ class RLTrainer:
         t0 = time.perf_counter()
         if self.ref_model is not None:
             with torch.no_grad(), autocast(self.device, self.amp):
-                ref_logp, _, _ = policy_forward(self.ref_model, input_ids, positions, responses, temperature=temp)
+                ref_logp, _, _ = policy_forward_chunked(
+                    self.ref_model, input_ids, positions, responses, mask, temperature=temp
+                )
             self._step_flops["ref"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
             self._step_tokens += n_tok
         metrics["timing_s/ref"] = time.perf_counter() - t0
@@ -392,14 +394,16 @@ class RLTrainer:
                 rows = rows.to(self.device)
                 mb_mask = mask[rows]
                 with autocast(self.device, self.amp):
-                    logp, entropy, values = policy_forward(
+                    logp, entropy, values = policy_forward_chunked(
                         self.model,
                         input_ids[rows],
                         positions[rows],
                         responses[rows],
+                        mb_mask,
                         temperature=temp,
                         value_head=self.value_head,
                         with_entropy=True,
+                        entropy_grad=a.entropy_coef > 0,  # else a metric only: no graph over [B, T, V]
                     )
                 mb_old = old_logp[rows] if old_logp is not None else logp.detach()
                 pg = alg.ppo_clip_loss(
