@@ -105,6 +105,34 @@ def test_trl_grpo_two_steps_on_cpu_with_our_reward(exported, conversational: boo
     for h in logs:  # half the completions are gold: the tags survived TRL's decoding
         assert h["rewards/reasonlab_process/mean"] == pytest.approx(0.5)
         assert h["frac_reward_zero_std"] == 0.0 and h["grad_norm"] > 0
+    if conversational:
+        return
+    # bring the trained model back: TRL's output directory is a model `reasonlab eval` reads
+    trainer.save_model(str(root / "trl-out"))
+    from reasonlab.config import validate
+    from reasonlab.eval.config import EvalConfig
+    from reasonlab.eval.protocol import run_eval
+    from reasonlab.model import load_model
+
+    _, back_tok = load_model(root / "trl-out")
+    assert back_tok.encode("<answer> 3 </answer>") == tok.encode("<answer> 3 </answer>")
+    cfg = validate(
+        EvalConfig,
+        {
+            "name": "trl-back",
+            "model": str(root / "trl-out"),
+            "task": "arith",
+            "fixed": {"modulus": 7},
+            "buckets": {"knob": "ops", "values": [2]},
+            "problems_per_bucket": 2,
+            "seeds": 1,
+            "decoding": {"max_new_tokens": 8},
+            "bootstrap": 100,
+            "report": False,
+        },
+    )
+    summary = run_eval(cfg, root / "trl-eval", progress=False)
+    assert "1" in summary["overall"]["outcome"]["pass@k"]
 
 
 def _verl_python() -> Path | None:
