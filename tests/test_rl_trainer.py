@@ -442,3 +442,54 @@ def test_length_chunks_and_chunked_forward_match_one_pass() -> None:
     assert torch.allclose(ent * mask, one[1] * mask, atol=1e-5)
     logp.sum().backward()  # gradients flow through every chunk
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_shared_prefix_forward_matches_the_plain_pass() -> None:
+    """Each group's prompt computed once: log-probs, entropy, values and gradients of the plain pass."""
+    from reasonlab.model import Decoder, ModelConfig
+    from reasonlab.train.rl.prefix import policy_forward_shared
+    from reasonlab.train.rl.rollout import ValueHead, policy_forward
+
+    torch.manual_seed(0)
+    model = Decoder(
+        ModelConfig(
+            vocab_size=50,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=4,
+            num_kv_heads=2,
+            intermediate_size=64,
+            max_seq_len=256,
+        )
+    )
+    head = ValueHead(32)
+    with torch.no_grad():
+        for name, p in [*model.named_parameters(), *head.named_parameters()]:
+            if name.endswith("bias") or "norm" in name or "proj" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+    gen = torch.Generator().manual_seed(1)
+    prompts, resps = [], []
+    for length in (7, 30, 12):
+        prompt = torch.randint(1, 50, (length,), generator=gen).tolist()
+        for _ in range(4):  # groups of 4 responses of 0..39 tokens
+            n = int(torch.randint(0, 40, (1,), generator=gen))
+            prompts.append(prompt)
+            resps.append(torch.randint(1, 50, (n,), generator=gen).tolist())
+    input_ids, responses, mask, positions = pack_sequences(prompts, resps, pad_id=0)
+    kw: dict[str, Any] = {"temperature": 0.7, "value_head": head, "with_entropy": True}
+    plain = policy_forward(model, input_ids, positions, responses, **kw)
+    shared = policy_forward_shared(model, input_ids, positions, responses, mask, **kw)
+    for a, b in zip(plain, shared, strict=True):
+        assert a is not None and b is not None
+        assert torch.allclose(a * mask, b * mask, atol=1e-5)
+    grads = []
+    for logp, _, values in (plain, shared):
+        model.zero_grad()
+        head.zero_grad()
+        ((logp + values) * mask).sum().backward()
+        grads.append([p.grad.clone() for p in [*model.parameters(), *head.parameters()]])
+    worst = max(float(((a - b).abs() / (b.abs().max() + 1e-6)).max()) for a, b in zip(*grads, strict=True))
+    assert worst < 1e-5, worst
+    # all prompts distinct: the chunked plain pass
+    single = policy_forward_shared(model, input_ids[::4], positions[::4], responses[::4], mask[::4], **kw)
+    assert torch.allclose(single[0] * mask[::4], plain[0][::4] * mask[::4], atol=1e-5)

@@ -48,8 +48,9 @@ from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
+from reasonlab.train.rl.prefix import policy_forward_shared
 from reasonlab.train.rl.prompts import draw_problems, load_prompt_pool
-from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward_chunked
+from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences
 
 __all__ = ["RLTrainer", "train_rl"]
 
@@ -309,7 +310,7 @@ class RLTrainer:
         t0 = time.perf_counter()
         if need_old:
             with torch.no_grad(), autocast(self.device, self.amp):
-                old_logp, _, values = policy_forward_chunked(
+                old_logp, _, values = policy_forward_shared(
                     self.model, input_ids, positions, responses, mask, temperature=temp, value_head=self.value_head
                 )
             self._step_flops["old"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
@@ -320,7 +321,7 @@ class RLTrainer:
         t0 = time.perf_counter()
         if self.ref_model is not None:
             with torch.no_grad(), autocast(self.device, self.amp):
-                ref_logp, _, _ = policy_forward_chunked(
+                ref_logp, _, _ = policy_forward_shared(
                     self.ref_model, input_ids, positions, responses, mask, temperature=temp
                 )
             self._step_flops["ref"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
@@ -394,7 +395,7 @@ class RLTrainer:
                 rows = rows.to(self.device)
                 mb_mask = mask[rows]
                 with autocast(self.device, self.amp):
-                    logp, entropy, values = policy_forward_chunked(
+                    logp, entropy, values = policy_forward_shared(
                         self.model,
                         input_ids[rows],
                         positions[rows],
