@@ -104,7 +104,7 @@ def smoke(out: Path, device: str, tiny: bool) -> dict[str, Any]:
             "init_from": s["model"],
             "device": device,
             "precision": "bf16",
-            "threads": 2,
+            "threads": 1 if tiny else 4,
             "steps": 2 if tiny else 4,
             "task": {"name": "arith", "knobs": ARITH, "reward": "process"},
             "rollout": {

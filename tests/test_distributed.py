@@ -56,6 +56,7 @@ def single(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("heavy")  # subprocesses on both cores, or timing-sensitive: never side by side
 def test_ddp_two_processes_match_one_and_resume(single) -> None:
     cfg, runs = single
     # stop at step 3 (the schedule still spans 6 steps), then resume to the end
@@ -76,6 +77,7 @@ def test_ddp_two_processes_match_one_and_resume(single) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("heavy")  # subprocesses on both cores, or timing-sensitive: never side by side
 def test_fsdp_two_processes_match_one(single) -> None:
     cfg, runs = single
     proc = _torchrun(cfg, "--set", "name=fsdp", "--set", "runtime.parallel=fsdp")

@@ -154,3 +154,28 @@ def test_export_verl_cli_from_files_and_errors(tmp_path, capsys) -> None:
                  "--out", str(tmp_path / "z")]) == 2  # fmt: skip
     assert "in both" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+def test_files_the_lab_writes_load_with_hf_datasets(tmp_path) -> None:
+    """Problem files (both formats, every task) and score records load with datasets, nested meta intact."""
+    datasets = pytest.importorskip("datasets")
+    for task, knobs in (("knights", ["--people", "3-4"]), ("arith", ["--mode", "mix"]), ("arith_facts", [])):
+        for suffix in ("jsonl", "parquet"):
+            path = tmp_path / f"{task}.{suffix}"
+            assert main(["data", "generate", task, "-n", "6", *knobs, "--out", str(path)]) == 0
+            ds = datasets.load_dataset(
+                suffix.replace("jsonl", "json"), data_files=str(path), split="train", cache_dir=str(tmp_path / "c")
+            )
+            rows = read_records(path)
+            assert ds.num_rows == 6 and isinstance(ds[0]["meta"], dict)
+            assert ds[0]["meta"]["seed"] == rows[0]["meta"]["seed"]
+    problems = read_records(tmp_path / "knights.parquet")
+    completions = [{"id": p["id"], "completion": p["solution"]} for p in problems]
+    from reasonlab.io import write_records
+
+    write_records(tmp_path / "c.jsonl", completions)
+    out = tmp_path / "scores.parquet"
+    args = ["score", "--problems", str(tmp_path / "knights.parquet"), "--completions", str(tmp_path / "c.jsonl")]
+    assert main([*args, "--reward", "logic_rl", "--out", str(out)]) == 0
+    scores = datasets.load_dataset("parquet", data_files=str(out), split="train", cache_dir=str(tmp_path / "c"))
+    assert scores.num_rows == 6 and all(r == 3.0 for r in scores["reward"])

@@ -142,6 +142,7 @@ def _verl_python() -> Path | None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("heavy")  # subprocesses on both cores, or timing-sensitive: never side by side
 def test_verl_dataset_class_and_reward_manager(exported, tmp_path) -> None:
     python = _verl_python()
     if python is None:
