@@ -50,6 +50,50 @@ def _wrong(problem, gold: str) -> str:
 
 
 @pytest.mark.slow
+def test_trl_grpo_generates_with_the_exported_model_unchanged(exported) -> None:
+    """TRL's own generation with the export as it is: pad/eos from the tokenizer, rewards from our verifier."""
+    trl = pytest.importorskip("trl")
+    transformers = pytest.importorskip("transformers")
+    from reasonlab.integrations.trl import REWARD_FUNCS, hf_dataset
+
+    root, tok, train, _ = exported
+    seen: list[list[str]] = []
+
+    def spy(prompts, completions, **kw):
+        seen.append(list(completions))
+        return REWARD_FUNCS["format"](prompts=prompts, completions=completions, **kw)
+
+    spy.__name__ = "reasonlab_format"
+    args = trl.GRPOConfig(
+        output_dir=str(root / "trl-real"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=12,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        save_strategy="no",
+        beta=0.0,
+        seed=0,
+    )
+    trainer = trl.GRPOTrainer(
+        model=transformers.AutoModelForCausalLM.from_pretrained(root / "hf", local_files_only=True),
+        reward_funcs=[spy],
+        args=args,
+        train_dataset=hf_dataset(train),
+        processing_class=transformers.AutoTokenizer.from_pretrained(root / "hf", local_files_only=True),
+    )
+    assert trainer.processing_class.pad_token_id == tok.pad_id
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "reward" in h]
+    assert len(logs) == 2 and len(seen) == 2 and all(len(batch) == 4 for batch in seen)
+    assert all(0 < h["completions/mean_length"] <= 12 for h in logs)
+    assert all("<pad>" not in c and "<eos>" not in c for batch in seen for c in batch)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("conversational", [False, True])
 def test_trl_grpo_two_steps_on_cpu_with_our_reward(exported, conversational: bool) -> None:
     trl = pytest.importorskip("trl")
