@@ -115,7 +115,7 @@ def tokenizer_config(tokenizer: TaskTokenizer, max_len: int) -> dict[str, Any]:
     Only <bos>/<eos>/<pad> are special: the tag tokens are ordinary added tokens, so engines that
     decode with ``skip_special_tokens=True`` (TRL, verl) keep the tags the verifiers read.
     """
-    bos = BOS if tokenizer.bos_id is not None else None
+    bos = tokenizer.decode([tokenizer.bos_id]) if tokenizer.bos_id is not None else None
     template = CHAT_TEMPLATE if bos else CHAT_TEMPLATE.replace("{{ bos_token }}", "")
     return {
         # PreTrainedTokenizerFast loads tokenizer.json as written in transformers 4 and 5 (in 5 it is
