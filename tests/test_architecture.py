@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("reasonlab.report",),
     ("reasonlab.integrations", "reasonlab.bench"),
     ("reasonlab.experiments",),
-    ("reasonlab.cli",),
+    ("reasonlab.cli", "reasonlab.__main__"),
 ]
 #: Third-party modules a function may import lazily (optional or heavy), with the reason in a comment.
 LAZY_OK = (

@@ -349,3 +349,12 @@ def test_failure_breakdown_by_hand() -> None:
     old = [{k: v for k, v in r.items() if k != "failure"} for r in recs]  # records written before the field
     assert failure_breakdown(old)["failures"] is None and failure_breakdown(old)["hacked_rate"] == pytest.approx(1 / 3)
     assert failure_breakdown([{"correct": True, "process_ok": None}])["hacked_rate"] is None
+
+
+def test_run_eval_bf16_autocast_path_runs_on_cpu(run_dirs: dict[str, Any], tmp_path: Path) -> None:
+    """The CUDA evaluation path (bf16 autocast in the sampler) forced on the CPU; fp32 is the default there."""
+    cfg = run_dirs["cfg"].model_copy(update={"precision": "bf16", "report": False})
+    s = run_eval(cfg, tmp_path / "bf16", progress=False)
+    recs = read_records(tmp_path / "bf16" / "eval" / "samples.jsonl")
+    assert len(recs) == 2 * 3 * 2 * 2 and s["record"]["config"]["precision"] == "bf16"
+    assert run_dirs["cfg"].precision == "auto"

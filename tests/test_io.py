@@ -65,3 +65,58 @@ def test_atomic_dir_replaces_whole_directory_or_nothing(tmp_path):
         raise KeyboardInterrupt
     assert (dest / "a.txt").read_text() == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no temp or old directories left
+
+
+def test_parquet_meta_is_a_real_nested_column(tmp_path):
+    """Regression (#15): ``meta`` was a ``meta__json`` text column; now structs and lists, exact round trip."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from reasonlab.tasks import get_task
+
+    rows = []
+    for name, knobs in (("arith", {"mode": "mix"}), ("knights", {}), ("arith_facts", {})):
+        task = get_task(name)
+        rows += [p.to_dict() for p in task.generate(task.params(**knobs), 12, 0)]
+    path = tmp_path / "mixed.parquet"
+    write_records(path, rows)
+    assert read_records(path) == rows
+    schema = pq.read_schema(path)
+    assert "meta__json" not in schema.names
+    meta = schema.field("meta").type
+    assert pa.types.is_struct(meta)
+    graph = meta.field("graph").type
+    assert pa.types.is_list(graph.field("nodes").type)
+    assert meta.field("ops").type == pa.int64()
+    # values Arrow cannot type (mixed lists, empty objects, absent-or-null keys) still round-trip exactly
+    odd = [
+        {"id": "a", "meta": {"k": ["x", 1], "e": {}, "n": None, "f": 1.0}},
+        {"id": "b", "meta": {"k": [2.5], "e": {}, "f": 2}},
+        {"id": "c", "meta": None},
+    ]
+    write_records(tmp_path / "odd.parquet", odd)
+    assert read_records(tmp_path / "odd.parquet") == odd
+
+
+def test_parquet_files_with_meta_json_columns_still_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "old.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "meta__json": ['{"ops": 3, "g": [1, "x"]}', None]}), path)
+    assert read_records(path) == [{"id": "a", "meta": {"ops": 3, "g": [1, "x"]}}, {"id": "b", "meta": None}]
+
+
+def test_parquet_records_load_with_hf_datasets(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from reasonlab.tasks import get_task
+
+    task = get_task("arith")
+    rows = [p.to_dict() for p in task.generate(task.params(ops="2-4"), 8, 0)]
+    write_records(tmp_path / "p.parquet", rows)
+    write_records(tmp_path / "p.jsonl", rows)
+    for name in ("p.parquet", "p.jsonl"):
+        kind = name.split(".")[1].replace("jsonl", "json")
+        ds = datasets.load_dataset(kind, data_files=str(tmp_path / name), split="train", cache_dir=str(tmp_path / "c"))
+        assert ds[0]["meta"]["graph"]["nodes"][0]["value"] == rows[0]["meta"]["graph"]["nodes"][0]["value"]
+        assert ds[3]["meta"]["ops"] == rows[3]["meta"]["ops"]

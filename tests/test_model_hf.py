@@ -12,7 +12,7 @@ import torch
 from reasonlab.errors import ReasonlabError
 from reasonlab.model import SPECIAL_TOKENS, Decoder, ModelConfig, TaskTokenizer, load_model, save_model
 from reasonlab.model.hf import export_hf
-from reasonlab.sampling import SamplingParams, generate_ids
+from reasonlab.sampling import SamplingParams, generate, generate_ids
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 transformers = pytest.importorskip("transformers")
@@ -117,6 +117,55 @@ def test_greedy_generation_matches_transformers(exported, tok: TaskTokenizer) ->
             0, len(prompt) :
         ].tolist()
     assert ours.token_ids == theirs
+
+
+def test_exported_tags_are_ordinary_tokens_and_survive_skip_special(exported, tok: TaskTokenizer) -> None:
+    """Regression (#15): the tags were special, so TRL/verl decoding with skip_special_tokens=True lost them."""
+    _, out = exported
+    hf_tok = transformers.AutoTokenizer.from_pretrained(out, local_files_only=True)
+    assert set(hf_tok.all_special_tokens) == {"<bos>", "<eos>", "<pad>"}
+    gold = " Define x as n; so n = 11. Answer: 11. </solution> <answer> 11 </answer> <think> a </think>"
+    ids = [*tok.encode(gold), tok.eos_id, tok.pad_id]
+    assert hf_tok.convert_tokens_to_ids("<answer>") == tok.special_ids["<answer>"]  # same ids
+    assert hf_tok.decode(ids, skip_special_tokens=True) == gold == tok.decode(ids, skip_special=True)
+    from reasonlab.rewards import score
+    from reasonlab.tasks import get_task
+
+    kk = get_task("knights")
+    for problem in kk.generate(kk.params(people="3-4"), 4, 0):
+        completion = kk.render(problem, "plain")[1]
+        decoded = hf_tok.decode([*tok.encode(completion), tok.eos_id], skip_special_tokens=True)
+        assert score(kk, problem, decoded, "logic_rl").reward == 3.0
+
+
+def test_exported_tokenizer_prepends_bos_and_greedy_matches(exported, tok: TaskTokenizer) -> None:
+    """Regression (#15): ``tokenizer(text)`` added no <bos>, so greedy outputs in transformers differed."""
+    model, out = exported
+    hf_tok = transformers.AutoTokenizer.from_pretrained(out, local_files_only=True)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(out, local_files_only=True).eval()
+    hf.generation_config.eos_token_id = None
+    for text in TEXTS[:3]:
+        enc = hf_tok(text)["input_ids"]
+        assert enc == tok.encode(text, add_bos=True)
+        ours = generate(model, tok, [text], SamplingParams(max_new_tokens=8, temperature=0, ignore_eos=True), [0])[0]
+        with torch.no_grad():
+            theirs = hf.generate(torch.tensor([enc]), max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_id)
+        assert ours.token_ids == theirs[0, len(enc) :].tolist()
+
+
+def test_exported_chat_template_passes_text_through(exported, tok: TaskTokenizer) -> None:
+    """Regression (#15): no chat template, so verl's dataset dropped every row and TRL's chat path failed."""
+    _, out = exported
+    hf_tok = transformers.AutoTokenizer.from_pretrained(out, local_files_only=True)
+    msgs = [{"role": "user", "content": TEXTS[0]}]
+    text = hf_tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    assert text == "<bos>" + TEXTS[0]
+    assert hf_tok(text, add_special_tokens=False)["input_ids"] == tok.encode(TEXTS[0], add_bos=True)
+    ids = hf_tok.apply_chat_template([msgs], tokenize=True, add_generation_prompt=True, return_dict=True)
+    assert list(ids["input_ids"][0]) == tok.encode(TEXTS[0], add_bos=True)
+    full = [*msgs, {"role": "assistant", "content": TEXTS[1]}]
+    assert hf_tok.apply_chat_template(full, tokenize=False) == "<bos>" + TEXTS[0] + TEXTS[1] + "<eos>"
+    assert (hf_tok.pad_token_id, hf_tok.eos_token_id) == (tok.pad_id, tok.eos_id)
 
 
 def test_import_llama_directory(tok: TaskTokenizer, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -332,3 +333,163 @@ def test_rl_never_trains_on_held_out_prompts(tmp_path: Path, tiny_model: Path) -
     )
     with pytest.raises(ReasonlabError, match="too small to train on without its held-out"):
         train_rl(tiny_space, log=lambda _m: None)
+
+
+def test_rl_prompts_from_a_file_in_order_and_shuffled(tmp_path: Path, tiny_model: Path) -> None:
+    """Regression (#15): RL could not read its prompts from a file (to share them with another engine)."""
+    from reasonlab.io import read_records, write_records
+    from reasonlab.tasks import get_task
+    from reasonlab.train.rl.prompts import PromptPool
+
+    toy = get_task("rltoy")
+    problems = list(toy.generate(toy.params(), 5, 7))  # 5 distinct digits
+    path = tmp_path / "prompts.parquet"
+    write_records(path, [p.to_dict() for p in problems])
+    cfg = make_config(tmp_path, tiny_model, steps=3, task={"prompts": str(path)}, sample_every=0)
+    train_rl(cfg, log=lambda _m: None)
+    trained = [r["prompt"] for r in read_records(tmp_path / "toy" / "data" / "train_prompts.jsonl")]
+    # 2 prompts a step, 3 steps: positions 0..5 of the file in order (wrapping after 5)
+    assert trained == [p.prompt for p in problems]
+    pool = PromptPool(problems, "in_order", 0)
+    assert [p.id for p in pool.take(2, 0, 2, 2, 1)] == [problems[4].id, problems[0].id]
+    # dynamic sampling reserves (R + 1) P positions a step; refill round r reads the r-th block
+    assert [p.id for p in pool.take(1, 1, 2, 2, 3)] == [problems[i].id for i in (3, 4)]
+    shuffled = PromptPool(problems, "shuffle", 0)
+    epoch0 = [shuffled.take(s, 0, 1, 1, 1)[0].id for s in range(5)]
+    assert sorted(epoch0) == sorted(p.id for p in problems) and epoch0 != [p.id for p in problems]
+    assert [PromptPool(problems, "shuffle", 0).take(s, 0, 1, 1, 1)[0].id for s in range(5)] == epoch0
+
+
+def test_rl_prompts_file_is_checked_at_load(tmp_path: Path, tiny_model: Path) -> None:
+    from reasonlab.io import write_records
+
+    with pytest.raises(ReasonlabError, match="no such file"):
+        make_config(tmp_path, tiny_model, task={"prompts": str(tmp_path / "missing.jsonl")})
+    with pytest.raises(ReasonlabError, match="curriculum"):
+        write_records(tmp_path / "p.jsonl", [])
+        make_config(
+            tmp_path,
+            tiny_model,
+            task={"prompts": str(tmp_path / "p.jsonl")},
+            curriculum={"kind": "staged", "stages": [{"steps": 1, "knobs": {}}]},
+        )
+    with pytest.raises(ReasonlabError, match="every problem is held out"):
+        train_rl(make_config(tmp_path, tiny_model, task={"prompts": str(tmp_path / "p.jsonl")}), log=lambda _m: None)
+    assert not (tmp_path / "toy").exists()
+
+
+@pytest.mark.slow
+def test_rl_logs_to_tensorboard(tmp_path: Path, tiny_model: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from test_tracking import tensorboard_scalars
+
+    train_rl(make_config(tmp_path, tiny_model, logging=["jsonl", "tensorboard"], sample_every=0), log=lambda _m: None)
+    tb = tensorboard_scalars(tmp_path / "toy" / "tensorboard")
+    rows = read_metrics(tmp_path / "toy")
+    assert [v for _, v in tb["critic/score/mean"]] == [pytest.approx(r["critic/score/mean"]) for r in rows]
+    assert [s for s, _ in tb["actor/grad_norm"]] == [1, 2]
+
+
+def test_rl_bf16_autocast_path_runs_on_cpu(tmp_path: Path, tiny_model: Path) -> None:
+    """The CUDA path (bf16 autocast in rollouts and updates) forced on the CPU: it runs and learns nothing NaN."""
+    from reasonlab.sampling import amp_dtype
+
+    assert amp_dtype("cpu", "auto") is None and amp_dtype("cuda", "auto") == torch.bfloat16
+    assert amp_dtype("cpu", "bf16") == torch.bfloat16 and amp_dtype("cuda", "fp32") is None
+    cfg = make_config(tmp_path, tiny_model, precision="bf16", algorithm={"kl": {"placement": "loss"}})
+    train_rl(cfg, log=lambda _m: None)
+    rows = read_metrics(tmp_path / "toy")
+    assert len(rows) == 2 and all(math.isfinite(r["actor/pg_loss"]) and math.isfinite(r["actor/kl_loss"]) for r in rows)
+
+
+def test_length_chunks_and_chunked_forward_match_one_pass() -> None:
+    """The update's length-sorted chunks (no padding computed) give one pass's numbers in the original order."""
+    from reasonlab.model import Decoder, ModelConfig
+    from reasonlab.train.rl.rollout import length_chunks, policy_forward, policy_forward_chunked
+
+    assert length_chunks([5, 5, 5]) == [[0, 1, 2]]  # nothing to save: one pass
+    runs = length_chunks([10, 400, 12, 390, 11], overhead=10)
+    assert sorted(i for r in runs for i in r) == [0, 1, 2, 3, 4] and [1, 3] in runs
+    torch.manual_seed(0)
+    model = Decoder(
+        ModelConfig(
+            vocab_size=50,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            num_kv_heads=1,
+            intermediate_size=64,
+            max_seq_len=128,
+        )
+    )
+    prompts = [[1] * 3, [2] * 40, [3] * 5, [4] * 38]
+    resps = [[5] * 2, [6] * 30, [7] * 1, [8] * 25]
+    input_ids, responses, mask, positions = pack_sequences(prompts, resps, pad_id=0)
+    one = policy_forward(model, input_ids, positions, responses, with_entropy=True)
+    import reasonlab.train.rl.rollout as ro
+
+    saved = ro.CHUNK_OVERHEAD_TOKENS
+    ro.CHUNK_OVERHEAD_TOKENS = 1
+    try:
+        assert len(length_chunks([5, 70, 6, 63], overhead=1)) > 1
+        logp, ent, _ = policy_forward_chunked(
+            model, input_ids, positions, responses, mask, with_entropy=True, entropy_grad=False
+        )
+    finally:
+        ro.CHUNK_OVERHEAD_TOKENS = saved
+    assert one[1] is not None and ent is not None
+    assert torch.allclose(logp * mask, one[0] * mask, atol=1e-5)
+    assert torch.allclose(ent * mask, one[1] * mask, atol=1e-5)
+    logp.sum().backward()  # gradients flow through every chunk
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_shared_prefix_forward_matches_the_plain_pass() -> None:
+    """Each group's prompt computed once: log-probs, entropy, values and gradients of the plain pass."""
+    from reasonlab.model import Decoder, ModelConfig
+    from reasonlab.train.rl.prefix import policy_forward_shared
+    from reasonlab.train.rl.rollout import ValueHead, policy_forward
+
+    torch.manual_seed(0)
+    model = Decoder(
+        ModelConfig(
+            vocab_size=50,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=4,
+            num_kv_heads=2,
+            intermediate_size=64,
+            max_seq_len=256,
+        )
+    )
+    head = ValueHead(32)
+    with torch.no_grad():
+        for name, p in [*model.named_parameters(), *head.named_parameters()]:
+            if name.endswith("bias") or "norm" in name or "proj" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+    gen = torch.Generator().manual_seed(1)
+    prompts, resps = [], []
+    for length in (7, 30, 12):
+        prompt = torch.randint(1, 50, (length,), generator=gen).tolist()
+        for _ in range(4):  # groups of 4 responses of 0..39 tokens
+            n = int(torch.randint(0, 40, (1,), generator=gen))
+            prompts.append(prompt)
+            resps.append(torch.randint(1, 50, (n,), generator=gen).tolist())
+    input_ids, responses, mask, positions = pack_sequences(prompts, resps, pad_id=0)
+    kw: dict[str, Any] = {"temperature": 0.7, "value_head": head, "with_entropy": True}
+    plain = policy_forward(model, input_ids, positions, responses, **kw)
+    shared = policy_forward_shared(model, input_ids, positions, responses, mask, **kw)
+    for a, b in zip(plain, shared, strict=True):
+        assert a is not None and b is not None
+        assert torch.allclose(a * mask, b * mask, atol=1e-5)
+    grads = []
+    for logp, _, values in (plain, shared):
+        model.zero_grad()
+        head.zero_grad()
+        ((logp + values) * mask).sum().backward()
+        grads.append([p.grad.clone() for p in [*model.parameters(), *head.parameters()]])
+    worst = max(float(((a - b).abs() / (b.abs().max() + 1e-6)).max()) for a, b in zip(*grads, strict=True))
+    assert worst < 1e-5, worst
+    # all prompts distinct: the chunked plain pass
+    single = policy_forward_shared(model, input_ids[::4], positions[::4], responses[::4], mask[::4], **kw)
+    assert torch.allclose(single[0] * mask[::4], plain[0][::4] * mask[::4], atol=1e-5)

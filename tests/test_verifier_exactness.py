@@ -227,6 +227,7 @@ def _abort(*_: object) -> None:
     raise _Runaway
 
 
+@pytest.mark.xdist_group("heavy")  # subprocesses on both cores, or timing-sensitive: never side by side
 def test_every_verifier_is_linear_on_1mb_adversarial_completions() -> None:
     """Every verifier scores every 1 MB case in < 1 s of CPU time (~0.1 s at most on a 2-core machine; the
     quadratic ``Answer:`` regex took minutes). CPU time, not wall time, so a busy machine cannot fail it;

@@ -215,8 +215,9 @@ def _check_suffix(path: Path) -> str:
 def write_records(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
     """Write ``records`` atomically as JSONL or Parquet (chosen by suffix); return how many.
 
-    Parquet columns holding nested objects (``meta``) are stored as JSON strings so that any
-    record shape round-trips exactly through :func:`read_records`.
+    Parquet columns holding nested objects (``meta``) are real nested columns (structs and lists), so
+    ``datasets.load_dataset("parquet", ...)``, pandas or DuckDB see ``meta`` as nested data, and every
+    record shape still round-trips exactly through :func:`read_records`: see :func:`nested_column`.
     """
     dest = Path(path)
     suffix = _check_suffix(dest)
@@ -230,16 +231,151 @@ def write_records(path: str | os.PathLike[str], records: Iterable[dict[str, Any]
             import pyarrow as pa  # heavy: only Parquet outputs need it (JSONL commands stay fast)
             import pyarrow.parquet as pq  # heavy: as above
 
-            columns: dict[str, list[Any]] = {}
+            arrays: dict[str, Any] = {}
+            plan: dict[str, list[list[str]]] = {"json": [], "optional": []}
             keys = list(dict.fromkeys(k for row in rows for k in row))
             for key in keys:
                 values = [row.get(key) for row in rows]
                 if any(isinstance(v, dict | list) for v in values):
-                    values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-                    key = f"{key}__json"
-                columns[key] = values
-            pq.write_table(pa.table(columns), tmp)
+                    arrays[key], json_paths, optional = nested_column(key, values)
+                    plan["json"] += json_paths
+                    plan["optional"] += optional
+                else:
+                    arrays[key] = pa.array(values)
+            table = pa.table(arrays)
+            if plan["json"] or plan["optional"]:
+                meta = {PARQUET_PLAN_KEY: json.dumps(plan).encode()}
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+            pq.write_table(table, tmp)
     return len(rows)
+
+
+#: Schema metadata key of a Parquet file: which nested paths hold JSON text and which keys may be absent.
+PARQUET_PLAN_KEY = b"reasonlab.nested"
+_ABSENT = object()
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class _Unrepresentable(Exception):
+    """A value Arrow cannot hold exactly (mixed types, empty objects, huge integers, ...)."""
+
+
+def _arrow_values(values: list[Any], path: list[str], plan: dict[str, list[list[str]]]) -> tuple[list[Any], Any]:
+    """``(values, arrow type)`` for one nested path across rows; JSON text where a struct field cannot be typed."""
+    import pyarrow as pa  # heavy: only Parquet outputs need it
+
+    present = [v for v in values if v is not None]
+    if not present:
+        return values, pa.null()
+    if all(isinstance(v, dict) for v in present):
+        keys = list(dict.fromkeys(k for v in present for k in v))
+        if not keys or not all(isinstance(k, str) and k and k != "[]" for k in keys):
+            raise _Unrepresentable
+        fields, columns = [], {}
+        for k in keys:
+            col = [None if v is None else v.get(k, _ABSENT) for v in values]
+            absent = any(x is _ABSENT for x in col)
+            if absent and any(x is None and v is not None for x, v in zip(col, values, strict=True)):
+                raise _Unrepresentable  # absent in some rows, explicitly null in others: ambiguous
+            col = [None if x is _ABSENT else x for x in col]
+            sub: dict[str, list[list[str]]] = {"json": [], "optional": []}
+            try:
+                columns[k], typ = _arrow_values(col, [*path, k], sub)
+            except _Unrepresentable:
+                columns[k] = [None if x is None else json.dumps(x, ensure_ascii=False) for x in col]
+                typ, sub = pa.string(), {"json": [[*path, k]], "optional": []}
+            if absent:
+                sub["optional"].append([*path, k])
+            plan["json"] += sub["json"]
+            plan["optional"] += sub["optional"]
+            fields.append(pa.field(k, typ))
+        rows = [None if v is None else {k: columns[k][i] for k in keys} for i, v in enumerate(values)]
+        return rows, pa.struct(fields)
+    if all(isinstance(v, list) for v in present):
+        flat = [x for v in present for x in v]
+        if any(x is None for x in flat) and any(isinstance(x, dict | list) for x in flat):
+            raise _Unrepresentable
+        flat_values, typ = _arrow_values(flat, [*path, "[]"], plan)
+        out: list[Any] = []
+        i = 0
+        for v in values:
+            if v is None:
+                out.append(None)
+            else:
+                out.append(flat_values[i : i + len(v)])
+                i += len(v)
+        return out, pa.list_(typ)
+    kinds = {bool if isinstance(v, bool) else type(v) for v in present}
+    if len(kinds) != 1:
+        raise _Unrepresentable
+    kind = kinds.pop()
+    if kind is int and not all(_INT64[0] <= v <= _INT64[1] for v in present):
+        raise _Unrepresentable
+    types = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+    if kind not in types:
+        raise _Unrepresentable
+    return values, types[kind]
+
+
+def nested_column(key: str, values: list[Any]) -> tuple[Any, list[list[str]], list[list[str]]]:
+    """A Parquet column for the nested values of ``key``: ``(arrow array, json paths, optional paths)``.
+
+    Objects become structs and lists become lists wherever every row agrees on the types. Where they
+    do not (a list mixing strings and numbers, knights' statement trees), the nearest enclosing
+    object field holds the value as JSON text, and its path (``["meta", "graph", "nodes", "[]",
+    "key"]``) is listed in the file's schema metadata (:data:`PARQUET_PLAN_KEY`) so that
+    :func:`read_records` decodes it again; a key missing from some objects is null there and listed
+    as optional, so the reader drops it again. The column is checked to read back exactly; if it
+    would not, the whole column is JSON text (still listed, so it reads back).
+    """
+    import pyarrow as pa  # heavy: only Parquet outputs need it
+
+    plan: dict[str, list[list[str]]] = {"json": [], "optional": []}
+    try:
+        converted, typ = _arrow_values(values, [key], plan)
+        array = pa.array(converted, type=typ)
+        if _decode_column(array.to_pylist(), key, plan) == values:
+            return array, plan["json"], plan["optional"]
+    except (_Unrepresentable, pa.ArrowException, RecursionError):
+        pass
+    text = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    return pa.array(text, type=pa.string()), [[key]], []
+
+
+def _decode_at(obj: Any, path: list[str], source: str, optional: bool) -> Any:
+    """Decode the JSON text (or drop the null optional keys) found at ``path`` under ``obj``."""
+    if obj is None or not path:
+        return obj
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        if isinstance(obj, list):
+            for i, item in enumerate(obj):
+                obj[i] = _decode_at(item, rest, source, optional)
+        return obj
+    if not isinstance(obj, dict) or head not in obj:
+        return obj
+    if rest:
+        obj[head] = _decode_at(obj[head], rest, source, optional)
+    elif optional:
+        if obj[head] is None:
+            del obj[head]
+    elif isinstance(obj[head], str):
+        try:
+            obj[head] = _loads(obj[head], source)
+        except json.JSONDecodeError:
+            raise ReasonlabError(f"{source}: nested field {head!r} does not hold valid JSON") from None
+    return obj
+
+
+def _decode_column(values: list[Any], key: str, plan: dict[str, list[list[str]]], source: str = "parquet") -> Any:
+    """Values of column ``key`` with the JSON paths decoded and absent optional keys dropped."""
+    wrapped = [{key: v} for v in values]
+    # deepest paths first: a JSON field inside an optional one is decoded before the key may be dropped
+    for paths, optional in ((plan.get("json", []), False), (plan.get("optional", []), True)):
+        for path in sorted((p for p in paths if p and p[0] == key), key=len, reverse=True):
+            for i, row in enumerate(wrapped):
+                _decode_at(row, path, f"{source} row {i + 1}", optional)
+    return [row[key] for row in wrapped]
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -272,7 +408,12 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
         raise ReasonlabError(f"{src}: unreadable parquet file ({type(exc).__name__})") from None
     rows = table.to_pylist()
-    for i, row in enumerate(rows):
+    plan = _read_plan(table.schema.metadata, src)
+    for key in dict.fromkeys(p[0] for paths in plan.values() for p in paths if p):
+        if key in table.column_names:
+            for row, value in zip(rows, _decode_column([r[key] for r in rows], key, plan, str(src)), strict=True):
+                row[key] = value
+    for i, row in enumerate(rows):  # files written before nested columns: ``meta__json`` text columns
         for key in [k for k in row if k.endswith("__json")]:
             value = row.pop(key)
             try:
@@ -280,3 +421,19 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             except (json.JSONDecodeError, TypeError):
                 raise ReasonlabError(f"{src} row {i + 1}: column {key!r} does not hold valid JSON") from None
     return rows
+
+
+def _read_plan(metadata: dict[bytes, bytes] | None, src: Path) -> dict[str, list[list[str]]]:
+    """The nested-column plan a Parquet file carries in its schema metadata (empty when none)."""
+    raw = (metadata or {}).get(PARQUET_PLAN_KEY)
+    if raw is None:
+        return {}
+    try:
+        plan = json.loads(raw)
+        if not isinstance(plan, dict) or not all(
+            isinstance(p, list) and all(isinstance(s, str) for s in p) for ps in plan.values() for p in ps
+        ):
+            raise ValueError
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise ReasonlabError(f"{src}: corrupt reasonlab schema metadata ({PARQUET_PLAN_KEY.decode()})") from None
+    return plan

@@ -52,6 +52,7 @@ from reasonlab.io import (
     write_checksums,
 )
 from reasonlab.model import is_checkpoint, load_model, write_model_files
+from reasonlab.tracking import Tracker
 
 __all__ = [
     "LINEAGE_KEYS",
@@ -142,6 +143,7 @@ class RunDir:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.tracker: Tracker | None = None
 
     # ----------------------------------------------------------------- layout
     @property
@@ -232,11 +234,26 @@ class RunDir:
 
     # ---------------------------------------------------------------- metrics
     def log_metrics(self, step: int, metrics: dict[str, Any]) -> None:
-        """Append one JSON object ``{"step": step, **metrics}`` to ``metrics.jsonl``."""
+        """Append one JSON object ``{"step": step, **metrics}`` to ``metrics.jsonl`` (and the open sinks)."""
         row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.metrics_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row, separators=(",", ":")) + "\n")
             fh.flush()
+        if self.tracker is not None:
+            self.tracker.log(int(step), metrics)
+
+    def open_tracker(self, sinks: list[str], resume_step: int = 0) -> None:
+        """Open the TensorBoard / W&B sinks named in ``sinks`` (:mod:`reasonlab.tracking`); close with
+        :meth:`close_tracker`."""
+        if any(s != "jsonl" for s in sinks):
+            config = load_yaml(self.config_path) if self.config_path.is_file() else {}
+            self.tracker = Tracker(self.path, sinks, config=config, resume_step=resume_step)
+
+    def close_tracker(self) -> None:
+        """Close the sinks opened by :meth:`open_tracker` (no-op when none)."""
+        if self.tracker is not None:
+            self.tracker.close()
+            self.tracker = None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All metric rows (a torn last line from a crash is skipped)."""

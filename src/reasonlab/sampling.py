@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,6 +31,31 @@ from reasonlab.model.decoder import Decoder
 from reasonlab.model.tokenizer import TaskTokenizer
 
 FinishReason = Literal["stop", "length"]
+#: Compute precision of a runtime: ``auto`` = bf16 autocast on CUDA, fp32 elsewhere; ``fp32``; ``bf16``.
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+def amp_dtype(device: torch.device | str, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None = plain fp32).
+
+    ``auto`` is bf16 on CUDA and fp32 on the CPU (bf16 is slower than fp32 on most CPUs, and exact
+    CPU results stay what they were); ``bf16`` forces autocast anywhere (a CPU run then exercises the
+    GPU code path).
+    """
+    kind = torch.device(device).type
+    if precision == "bf16" or (precision == "auto" and kind == "cuda"):
+        return torch.bfloat16
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ReasonlabError(f"precision {precision!r}: use auto, fp32 or bf16")
+    return None
+
+
+def autocast(device: torch.device | str, amp: torch.dtype | None) -> Any:
+    """``torch.autocast`` for ``amp`` on ``device``'s type (disabled when ``amp`` is None)."""
+    kind = torch.device(device).type
+    if amp is None:
+        return torch.autocast(kind, enabled=False)
+    return torch.autocast(kind, dtype=amp)
 
 
 @dataclass
@@ -209,8 +234,10 @@ def generate_ids(
     *,
     batch_size: int = 64,
     return_logprobs: bool = False,
+    amp: torch.dtype | None = None,
 ) -> list[Generation]:
-    """:func:`generate` for already tokenised prompts (each a non-empty list of ids)."""
+    """:func:`generate` for already tokenised prompts (each a non-empty list of ids); ``amp`` runs the
+    forward passes under that autocast dtype (bf16 on CUDA: :func:`amp_dtype`)."""
     if len(seeds) != len(prompt_ids):
         raise ReasonlabError(f"generate: {len(prompt_ids)} prompts but {len(seeds)} seeds")
     if batch_size < 1:
@@ -230,15 +257,16 @@ def generate_ids(
     try:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            outs = _generate_batch(
-                model,
-                tokenizer,
-                [list(prompt_ids[i]) for i in rows],
-                params,
-                [int(seeds[i]) for i in rows],
-                matcher,
-                return_logprobs,
-            )
+            with autocast(model.embed.weight.device, amp):
+                outs = _generate_batch(
+                    model,
+                    tokenizer,
+                    [list(prompt_ids[i]) for i in rows],
+                    params,
+                    [int(seeds[i]) for i in rows],
+                    matcher,
+                    return_logprobs,
+                )
             for i, out in zip(rows, outs, strict=True):
                 results[i] = out
     finally:
@@ -363,6 +391,7 @@ def generate(
     add_bos: bool = True,
     batch_size: int = 64,
     return_logprobs: bool = False,
+    amp: torch.dtype | None = None,
 ) -> list[Generation]:
     """Sample one continuation per prompt; ``seeds[i]`` drives prompt ``i`` (same seed -> same sample).
 
@@ -370,4 +399,6 @@ def generate(
     For several samples of one prompt, repeat the prompt with different seeds.
     """
     ids = tokenizer.encode_batch(list(prompts), add_bos=add_bos)
-    return generate_ids(model, tokenizer, ids, params, seeds, batch_size=batch_size, return_logprobs=return_logprobs)
+    return generate_ids(
+        model, tokenizer, ids, params, seeds, batch_size=batch_size, return_logprobs=return_logprobs, amp=amp
+    )

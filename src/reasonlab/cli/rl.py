@@ -14,6 +14,7 @@ from reasonlab.cli.common import console, overwrite_option, set_option
 @click.option("--name", default=None, help="Override the run name (directory under out_dir).")
 @click.option("--steps", type=int, default=None, help="Override the number of RL steps.")
 @click.option("--init-from", default=None, help="Override the starting model (checkpoint or run dir).")
+@click.option("--prompts", default=None, help="Train on the problems of this .jsonl/.parquet file (task.prompts).")
 @set_option
 @overwrite_option
 def rl_cmd(
@@ -21,6 +22,7 @@ def rl_cmd(
     name: str | None,
     steps: int | None,
     init_from: str | None,
+    prompts: str | None,
     assignments: tuple[str, ...],
     overwrite: bool,
 ) -> None:
@@ -28,7 +30,8 @@ def rl_cmd(
     from reasonlab.train.rl.config import load_rl_config
     from reasonlab.train.rl.trainer import train_rl
 
-    sugar = [f"{k}={v}" for k, v in (("name", name), ("steps", steps), ("init_from", init_from)) if v is not None]
+    pairs = (("name", name), ("steps", steps), ("init_from", init_from), ("task.prompts", prompts))
+    sugar = [f"{k}={v}" for k, v in pairs if v is not None]
     cfg = load_rl_config(config, (*assignments, *sugar))
     summary = train_rl(cfg, overwrite=overwrite)
     console.print(

@@ -23,18 +23,42 @@ def _run_phase(
     """Load CONFIG with ``--set`` overrides, run a training phase and print its summary as one JSON line."""
     cfg = load_config(config_path, config_cls, assignments)
     summary = fn(cfg, overwrite=overwrite)
+    if "run" not in summary:  # a non-zero rank of a distributed run: rank 0 reports
+        return
     keys = ("run", "model", "steps", "final_loss", "val_loss", "tokens_total", "flops_total", "seconds")
     click.echo(json.dumps({k: summary[k] for k in keys}))
+
+
+def launch_torchrun(nproc: int, verb: str, config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
+    """Run ``torchrun --nproc_per_node NPROC -m reasonlab VERB CONFIG ...`` and exit with its status."""
+    import subprocess
+    import sys
+
+    if nproc < 1:
+        raise ReasonlabError(f"--nproc must be >= 1, got {nproc}")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    cmd += ["-m", "reasonlab", verb, config_path, *(f"--set={a}" for a in assignments)]
+    cmd += ["--overwrite"] if overwrite else []
+    raise SystemExit(subprocess.call(cmd))
 
 
 @click.command("pretrain")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @set_option
 @overwrite_option
-def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool) -> None:
+@click.option(
+    "--nproc",
+    type=int,
+    default=None,
+    help="Train data-parallel on N processes (runs torchrun; DDP, FSDP for the 100M preset; gloo on CPU).",
+)
+def pretrain_cmd(config_path: str, assignments: tuple[str, ...], overwrite: bool, nproc: int | None) -> None:
     """Pre-train a from-scratch decoder on a task mixture (resumes runs/<name> if it exists)."""
     from reasonlab.train.pretrain import PretrainConfig, pretrain
 
+    if nproc is not None and nproc > 1:
+        load_config(config_path, PretrainConfig, assignments)  # a bad config fails here, once, not in N processes
+        launch_torchrun(nproc, "pretrain", config_path, assignments, overwrite)
     _run_phase(config_path, assignments, overwrite, PretrainConfig, pretrain)
 
 

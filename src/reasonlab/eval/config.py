@@ -78,6 +78,9 @@ class EvalConfig(StrictModel):
     engine: Literal["native", "transformers"] = Field(
         "native", description="generation framework: the native sampler, or transformers' generate (exported model)"
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 autocast on cuda, fp32 on cpu; bf16 forces autocast"
+    )
     threads: int | None = Field(None, ge=1, description="torch.set_num_threads for this evaluation")
     report: bool = Field(True, description="write report.md and plots/")
     bands: BandConfig | None = Field(

@@ -29,11 +29,11 @@ GenerateFn = Callable[[Sequence[Sequence[int]], SamplingParams, Sequence[int], i
 ENGINES = ("native", "transformers")
 
 
-def native_engine(model: Any, tokenizer: Any) -> GenerateFn:
-    """The native sampler (:func:`reasonlab.sampling.generate_ids`)."""
+def native_engine(model: Any, tokenizer: Any, amp: torch.dtype | None = None) -> GenerateFn:
+    """The native sampler (:func:`reasonlab.sampling.generate_ids`), under autocast ``amp`` when given."""
 
     def run(prompt_ids: Sequence[Sequence[int]], params: SamplingParams, seeds: Sequence[int], batch_size: int) -> list:
-        return generate_ids(model, tokenizer, prompt_ids, params, seeds, batch_size=batch_size)
+        return generate_ids(model, tokenizer, prompt_ids, params, seeds, batch_size=batch_size, amp=amp)
 
     return run
 

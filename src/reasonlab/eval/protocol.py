@@ -41,7 +41,7 @@ from reasonlab.model import load_model
 from reasonlab.model.chat import Prompter
 from reasonlab.rewards import compute_reward
 from reasonlab.rundir import lineage_prompt_hashes, lineage_seeds, resolve_device, resolve_model_path, training_lineage
-from reasonlab.sampling import Generation
+from reasonlab.sampling import Generation, amp_dtype
 from reasonlab.seeds import eval_sample_seed
 from reasonlab.tasks import Task, get_task
 
@@ -111,7 +111,10 @@ def sample_and_score(
     """
     params = config.decoding.sampling_params([tokenizer.eos_id])
     prompter = Prompter(config.prompt_style, tokenizer, config.model or "model")
-    engine = (transformers_engine if config.engine == "transformers" else native_engine)(model, tokenizer)
+    if config.engine == "transformers":
+        engine = transformers_engine(model, tokenizer)
+    else:
+        engine = native_engine(model, tokenizer, amp_dtype(next(model.parameters()).device, config.precision))
     objs = [problem_of(row) for row in problems]
     # encoded once per problem as the sampler would (<bos> + prompt, or as the chat template wrote it), shared by S*n
     prompt_ids = prompter.encode(tokenizer, [prompter.prompt(task, p) for p in objs])

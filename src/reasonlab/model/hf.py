@@ -7,6 +7,9 @@ nothing is approximated. A model without q/k/v biases exports with zero biases (
 Exported directory: ``config.json`` (Qwen2Config), ``model.safetensors``, ``generation_config.json``,
 ``tokenizer.json``, ``tokenizer_config.json`` and ``special_tokens_map.json``; ``transformers`` loads it
 offline with ``AutoModelForCausalLM.from_pretrained(dir)`` and ``AutoTokenizer.from_pretrained(dir)``.
+The exported tokenizer is what other engines (TRL, verl, OpenRLHF, vLLM) need unchanged: the same ids,
+the tags as ordinary (not special) tokens so ``skip_special_tokens=True`` keeps them, <bos> prepended
+by ``tokenizer(text)``, <eos>/<pad> set, and a pass-through chat template (:data:`CHAT_TEMPLATE`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import save_file
+from tokenizers import Tokenizer, processors
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_dir
@@ -96,23 +100,61 @@ def to_hf_state_dict(model: Decoder) -> dict[str, torch.Tensor]:
     return {k: v.contiguous() for k, v in out.items()}
 
 
+#: A pass-through chat template: the messages' text as it is, after <bos>; an assistant turn ends with
+#: <eos> (the native training text is ``<bos> prompt completion <eos>``). Engines that speak chat
+#: (verl's dataset class, TRL's conversational prompts) then feed the model exactly what it was trained on.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{{ message['content'] }}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
+)
+
+
 def tokenizer_config(tokenizer: TaskTokenizer, max_len: int) -> dict[str, Any]:
-    """``tokenizer_config.json`` naming the fast tokenizer and its special tokens."""
-    extra = [t for t in SPECIAL_TOKENS if t not in (BOS, EOS, PAD)]
+    """``tokenizer_config.json``: the fast tokenizer, its control tokens, <bos> added, a chat template.
+
+    Only <bos>/<eos>/<pad> are special: the tag tokens are ordinary added tokens, so engines that
+    decode with ``skip_special_tokens=True`` (TRL, verl) keep the tags the verifiers read.
+    """
+    bos = tokenizer.decode([tokenizer.bos_id]) if tokenizer.bos_id is not None else None
+    template = CHAT_TEMPLATE if bos else CHAT_TEMPLATE.replace("{{ bos_token }}", "")
     return {
-        "tokenizer_class": "TokenizersBackend",
-        "bos_token": BOS,
-        "eos_token": EOS,
-        "pad_token": PAD,
+        # PreTrainedTokenizerFast loads tokenizer.json as written in transformers 4 and 5 (in 5 it is
+        # an alias of TokenizersBackend), so the post-processor and the added tokens come from the file
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": bos,
+        "eos_token": tokenizer.decode([tokenizer.eos_id]),
+        "pad_token": tokenizer.decode([tokenizer.pad_id]),
         "unk_token": None,
-        "additional_special_tokens": extra,
-        "extra_special_tokens": extra,
-        "add_bos_token": False,
+        "add_bos_token": bos is not None,
         "add_eos_token": False,
         "clean_up_tokenization_spaces": False,
         "model_max_length": max_len,
         "padding_side": "left",
+        "chat_template": template,
     }
+
+
+def export_tokenizer_json(tokenizer: TaskTokenizer) -> str:
+    """``tokenizer.json`` for other engines: the same ids, tags as ordinary added tokens, <bos> prepended.
+
+    The native tokenizer marks every tag as special (one id, never merged); other engines drop special
+    tokens when they decode with ``skip_special_tokens=True``, so the tags turn into ordinary added
+    tokens here (still one id each, matched before BPE). A ``TemplateProcessing`` post-processor puts
+    <bos> in front of every encoded text, as in native training (``tokenizer(text)`` in transformers);
+    :meth:`TaskTokenizer.encode` never applies post-processors, so the native side is unchanged.
+    """
+    tok = Tokenizer.from_str(tokenizer.backend.to_str())  # type: ignore[attr-defined]
+    if tokenizer.bos_id is not None:
+        bos = tokenizer.decode([tokenizer.bos_id])
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos}:0 $A:0", pair=f"{bos}:0 $A:0 {bos}:1 $B:1", special_tokens=[(bos, tokenizer.bos_id)]
+        )
+    data = json.loads(tok.to_str())
+    control = {BOS, EOS, PAD}
+    for entry in data.get("added_tokens", []):
+        if entry.get("content") in SPECIAL_TOKENS and entry["content"] not in control:
+            entry["special"] = False
+    return json.dumps(data, ensure_ascii=False)
 
 
 #: The marker file of an export directory: ``--overwrite`` replaces only a directory that carries it.
@@ -146,17 +188,10 @@ def export_hf(
             {"bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id, "pad_token_id": tokenizer.pad_id},
         )
         save_file(to_hf_state_dict(model), str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        tokenizer.save(tmp)
-        dump("tokenizer_config.json", tokenizer_config(tokenizer, cfg.max_seq_len))
-        dump(
-            "special_tokens_map.json",
-            {
-                "bos_token": BOS,
-                "eos_token": EOS,
-                "pad_token": PAD,
-                "additional_special_tokens": list(SPECIAL_TOKENS[3:]),
-            },
-        )
+        (tmp / "tokenizer.json").write_text(export_tokenizer_json(tokenizer), encoding="utf-8")
+        tok_cfg = tokenizer_config(tokenizer, cfg.max_seq_len)
+        dump("tokenizer_config.json", tok_cfg)
+        dump("special_tokens_map.json", {k: tok_cfg[k] for k in ("bos_token", "eos_token", "pad_token")})
     return Path(out_dir)
 
 

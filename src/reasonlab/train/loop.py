@@ -11,6 +11,7 @@ on CPU a run killed and resumed ends with bit-identical weights and loss to an u
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasonlab.compute import ComputeLedger, attention_shape, train_flops
 from reasonlab.config import StrictModel
@@ -28,7 +29,17 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.model import Decoder
 from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, resume_checkpoint
 from reasonlab.rundir import resolve_device as resolve_device_name
+from reasonlab.tracking import check_sinks
 from reasonlab.train.corpus import IGNORE, PackedCorpus
+from reasonlab.train.distributed import (
+    DistContext,
+    all_sum,
+    barrier,
+    gather_for_save,
+    load_optimizer_state_by_name,
+    optimizer_state_by_name,
+    shard_for_training,
+)
 from reasonlab.train.optim import TrainOptimConfig, lr_at, make_optimizer
 
 __all__ = ["RuntimeConfig", "TrainResult", "resolve_device", "train_loop"]
@@ -45,6 +56,18 @@ class RuntimeConfig(StrictModel):
     eval_every: int = Field(0, ge=0, description="Steps between validation losses (0 = only at the end).")
     checkpoint_every: int = Field(0, ge=0, description="Steps between checkpoints (0 = only at the end).")
     keep_last: int = Field(2, ge=0, description="Checkpoints kept (0 = all).")
+    parallel: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto", description="under torchrun: ddp, fsdp, or auto (FSDP from 50M parameters, i.e. the 100M preset)"
+    )
+    logging: list[str] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="metric sinks: jsonl (metrics.jsonl, always written), tensorboard, wandb (offline)",
+    )
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, value: list[str]) -> list[str]:
+        return check_sinks(value)
 
 
 def resolve_device(runtime: RuntimeConfig) -> tuple[torch.device, torch.dtype | None]:
@@ -123,6 +146,13 @@ def evaluate_loss(
     return total / max(count, 1)
 
 
+def _sync_on_last(train_model: Any, ctx: DistContext | None, last: bool) -> Any:
+    """DDP with gradient accumulation: synchronise gradients on the last micro-batch only."""
+    if ctx is None or last or not hasattr(train_model, "no_sync"):
+        return contextlib.nullcontext()
+    return train_model.no_sync()
+
+
 def _autocast(device: torch.device, amp: torch.dtype | None) -> Any:
     if amp is None:
         return torch.autocast(device.type, enabled=False)
@@ -142,6 +172,7 @@ def train_loop(
     on_step: Callable[[int, dict[str, Any]], None] | None = None,
     extra_state: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    dist_ctx: DistContext | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``corpus`` for ``optim.max_steps`` steps (``optim.stop_at`` if earlier: the
     schedule still spans ``max_steps``), resuming from ``run``'s newest checkpoint.
@@ -149,8 +180,15 @@ def train_loop(
     ``ledger`` carries compute already spent by earlier phases (its totals continue). ``on_step(step,
     metrics)`` is called after every step (tests use it to interrupt a run). ``extra_state`` is stored
     in every checkpoint's trainer state. Writes ``run.model_dir`` and a final checkpoint at the end.
+
+    ``dist_ctx`` (:func:`reasonlab.train.distributed.init_distributed`) trains data-parallel: this rank's
+    share of every batch, DDP or FSDP (``runtime.parallel``), rank 0 writing (see that module).
     """
     device, amp = resolve_device(runtime)
+    if dist_ctx is not None:
+        device = dist_ctx.device
+        if optim.batch_size % dist_ctx.world:
+            raise ReasonlabError(f"optim.batch_size {optim.batch_size} does not divide over {dist_ctx.world} processes")
     if runtime.num_threads:
         torch.set_num_threads(runtime.num_threads)
     model.to(device)
@@ -171,7 +209,19 @@ def train_loop(
             )
         if log:
             log(f"resumed from {run.checkpoint_path(start_step)} (step {start_step})")
-    train_model: Any = torch.compile(model) if runtime.compile else model
+    train_model: Any = model
+    if dist_ctx is not None:
+        # the optimizer state moves by parameter name: FSDP replaces the parameters with sharded ones
+        by_name = optimizer_state_by_name(model, optimizer, all_ranks=True) if state is not None else None
+        train_model = shard_for_training(model, dist_ctx, runtime.parallel)
+        if dist_ctx.mode == "fsdp":
+            optimizer = make_optimizer(model.parameters(), optim)
+            if by_name is not None:
+                load_optimizer_state_by_name(model, optimizer, by_name)
+        if log:
+            log(f"data-parallel over {dist_ctx.world} processes ({dist_ctx.mode}, {device.type})")
+    if runtime.compile:
+        train_model = torch.compile(train_model)
     restrict = None
     if optim.softmax == "corpus":
         vocab_size = model.config.vocab_size
@@ -192,80 +242,120 @@ def train_loop(
     val_loss: float | None = None
     state_extra = dict(extra_state or {})
 
-    def checkpoint(step: int) -> None:
-        run.save_checkpoint(
-            step,
-            model,
-            tokenizer,
-            optimizer=optimizer,
-            keep_last=runtime.keep_last,
-            trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
-        )
+    def make_plain(full: dict[str, torch.Tensor]) -> tuple[Decoder, Any]:
+        plain = Decoder(model.config)
+        plain.load_state_dict(full)
+        return plain, make_optimizer(plain.parameters(), optim)
 
-    for steps_done, step in enumerate(range(start_step, end), start=1):
-        lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        micro = [corpus.batch(step * optim.grad_accum + k, optim.batch_size) for k in range(optim.grad_accum)]
-        n_targets = sum(m[2] for m in micro)
-        loss_sum = 0.0
-        for x, y, _ in micro:
-            with _autocast(device, amp):
-                loss = loss_fn(train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict)
-            (loss / max(n_targets, 1)).backward()
-            loss_sum += float(loss.detach())
-        grad_norm = (
-            torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
-            if optim.grad_clip > 0
-            else torch.zeros(())
-        )
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = loss_sum / max(n_targets, 1)
-        if not math.isfinite(loss_value):
-            raise ReasonlabError(f"{label}: loss became {loss_value} at step {step + 1}; lower optim.lr")
-        tokens = rows_per_step * seq_len
-        flops = train_flops(n_params, tokens, attn=attn, seq_len=seq_len)
-        metrics: dict[str, Any] = {
-            "loss": loss_value,
-            "lr": lr,
-            "grad_norm": float(grad_norm),
-            "target_tokens": n_targets,
-            "epoch": corpus.epoch_of((step + 1) * optim.grad_accum, optim.batch_size),
-            **ledger.add(tokens, flops),
-        }
-        window_tokens += tokens
-        now = time.perf_counter()
-        done = step + 1
-        if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
-            if val_loss is not None:
-                metrics["val/loss"] = val_loss
-        if done % runtime.log_every == 0 or done == end:
-            tps = window_tokens / max(now - window_t, 1e-9)
-            metrics["perf/tokens_per_s"] = tps
-            progress.report(done, loss_value, tps, now - t0, steps_done)
-            window_t, window_tokens = now, 0
-        if done == end:
-            val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
-            if val_loss is not None:
-                metrics["val/loss"] = val_loss
-        run.log_metrics(done, metrics)
-        if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < end:
-            checkpoint(done)
-        if on_step is not None:
-            on_step(done, metrics)
+    def checkpoint(step: int, final: bool = False) -> None:
+        save_model, save_opt = model, optimizer
+        if dist_ctx is not None:
+            save_model, save_opt = gather_for_save(model, optimizer, dist_ctx, make_plain)
+        if save_model is not None:
+            run.save_checkpoint(
+                step,
+                save_model,
+                tokenizer,
+                optimizer=save_opt,
+                keep_last=runtime.keep_last,
+                trainer_state={"compute": ledger.state_dict(), "loss": loss_value, **state_extra},
+            )
+            if final:
+                run.save_final_model(save_model, tokenizer, compute=ledger.state_dict())
+        barrier(dist_ctx)
+
+    writer = dist_ctx is None or dist_ctx.is_main
+
+    if writer:
+        run.open_tracker(runtime.logging, resume_step=start_step)
+    try:
+        for steps_done, step in enumerate(range(start_step, end), start=1):
+            lr = lr_at(step, optim.max_steps, optim.lr, optim.warmup_steps, optim.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            micro = [corpus.batch(step * optim.grad_accum + k, optim.batch_size) for k in range(optim.grad_accum)]
+            n_targets = sum(m[2] for m in micro)
+            loss_sum = 0.0
+            for k, (x, y, _) in enumerate(micro):
+                if dist_ctx is not None:  # this rank's rows of the global batch
+                    rows = slice(
+                        dist_ctx.rank * len(x) // dist_ctx.world, (dist_ctx.rank + 1) * len(x) // dist_ctx.world
+                    )
+                    x, y = x[rows], y[rows]
+                with _autocast(device, amp), _sync_on_last(train_model, dist_ctx, k == len(micro) - 1):
+                    loss = loss_fn(
+                        train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict
+                    )
+                    if dist_ctx is None:
+                        (loss / max(n_targets, 1)).backward()
+                    else:  # gradients are averaged over ranks: scale back to the global sum / global count
+                        (loss * dist_ctx.world / max(n_targets, 1)).backward()
+                loss_sum += float(loss.detach())
+            loss_sum = all_sum(dist_ctx, loss_sum)
+            grad_norm = (
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
+                if optim.grad_clip > 0
+                else torch.zeros(())
+            )
+            if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor
+                grad_norm = grad_norm.full_tensor()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = loss_sum / max(n_targets, 1)
+            if not math.isfinite(loss_value):
+                raise ReasonlabError(f"{label}: loss became {loss_value} at step {step + 1}; lower optim.lr")
+            tokens = rows_per_step * seq_len
+            flops = train_flops(n_params, tokens, attn=attn, seq_len=seq_len)
+            metrics: dict[str, Any] = {
+                "loss": loss_value,
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "target_tokens": n_targets,
+                "epoch": corpus.epoch_of((step + 1) * optim.grad_accum, optim.batch_size),
+                **ledger.add(tokens, flops),
+            }
+            window_tokens += tokens
+            now = time.perf_counter()
+            done = step + 1
+            if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                if val_loss is not None:
+                    metrics["val/loss"] = val_loss
+            if done % runtime.log_every == 0 or done == end:
+                tps = window_tokens / max(now - window_t, 1e-9)
+                metrics["perf/tokens_per_s"] = tps
+                if writer:
+                    progress.report(done, loss_value, tps, now - t0, steps_done)
+                window_t, window_tokens = now, 0
+            if done == end:
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                if val_loss is not None:
+                    metrics["val/loss"] = val_loss
+            if writer:
+                run.log_metrics(done, metrics)
+            if runtime.checkpoint_every and done % runtime.checkpoint_every == 0 and done < end:
+                checkpoint(done)
+            if on_step is not None:
+                on_step(done, metrics)
+    finally:
+        if writer:
+            run.close_tracker()
 
     seconds = time.perf_counter() - t0
     if resumed_from is None or resumed_from < end:
-        checkpoint(end)
-    elif log:
-        log(f"run already finished at step {end}; nothing to do")
-    if resumed_from is not None and resumed_from >= end:
+        checkpoint(end, final=True)
+    else:
+        if log:
+            log(f"run already finished at step {end}; nothing to do")
         last = run.latest_checkpoint()
         assert last is not None  # the run resumed from it
         loss_value = float(load_checkpoint_state(last).get("loss", float("nan")))
-    run.save_final_model(model, tokenizer, compute=ledger.state_dict())
+        final_model: Any = model
+        if dist_ctx is not None:
+            final_model, _ = gather_for_save(model, optimizer, dist_ctx, make_plain)
+        if final_model is not None:
+            run.save_final_model(final_model, tokenizer, compute=ledger.state_dict())
+        barrier(dist_ctx)
     trained = max(0, end - (resumed_from or 0)) * rows_per_step * seq_len
     return TrainResult(
         steps=end,

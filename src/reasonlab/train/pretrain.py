@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -24,7 +25,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.eval.quick import QuickEvalConfig, run_quick_eval
 from reasonlab.eval.record import device_record, versions
 from reasonlab.io import atomic_write_text
-from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer
+from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer, load_model
 from reasonlab.model.chat import Prompter
 from reasonlab.rundir import RunDir, write_prompt_hashes
 from reasonlab.train.corpus import (
@@ -35,6 +36,7 @@ from reasonlab.train.corpus import (
     tokenizer_texts,
     write_stats,
 )
+from reasonlab.train.distributed import barrier, init_distributed, shutdown_distributed
 from reasonlab.train.loop import RuntimeConfig, TrainResult, resolve_device, train_loop
 from reasonlab.train.optim import TrainOptimConfig
 
@@ -130,20 +132,57 @@ def pretrain(
     on_step: Callable[[int, dict[str, Any]], None] | None = None,
     log: Callable[[str], None] = _log,
 ) -> dict[str, Any]:
-    """Run (or resume) a pre-training run; returns a summary dict (also in ``run/summary.json``)."""
-    resolve_device(config.runtime)  # everything is checked before the run directory exists
+    """Run (or resume) a pre-training run; returns a summary dict (also in ``run/summary.json``).
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) it trains data-parallel (:mod:`reasonlab.train.distributed`):
+    rank 0 creates the run directory and builds the corpus, the other ranks then read it; rank 0 alone
+    writes checkpoints, metrics, the final model and the summary (the others return ``{"rank": r}``).
+    """
+    device, _ = resolve_device(config.runtime)  # everything is checked before the run directory exists
     Prompter(config.data.style)  # model_chat needs a model's chat template: refused before training a tokenizer
-    run = RunDir.create(config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE)
-    if config.runtime.num_threads:
-        torch.set_num_threads(config.runtime.num_threads)
-    tokenizer, corpus = prepare_pretrain_data(config, run, log)
-    model = build_model(config.model, tokenizer.vocab_size, config.data.seq_len, config.seed)
-    log(f"model: {model.num_params():,} parameters ({config.model.preset})")
-    torch.manual_seed(config.seed)
-    result = train_loop(
-        model, tokenizer, corpus, config.optim, config.runtime, run, label="pretrain", on_step=on_step, log=log
-    )
-    return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)
+    ctx = init_distributed(device)
+    if ctx is not None and config.optim.batch_size % ctx.world:
+        raise ReasonlabError(f"optim.batch_size {config.optim.batch_size} does not divide over {ctx.world} processes")
+    main = ctx is None or ctx.is_main
+    try:
+        if main:
+            run = RunDir.create(
+                config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE
+            )
+        if config.runtime.num_threads:
+            torch.set_num_threads(config.runtime.num_threads)
+        if main:
+            tokenizer, corpus = prepare_pretrain_data(config, run, log)
+        barrier(ctx)
+        if not main:  # the run directory and the cached corpus exist now
+            run = RunDir(Path(config.out_dir) / config.name)
+            tokenizer, corpus = prepare_pretrain_data(config, run, lambda _m: None)
+        model = build_model(config.model, tokenizer.vocab_size, config.data.seq_len, config.seed)
+        if main:
+            log(f"model: {model.num_params():,} parameters ({config.model.preset})")
+        torch.manual_seed(config.seed)
+        result = train_loop(
+            model,
+            tokenizer,
+            corpus,
+            config.optim,
+            config.runtime,
+            run,
+            label="pretrain",
+            on_step=on_step,
+            log=log if main else None,
+            dist_ctx=ctx,
+        )
+        if ctx is None:
+            return finish_run(run, model, tokenizer, result, config.eval, config.seed, log)
+        summary = {"rank": ctx.rank}
+        if main:  # the final model as saved (FSDP shards the training copy)
+            summary = finish_run(run, load_model(run.model_dir)[0], tokenizer, result, config.eval, config.seed, log)
+        barrier(ctx)
+        return summary
+    finally:
+        if ctx is not None:
+            shutdown_distributed()
 
 
 def finish_run(

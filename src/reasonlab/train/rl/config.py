@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from reasonlab.config import Name, StrictModel, load_config, validate
 from reasonlab.errors import ReasonlabError
@@ -17,6 +17,7 @@ from reasonlab.eval.config import EvalConfig
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
 from reasonlab.tasks import TaskSpec
+from reasonlab.tracking import check_sinks
 from reasonlab.train.optim import RLOptimConfig
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.curriculum import CurriculumConfig
@@ -38,6 +39,16 @@ class RLTaskSpec(TaskSpec):
 
     reward: str = Field("outcome", description="reward scheme (outcome, process, strict, logic_rl, partial, ...)")
     reward_kwargs: dict[str, float] = Field(default_factory=dict, description="reward scheme arguments, e.g. w_a")
+    prompts: str | None = Field(
+        None,
+        description="problems file (.jsonl/.parquet, records of this task) to train on instead of drawing from "
+        "the knobs; the file's problems are read in order (see prompt_order), so another engine can share them",
+    )
+    prompt_order: Literal["in_order", "shuffle"] = Field(
+        "in_order",
+        description="prompts file: 'in_order' takes the file's problems in file order, epoch after epoch; "
+        "'shuffle' takes them in a fresh seeded permutation each epoch (stable_seed('rl-prompts', seed, epoch))",
+    )
 
     @model_validator(mode="after")
     def _check_reward(self) -> RLTaskSpec:
@@ -45,6 +56,11 @@ class RLTaskSpec(TaskSpec):
             check_reward(self.reward, self.reward_kwargs)
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
+        if self.prompts is not None:
+            if not self.prompts.endswith((".jsonl", ".parquet")):
+                raise ValueError(f"prompts {self.prompts!r}: use a .jsonl or .parquet problems file")
+            if not Path(self.prompts).is_file():
+                raise ValueError(f"prompts {self.prompts!r}: no such file")
         return self
 
 
@@ -137,8 +153,10 @@ class RLConfig(StrictModel):
         "budget",
         "threads",
         "device",
+        "precision",
         "eval",
         "log_every",
+        "logging",
         "sample_every",
         "samples_logged",
         "save_every",
@@ -157,6 +175,9 @@ class RLConfig(StrictModel):
     )
     seed: int = 0
     device: str = Field("auto", description="auto | cpu | cuda")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto = bf16 autocast on cuda (rollouts and updates), fp32 on cpu; bf16 forces autocast"
+    )
     threads: int = Field(2, gt=0, description="torch CPU threads")
     steps: int = Field(100, gt=0, description="RL steps (a budget may stop earlier)")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
@@ -167,10 +188,19 @@ class RLConfig(StrictModel):
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
     eval: EvalHook = Field(default_factory=EvalHook)
     log_every: int = Field(1, gt=0)
+    logging: list[str] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="metric sinks: jsonl (metrics.jsonl, always written), tensorboard, wandb (offline)",
+    )
     sample_every: int = Field(10, ge=0, description="log sample completions every N steps (0 = never)")
     samples_logged: int = Field(4, ge=0, description="how many completions to log each time")
     save_every: int = Field(0, ge=0, description="checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = Field(2, ge=0)
+
+    @field_validator("logging")
+    @classmethod
+    def _check_logging(cls, value: list[str]) -> list[str]:
+        return check_sinks(value)
 
     @model_validator(mode="after")
     def _check(self) -> RLConfig:
@@ -193,6 +223,10 @@ class RLConfig(StrictModel):
             raise ValueError(f"algorithm.dual_clip must be > 1 (typically 3), got {a.dual_clip}")
         if a.overlong_buffer is not None and not 0 < a.overlong_buffer <= r.max_new_tokens:
             raise ValueError(f"algorithm.overlong_buffer must be in 1..max_new_tokens ({r.max_new_tokens})")
+        if self.task.prompts is not None and self.curriculum.kind != "none":
+            raise ValueError(
+                "task.prompts: a prompts file fixes the problems, so a curriculum (its knobs) cannot apply"
+            )
         return self
 
 

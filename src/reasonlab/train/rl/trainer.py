@@ -2,7 +2,8 @@
 
 One step:
 
-1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum),
+1. **rollout**: draw ``batch_size / group_size`` prompts from the task (knobs from the curriculum), or
+   take them from a problems file (``task.prompts``, in the order of :mod:`reasonlab.train.rl.prompts`),
    sample ``group_size`` completions each with the native KV-cache sampler (per-row seeds derived from
    the config seed, the step and the row, so a resumed run draws the same samples);
 2. **reward**: :func:`reasonlab.rewards.score` under the configured scheme, plus the DAPO overlong
@@ -42,14 +43,16 @@ from reasonlab.model import load_model
 from reasonlab.model.chat import Prompter
 from reasonlab.rewards import score_verification
 from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
-from reasonlab.sampling import generate
+from reasonlab.sampling import amp_dtype, autocast, generate
 from reasonlab.seeds import prompt_hash, rl_prompt_seed, rl_rollout_seed, stable_seed
 from reasonlab.train.optim import lr_at, make_optimizer
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
-from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences, policy_forward
+from reasonlab.train.rl.prefix import policy_forward_shared
+from reasonlab.train.rl.prompts import draw_problems, load_prompt_pool
+from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences
 
 __all__ = ["RLTrainer", "train_rl"]
 
@@ -62,6 +65,7 @@ class RLTrainer:
         self.log = log if log is not None else (lambda msg: print(msg, file=sys.stderr, flush=True))
         torch.set_num_threads(config.threads)
         self.device = resolve_device(config.device)
+        self.amp = amp_dtype(self.device, config.precision)
         self.task = config.task.task
         self.estimator = alg.get_estimator(config.algorithm.name)
         init_from = resolve_model_path(config.init_from, "init_from")
@@ -75,6 +79,12 @@ class RLTrainer:
         if config.algorithm.kl.placement != "none":
             self.ref_model, _ = load_model(init_from, device=str(self.device))
             self.ref_model.eval().requires_grad_(False)
+        self.held_out = held_out_hashes(config.holdout)
+        self.prompt_pool = (
+            load_prompt_pool(config.task.prompts, self.task.name, self.held_out, config.task.prompt_order, config.seed)
+            if config.task.prompts is not None
+            else None
+        )
         # everything is checked and loaded before the run directory exists
         self.run = RunDir.create(
             config.out_dir, config.name, config, overwrite=overwrite, may_change=config.RESUME_MAY_CHANGE
@@ -96,7 +106,6 @@ class RLTrainer:
         self.flops_by_phase = {"rollout": 0.0, "old": 0.0, "ref": 0.0, "update": 0.0}
         self.step = 0
         self.train_prompts: dict[str, str] = {}  # problem prompt -> id, for the held-out check of evaluations
-        self.held_out = held_out_hashes(config.holdout)
         self._resume()
 
     # ------------------------------------------------------------------ resume
@@ -165,8 +174,15 @@ class RLTrainer:
     # ------------------------------------------------------------------ rollout
     def _sample_round(self, step: int, round_: int, n_prompts: int, group_offset: int) -> tuple[Rollouts, float]:
         cfg, r = self.config, self.config.rollout
-        params = cfg.task.params_with(self.curriculum.knobs(step))
-        problems = self._draw(params, n_prompts, rl_prompt_seed(cfg.seed, step, round_))
+        if self.prompt_pool is not None:
+            a = cfg.algorithm
+            rounds = 1 + (a.max_refill_rounds if a.dynamic_sampling else 0)
+            problems = self.prompt_pool.take(step, round_, n_prompts, r.batch_size // r.group_size, rounds)
+        else:
+            params = cfg.task.params_with(self.curriculum.knobs(step))
+            problems = draw_problems(
+                self.task, params, n_prompts, rl_prompt_seed(cfg.seed, step, round_), self.held_out
+            )
         prompts = [self.prompter.prompt(self.task, p) for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
@@ -174,7 +190,9 @@ class RLTrainer:
         self.model.eval()
         t0 = time.perf_counter()
         with torch.no_grad():
-            gens = generate(self.model, self.tokenizer, rows_prompts, sp, seeds, add_bos=self.prompter.add_bos)
+            gens = generate(
+                self.model, self.tokenizer, rows_prompts, sp, seeds, add_bos=self.prompter.add_bos, amp=self.amp
+            )
         gen_time = time.perf_counter() - t0
         self.model.train()
         for p in problems:
@@ -188,24 +206,6 @@ class RLTrainer:
             out.finish.append(g.finish_reason)
             out.group.append(group_offset + i // r.group_size)
         return out, gen_time
-
-    def _draw(self, params: Any, n: int, seed: int) -> list[Any]:
-        """``n`` problems from ``seed``, skipping any whose prompt is held out (generation is prefix-stable)."""
-        if not self.held_out:
-            return list(self.task.generate(params, n, seed))
-        n_draw = n
-        too_small = "rl: the task band is too small to train on without its held-out (evaluation) problems"
-        while True:
-            try:
-                drawn = list(self.task.generate(params, n_draw, seed))
-            except ReasonlabError as exc:
-                raise ReasonlabError(f"{too_small} ({exc})") from None
-            keep = [p for p in drawn if prompt_hash(p.prompt) not in self.held_out]
-            if len(keep) >= n:
-                return keep[:n]
-            if n_draw > 20 * n:
-                raise ReasonlabError(f"{too_small}: {n_draw - len(keep)} of {n_draw} drawn problems are held out")
-            n_draw += 2 * (n - len(keep)) + 1
 
     def _score(self, ro: Rollouts) -> None:
         cfg = self.config
@@ -318,9 +318,9 @@ class RLTrainer:
         old_logp = values = None
         t0 = time.perf_counter()
         if need_old:
-            with torch.no_grad():
-                old_logp, _, values = policy_forward(
-                    self.model, input_ids, positions, responses, temperature=temp, value_head=self.value_head
+            with torch.no_grad(), autocast(self.device, self.amp):
+                old_logp, _, values = policy_forward_shared(
+                    self.model, input_ids, positions, responses, mask, temperature=temp, value_head=self.value_head
                 )
             self._step_flops["old"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
             self._step_tokens += n_tok
@@ -329,8 +329,10 @@ class RLTrainer:
         ref_logp = None
         t0 = time.perf_counter()
         if self.ref_model is not None:
-            with torch.no_grad():
-                ref_logp, _, _ = policy_forward(self.ref_model, input_ids, positions, responses, temperature=temp)
+            with torch.no_grad(), autocast(self.device, self.amp):
+                ref_logp, _, _ = policy_forward_shared(
+                    self.ref_model, input_ids, positions, responses, mask, temperature=temp
+                )
             self._step_flops["ref"] = inference_flops(self.n_params, n_tok, attn=self.attn, mean_context=ctx)
             self._step_tokens += n_tok
         metrics["timing_s/ref"] = time.perf_counter() - t0
@@ -401,15 +403,18 @@ class RLTrainer:
             for rows in perm.chunk(a.mini_batches):
                 rows = rows.to(self.device)
                 mb_mask = mask[rows]
-                logp, entropy, values = policy_forward(
-                    self.model,
-                    input_ids[rows],
-                    positions[rows],
-                    responses[rows],
-                    temperature=temp,
-                    value_head=self.value_head,
-                    with_entropy=True,
-                )
+                with autocast(self.device, self.amp):
+                    logp, entropy, values = policy_forward_shared(
+                        self.model,
+                        input_ids[rows],
+                        positions[rows],
+                        responses[rows],
+                        mb_mask,
+                        temperature=temp,
+                        value_head=self.value_head,
+                        with_entropy=True,
+                        entropy_grad=a.entropy_coef > 0,  # else a metric only: no graph over [B, T, V]
+                    )
                 mb_old = old_logp[rows] if old_logp is not None else logp.detach()
                 pg = alg.ppo_clip_loss(
                     logp, mb_old, adv[rows], mb_mask, a.clip_eps_low, a.clip_eps_high, a.dual_clip, a.loss_agg, norm_len
@@ -457,19 +462,7 @@ class RLTrainer:
         cfg = self.config
         if not cfg.sample_every or cfg.samples_logged == 0 or step % cfg.sample_every:
             return
-        rows: list[dict[str, Any]] = [
-            {
-                "step": step,
-                "id": ro.problems[i].id,
-                "group": ro.group[i],
-                "prompt": self.prompter.prompt(self.task, ro.problems[i]),
-                "completion": ro.texts[i],
-                "score": ro.scores[i],
-                "correct": ro.correct[i],
-                "finish_reason": ro.finish[i],
-            }
-            for i in range(min(cfg.samples_logged, len(ro)))
-        ]
+        rows = ro.sample_records(step, cfg.samples_logged, lambda p: self.prompter.prompt(self.task, p))
         write_records(self.run.path / "samples" / f"step-{step}.jsonl", rows)
         first = rows[0]
         self.log(f"[rl] sample step {step} (score {first['score']:.2f}): {first['completion'][:160]!r}")
@@ -494,15 +487,36 @@ class RLTrainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
         """Train until ``steps`` or a budget is reached; save the final model; return a summary."""
-        cfg = self.config
         t_start = time.perf_counter()
+        self.run.open_tracker(self.config.logging, resume_step=self.step)
+        try:
+            stop_reason = self._fit_loop(t_start)
+        finally:
+            self.run.close_tracker()
+        self._save()
+        self.run.save_final_model(self.model, self.tokenizer)
+        summary = {
+            "steps": self.step,
+            "stop_reason": stop_reason,
+            "totals": self.totals,
+            "flops_by_phase": self.flops_by_phase,
+            "flops_total": self.ledger.flops_total,
+            "model": str(self.run.model_dir),
+            "train_prompts": str(self.prompts_path),
+            "seconds": time.perf_counter() - t_start,
+            "machine": {**device_record(str(self.device)), "versions": versions()},
+        }
+        atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
+        return summary
+
+    def _fit_loop(self, t_start: float) -> str:
+        """Steps until ``steps`` or a budget is reached; returns the stop reason."""
+        cfg = self.config
         done_here = 0
-        stop_reason = "steps"
         while self.step < cfg.steps:
             reached = self.budget_reached()
             if reached:
-                stop_reason = f"budget:{reached}"
-                break
+                return f"budget:{reached}"
             metrics = self.train_step()
             done_here += 1
             val = self._periodic_eval(final=self.step == cfg.steps)
@@ -520,21 +534,7 @@ class RLTrainer:
                 )
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self._save()
-        self._save()
-        self.run.save_final_model(self.model, self.tokenizer)
-        summary = {
-            "steps": self.step,
-            "stop_reason": stop_reason,
-            "totals": self.totals,
-            "flops_by_phase": self.flops_by_phase,
-            "flops_total": self.ledger.flops_total,
-            "model": str(self.run.model_dir),
-            "train_prompts": str(self.prompts_path),
-            "seconds": time.perf_counter() - t_start,
-            "machine": {**device_record(str(self.device)), "versions": versions()},
-        }
-        atomic_write_text(self.run.path / "summary.json", json.dumps(summary, indent=1))
-        return summary
+        return "steps"
 
 
 def train_rl(config: RLConfig, *, overwrite: bool = False, log: Any = None) -> dict[str, Any]:
