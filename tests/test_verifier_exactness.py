@@ -229,9 +229,10 @@ def _abort(*_: object) -> None:
 
 @pytest.mark.xdist_group("heavy")  # subprocesses on both cores, or timing-sensitive: never side by side
 def test_every_verifier_is_linear_on_1mb_adversarial_completions() -> None:
-    """Every verifier scores every 1 MB case in < 1 s of CPU time (~0.1 s at most on a 2-core machine; the
-    quadratic ``Answer:`` regex took minutes). CPU time, not wall time, so a busy machine cannot fail it;
-    a runaway case is cut off after 5 s of CPU time (``re`` checks for signals)."""
+    """Every verifier scores every 1 MB case in < 3 s of CPU time (~0.1 s at most on an idle 2-core machine;
+    the quadratic ``Answer:`` regex took minutes). CPU time, not wall time, so other processes cannot fail it;
+    the margin covers a loaded machine's cache and SMT contention (measured up to 2.0 s at load 6); a
+    runaway case is cut off after 5 s of CPU time (``re`` checks for signals)."""
     slow = []
     previous = signal.signal(signal.SIGVTALRM, _abort)
     try:
@@ -249,7 +250,7 @@ def test_every_verifier_is_linear_on_1mb_adversarial_completions() -> None:
                 finally:
                     signal.setitimer(signal.ITIMER_VIRTUAL, 0)
                 elapsed = time.process_time() - start
-                if elapsed >= 1.0:
+                if elapsed >= 3.0:
                     slow.append(f"{verifier} on {case}: {elapsed:.1f} s")
     finally:
         signal.signal(signal.SIGVTALRM, previous)
