@@ -9,7 +9,10 @@ Who draws problems, and from which seeds (``Task.generate(params, n, seed)``; dr
 - RL prompts: ``stable_seed("rl-train", seed, step, round) mod 2^31`` (:func:`rl_prompt_seed`), in ``[0, 2^31)``;
 - quick evaluation after training: the quick-eval config's ``seed``, in ``[0, TRAIN_SEED_BASE)``;
 - evaluation harness: ``2^62 + stable_seed("reasonlab-eval", ...) mod 2^62`` (:func:`eval_problem_seed`),
-  in ``[2^62, 2^63)``.
+  in ``[2^62, 2^63)``;
+- a memorisation test's fixed training and test sets (:mod:`reasonlab.experiments.memorisation`):
+  ``2^62 + stable_seed("reasonlab-memorisation", data_seed) mod 2^62`` (:func:`memorisation_data_seed`), in
+  the evaluation range too: sets a base model never drew as training data, trained on only by the test's arms.
 
 Seeds give reproducibility, not held-out-ness: two seeds can draw the same prompt (small problem
 spaces repeat), and the RL range overlaps the quick evaluation's (kept as it was, so RL runs
@@ -34,6 +37,7 @@ __all__ = [
     "eval_problem_seed",
     "eval_sample_seed",
     "is_training_seed",
+    "memorisation_data_seed",
     "prompt_hash",
     "rl_prompt_seed",
     "rl_rollout_seed",
@@ -92,6 +96,12 @@ def rl_rollout_seed(run_seed: int, step: int, round_: int, row: int) -> int:
 def eval_problem_seed(config_seed: int, task: str, knob: str, value: int | str) -> int:
     """Seed of one evaluation bucket's problems: ``2^62 + stable_seed("reasonlab-eval", ...) mod 2^62``."""
     return EVAL_SEED_BASE + stable_seed("reasonlab-eval", config_seed, task, knob, value) % EVAL_SEED_BASE
+
+
+def memorisation_data_seed(data_seed: int) -> int:
+    """Seed of a memorisation test's training + test sets: ``2^62 + stable_seed("reasonlab-memorisation",
+    data_seed) mod 2^62``."""
+    return EVAL_SEED_BASE + stable_seed("reasonlab-memorisation", data_seed) % EVAL_SEED_BASE
 
 
 def eval_sample_seed(config_seed: int, problem_id: str, seed_index: int, sample_index: int) -> int:

@@ -117,3 +117,29 @@ def limem_table(
                 )
             )
     return rows
+
+
+def accuracy(scores: Iterable[Mapping[str, Any]]) -> float:
+    """``Acc = mean_i p_i``: the mean over problems of each problem's solve rate (0 with no records)."""
+    rates = _solve_rates(scores, "scores")
+    return sum(rates.values()) / len(rates) if rates else 0.0
+
+
+def limem_by_kind(
+    original_scores: Iterable[Mapping[str, Any]], perturbed_scores: Iterable[Mapping[str, Any]], kinds: Iterable[str]
+) -> dict[str, Any]:
+    """The overall row (all people counts) of :func:`limem_table` for each of ``kinds``, and the means over kinds.
+
+    Returns ``{"kinds": {kind: row dict or None}, "limem_mean", "cr_mean"}``: a kind without perturbed records
+    (every perturbation of it failed) is None, and the means run over the K kinds measured,
+    ``limem_mean = (1/K) sum_k LiMem_k`` and ``cr_mean = (1/K) sum_k CR_k`` (None when K = 0), so one kind
+    that could not be perturbed does not pull the mean towards 0.
+    """
+    overall = {r.kind: r for r in limem_table(original_scores, perturbed_scores) if r.people is None}
+    rows = {kind: overall[kind].to_dict() if kind in overall else None for kind in kinds}
+    measured = [r for r in rows.values() if r is not None]
+    return {
+        "kinds": rows,
+        "limem_mean": sum(r["limem"] for r in measured) / len(measured) if measured else None,
+        "cr_mean": sum(r["cr"] for r in measured) / len(measured) if measured else None,
+    }

@@ -1,8 +1,9 @@
 """Recipes: ``reasonlab run RECIPE`` turns a YAML recipe into a pipeline of steps in one run directory.
 
 A recipe is an ordered list of steps, each of a registered kind (``pretrain``, ``midtrain``, ``rl``,
-``eval``, ``compare``, ``report``; Reinforcement Pre-Training's ``nexttoken_data``, ``ntp_control``,
-``nexttoken_eval``, ``rpt_report`` from :mod:`reasonlab.experiments.rpt`) with its own config (a YAML
+``eval``, ``compare``, ``report``, ``arms``, ``memorisation`` (:mod:`reasonlab.experiments.memorisation`);
+Reinforcement Pre-Training's ``nexttoken_data``, ``ntp_control``, ``nexttoken_eval``, ``rpt_report`` from
+:mod:`reasonlab.experiments.rpt`) with its own config (a YAML
 path or an inline mapping, plus ``overrides``). Every step writes into ``<out_dir>/<recipe>/<step>/``
 and, when it finishes, ``step_done.json`` with its outputs (model path, run path, seconds). Running the
 recipe again skips finished steps and lets an unfinished one resume from its own checkpoints, so a
@@ -44,6 +45,7 @@ from reasonlab.eval.nexttoken import NextTokenEvalConfig
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.record import device_record
 from reasonlab.experiments.arms import ArmsConfig, run_arms
+from reasonlab.experiments.memorisation import MemorisationConfig, run_memorisation
 from reasonlab.experiments.rpt import (
     ComputeMatchedConfig,
     NextTokenDataConfig,
@@ -55,6 +57,7 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import write_arms_report
 from reasonlab.report.context_transfer import write_context_report
 from reasonlab.report.markdown import write_compare_report, write_report
+from reasonlab.report.memorisation import write_memorisation_report
 from reasonlab.report.pipeline import ReportStepConfig, report_bands, write_pipeline_report
 from reasonlab.report.rpt import RPTReportConfig, write_rpt_report
 from reasonlab.rundir import RunDir, config_differences, mark_run_dir
@@ -90,7 +93,7 @@ class StepSpec(StrictModel):
     """One pipeline step."""
 
     name: Name = Field(description="step name (a plain name): its subdirectory and the handle for @references")
-    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms"] | RPTKind
+    kind: Literal["pretrain", "midtrain", "rl", "eval", "compare", "report", "arms", "memorisation"] | RPTKind
     config: str | dict[str, Any] = Field(default_factory=dict, description="YAML path or inline mapping")
     overrides: dict[str, Any] = Field(default_factory=dict, description="deep-merged over config")
     share: bool = Field(
@@ -188,6 +191,8 @@ def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> 
         t.setdefault("name", task.name)
         t["knobs"] = _inherit_knobs(task, t["name"], t.get("knobs"))
         cfg["task"] = t
+    elif kind == "memorisation" and task.name == "knights":  # a knights test: a knights recipe's knobs
+        cfg["knobs"] = _inherit_knobs(task, "knights", cfg.get("knobs"))
     elif kind == "eval":
         cfg.setdefault("task", task.name)
         knob = (cfg.get("buckets") or {}).get("knob") if isinstance(cfg.get("buckets"), dict) else None
@@ -312,6 +317,8 @@ def _run_report(ctx: StepContext) -> dict[str, Any]:
         )
     elif cfg.arms is not None:
         path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg), cfg.study)
+    elif cfg.memorisation is not None:
+        path = write_memorisation_report(ctx.root, ctx.recipe, cfg)
     else:
         path = write_pipeline_report(ctx.root, ctx.recipe, cfg, ctx.outputs)
     return {"main": str(path), "run": str(ctx.dir)}
@@ -320,6 +327,11 @@ def _run_report(ctx: StepContext) -> dict[str, Any]:
 def _run_arms(ctx: StepContext) -> dict[str, Any]:
     run_arms(ctx.config, ctx.dir, ctx.log)  # type: ignore[arg-type]
     return {"main": str(ctx.dir / "arms.json"), "run": str(ctx.dir)}
+
+
+def _run_memorisation(ctx: StepContext) -> dict[str, Any]:
+    run_memorisation(ctx.config, ctx.dir, ctx.log)  # type: ignore[arg-type]
+    return {"main": str(ctx.dir / "memorisation.json"), "run": str(ctx.dir)}
 
 
 def _rpt(fn: Callable[[Any, Path, Callable[[str], None]], dict[str, Any]]) -> Callable[[StepContext], dict[str, Any]]:
@@ -339,6 +351,7 @@ STEP_KINDS: dict[str, StepKind] = {
     "compare": StepKind(_plain(CompareStepConfig), _run_compare, ("main", "run")),
     "report": StepKind(_plain(ReportStepConfig), _run_report, ("main", "run")),
     "arms": StepKind(_plain(ArmsConfig), _run_arms, ("main", "run")),
+    "memorisation": StepKind(_plain(MemorisationConfig), _run_memorisation, ("main", "run")),
     # Reinforcement Pre-Training (recipes/rpt.yaml; experiments/rpt.py)
     "nexttoken_data": StepKind(_plain(NextTokenDataConfig), _rpt(run_nexttoken_data), ("main", "run", "tokenizer")),
     "ntp_control": StepKind(_named(ComputeMatchedConfig), _rpt(run_compute_matched), ("main", "run", "flops")),

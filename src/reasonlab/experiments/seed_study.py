@@ -55,11 +55,11 @@ def run_seed_study(
     ``ROOT/seed_study.json`` and ``ROOT/report.md``; returns the study."""
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    arms = [s.name for s in recipe.steps if s.kind == "arms"]
+    arms = [s for s in recipe.steps if s.kind in ("arms", "memorisation")]
     if arms:
         raise ReasonlabError(
-            f"recipe {recipe.name}: a training-seed study repeats one pipeline, but step {arms[0]!r} runs RL arms "
-            "with seeds of their own (arms.seeds); give the arms more seeds instead"
+            f"recipe {recipe.name}: a training-seed study repeats one pipeline, but step {arms[0].name!r} runs "
+            f"arms with seeds of their own ({arms[0].kind}.seeds); give the arms more seeds instead"
         )
     for seed in seeds:
         check_recipe(seed_recipe(recipe, seed), base)

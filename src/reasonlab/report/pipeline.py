@@ -62,6 +62,18 @@ class ReportStepConfig(StrictModel):
     exposures: dict[str, str] | None = Field(
         None, description="context transfer: exposure label -> its arms step, e.g. {'1%': '@arms_1pct'}"
     )
+    memorisation: str | None = Field(
+        None, description="a memorisation step (SFT vs RL on one training set), e.g. @memorisation: its report"
+    )
+    limem_rise: float = Field(
+        0.05, gt=0, le=1, description="memorisation: the rise of mean LiMem (a share of the training set) that counts"
+    )
+    min_accuracy: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="memorisation: a final accuracy below this is a floor, and a claim resting on it is not testable",
+    )
     study: str = Field(
         "edge",
         description="the claim an arms report judges: edge, midtrain_vs_rl, process_reward, "
@@ -85,8 +97,8 @@ class ReportStepConfig(StrictModel):
     @model_validator(mode="after")
     def _one_kind(self) -> ReportStepConfig:
         pair = (self.baseline, self.candidate, self.compare)
-        if self.arms is None and self.exposures is None and None in pair:
-            raise ValueError("a report needs baseline, candidate and compare (or arms, or exposures)")
+        if self.arms is None and self.exposures is None and self.memorisation is None and None in pair:
+            raise ValueError("a report needs baseline, candidate and compare (or arms, exposures or memorisation)")
         if self.study not in STUDIES:
             raise ValueError(f"unknown study {self.study!r}; choose from {', '.join(STUDIES)}")
         return self

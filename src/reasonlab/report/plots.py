@@ -408,3 +408,56 @@ def plot_arm_curves(training: Mapping[str, Any], keys: Sequence[str], path: str 
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
+
+
+#: Line colours of the memorisation test's arms.
+MEMORISATION_COLOURS = {"sft": "#c44e52", "rl": "#4c72b0"}
+
+
+def plot_memorisation_curves(curves: Mapping[str, Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Training accuracy, test accuracy and mean LiMem against passes over the training set (epochs), one line
+    per arm (mean over seeds) with +- one std over seeds shaded. ``curves``: arm -> ``{"epoch": [...], key:
+    [{"mean", "std"}, ...]}`` for the keys ``train_acc``, ``test_acc`` and ``limem_mean``."""
+    panels = (("train_acc", "training-set accuracy"), ("test_acc", "test-set accuracy"), ("limem_mean", "mean LiMem"))
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.6), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
+        for arm, c in curves.items():
+            pts = [(e, v) for e, v in zip(c["epoch"], c[key], strict=True) if v["mean"] is not None]
+            if not pts:
+                continue
+            x = [e for e, _ in pts]
+            mean = [v["mean"] for _, v in pts]
+            std = [v["std"] or 0.0 for _, v in pts]
+            colour = MEMORISATION_COLOURS.get(arm)
+            ax.plot(x, mean, marker="o", ms=3.5, lw=1.5, color=colour, label=arm.upper())
+            lo = [m - s for m, s in zip(mean, std, strict=True)]
+            hi = [m + s for m, s in zip(mean, std, strict=True)]
+            ax.fill_between(x, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.set_title(title)
+        ax.set_xlabel("passes over the training set (epochs)")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("share of the set (mean +- std over seeds)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_memorisation_kinds(final: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str | os.PathLike[str]) -> None:
+    """LiMem per perturbation kind at the last checkpoint: grouped bars, one bar per arm (mean over seeds, the
+    std as an error bar). ``final``: arm -> kind -> ``{"mean", "std"}`` (a kind never measured has mean None)."""
+    kinds = list(next(iter(final.values())))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(kinds) + 2), 3.6))
+    width = 0.8 / max(len(final), 1)
+    for j, (arm, per_kind) in enumerate(final.items()):
+        x = [i + (j - (len(final) - 1) / 2) * width for i in range(len(kinds))]
+        ys = [per_kind[k]["mean"] if per_kind[k]["mean"] is not None else float("nan") for k in kinds]
+        err = [per_kind[k]["std"] or 0.0 for k in kinds]
+        ax.bar(x, ys, width, yerr=err, capsize=3, color=MEMORISATION_COLOURS.get(arm), label=arm.upper())
+    ax.set_xticks(list(range(len(kinds))), [k.replace("_", " ") for k in kinds], rotation=20)
+    ax.set_ylabel("LiMem at the end (mean +- std over seeds)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("LiMem per perturbation kind, last checkpoint")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    _save(fig, path)

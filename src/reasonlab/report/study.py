@@ -19,7 +19,8 @@ Everything is read from the JSON the runs wrote (``results.json``, ``seed_study.
 - a seed study (``run --seeds N``): the headline effect of every seed, mean +- std, the t-interval over
   seeds and each seed's Holm p (the largest over its headline ops: the claim needs all of them);
 - Reinforcement Pre-Training (``rpt_report``) and its seed study: RPT (reasoning) - the compute-matched
-  control (standard) on the headline bucket.
+  control (standard) on the headline bucket;
+- a memorisation test (a ``report`` over a ``memorisation`` step): final mean LiMem SFT - RL, paired by seed.
 
 A run whose results are not there (a step unfinished, no report step, a results file of an older format)
 is listed as incomplete with what is missing; it never stops the page. Writes ``OUT/study.md`` (plots linked
@@ -47,6 +48,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import band_table
 from reasonlab.report.context_transfer import exposure_value
+from reasonlab.report.memorisation import study_summary as memorisation_summary
 from reasonlab.report.pipeline import BAND_LABEL, EDGE_CLAIM, LABEL, rows_table
 from reasonlab.report.rpt import COMPARISONS, RPT_CLAIM, RPT_SCHEMA, rpt_seed_verdict, seed_table1_lines, table1_lines
 from reasonlab.report.seed_study import SCHEMA as SEED_SCHEMA
@@ -335,12 +337,8 @@ def _rpt_seed_study(
     n = len(study["seeds"])
     # seed studies written before the headline bucket was recorded in them: their seeds' bucket
     study.setdefault("headline_bucket", results[min(results)].get("headline_bucket", "hard"))
-    run.kind, run.seeds, run.verdict, run.claim = (
-        "rpt seed study",
-        n,
-        rpt_seed_verdict(study),
-        cfg.get("claim") or RPT_CLAIM,
-    )
+    run.kind, run.seeds, run.verdict = "rpt seed study", n, rpt_seed_verdict(study)
+    run.claim = cfg.get("claim") or RPT_CLAIM
     better = sum(bool(r.get("verdict", {}).get("rpt_better")) for r in results.values())
     run.reproduced = f"holds in {better} of {n} seeds"
     b = study["headline_bucket"]
@@ -354,6 +352,15 @@ def _rpt_seed_study(
         "",
         *seed_table1_lines(study["table1"]),
     ]
+
+
+def _memorisation(run: RecipeRun, res: dict[str, Any]) -> None:
+    """A memorisation report (SFT vs RL): final mean LiMem SFT - RL, mean +- std and t-interval over seeds."""
+    s = memorisation_summary(res)
+    run.kind, run.verdict, run.claim, run.reproduced = "memorisation", s["verdict"], s["claim"], s["status"]
+    h, run.seeds, run.table = s["headline"], s["seeds"], s["table"]
+    if h["mean"] is not None:
+        run.headline.append(Headline(h["what"], h["mean"], seed_ci(h["mean"], h["std"], h["n"]), h["std"], "-"))
 
 
 def read_run(root: str | os.PathLike[str]) -> RecipeRun:
@@ -397,6 +404,8 @@ def read_run(root: str | os.PathLike[str]) -> RecipeRun:
                 _arms(run, res, cfg)
             elif "rows" in res:
                 _pipeline(run, res, cfg)
+            elif "memorisation" in res:
+                _memorisation(run, res)
             else:
                 run.missing = ["results.json of an unknown kind (no rows, arms or schema)"]
     except ReasonlabError as exc:

@@ -1,7 +1,11 @@
-"""Training corpora: a mixture spec -> problems -> token documents -> packed fixed-length rows.
+"""Training corpora: a mixture spec (or a problems file) -> problems -> token documents -> packed rows.
 
 Pipeline:
 
+0. **A problems file instead.** ``data.problems: PATH`` (a ``.jsonl``/``.parquet`` file of problem records)
+   replaces the mixture: the corpus is exactly the file's problems, in file order, each once (steps 1-2 are
+   skipped; the seeds below do not apply). This is how a run trains on a fixed set, e.g. SFT on the
+   training set of a memorisation test.
 1. **Allocation.** A mixture is a list of components ``{task, weight, knobs}``. The corpus of
    ``num_problems`` problems gives component ``i`` exactly its largest-remainder share of
    ``weight_i / sum(weights) * num_problems`` (:func:`allocate_counts`), so a weight of 0.001 in a
@@ -44,10 +48,10 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.io import atomic_path, atomic_write_text
+from reasonlab.io import atomic_path, atomic_write_text, read_records
 from reasonlab.model.chat import Prompter
 from reasonlab.seeds import prompt_hash, train_data_seed
-from reasonlab.tasks import get_task
+from reasonlab.tasks import Problem, get_task
 from reasonlab.tasks.registry import checked_params
 
 __all__ = [
@@ -60,9 +64,12 @@ __all__ = [
     "build_corpus",
     "generate_documents",
     "pack_documents",
+    "read_problems",
 ]
 
 IGNORE = -100
+#: ``DataConfig.num_problems`` when not given (a problems file requires it left so).
+DEFAULT_NUM_PROBLEMS = 20000
 
 
 def allocate_counts(weights: Sequence[float], total: int) -> list[int]:
@@ -109,8 +116,17 @@ class MixtureComponent(StrictModel):
 class DataConfig(StrictModel):
     """Where the training text comes from and how it is cut into rows."""
 
-    mixture: list[MixtureComponent] = Field(min_length=1, description="Components of the corpus.")
-    num_problems: int = Field(20000, ge=1, description="Total problems in the corpus (split by weight).")
+    mixture: list[MixtureComponent] | None = Field(
+        None, min_length=1, description="Components of the corpus (exactly one of mixture and problems)."
+    )
+    problems: str | None = Field(
+        None,
+        description="a problems file (.jsonl/.parquet) to train on instead of a mixture: the corpus is exactly its "
+        "problems, each once per epoch (exactly one of mixture and problems)",
+    )
+    num_problems: int = Field(
+        DEFAULT_NUM_PROBLEMS, ge=1, description="Total problems in the corpus (split by weight; mixture only)."
+    )
     seq_len: int = Field(256, ge=8, description="Tokens per training row (model context during training).")
     style: str = Field(
         "plain", description="Prompt style: plain, chat, or model_chat (the chat turns in the parent model's template)."
@@ -130,6 +146,30 @@ class DataConfig(StrictModel):
         description="Extra components whose text only feeds the tokenizer (e.g. contexts seen later).",
     )
     tokenizer_extra_problems: int = Field(500, ge=0, description="Problems per tokenizer_extra component.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.mixture is None) == (self.problems is None):
+            raise ValueError("give exactly one of mixture (problems drawn from tasks) and problems (a problems file)")
+        if self.problems is not None:
+            if not self.problems.endswith((".jsonl", ".parquet")):
+                raise ValueError(f"problems {self.problems!r}: use a .jsonl or .parquet problems file")
+            if not Path(self.problems).is_file():
+                raise ValueError(f"problems {self.problems!r}: no such file")
+            if self.num_problems != DEFAULT_NUM_PROBLEMS:
+                raise ValueError("num_problems: a problems file fixes the corpus (all of its problems); leave it out")
+        return self
+
+
+def read_problems(path: str) -> list[Problem]:
+    """The problems of a ``data.problems`` file, in file order (one-line error naming a bad record)."""
+    problems = [
+        Problem.from_dict(row, source=f"data.problems {path} record {i + 1}")
+        for i, row in enumerate(read_records(path))
+    ]
+    if not problems:
+        raise ReasonlabError(f"data.problems {path}: no problems in the file")
+    return problems
 
 
 @dataclass
@@ -156,12 +196,28 @@ def generate_documents(
     ``meta`` keeps the problem's scalar knobs (``ops``, ``context`` ...) for statistics; ``hashes`` are
     :func:`reasonlab.seeds.prompt_hash` of every problem prompt (the held-out check of evaluations).
     ``prompter`` renders the problems (default: the task's own ``data.style``; mid-training passes the
-    parent model's, which knows its chat template).
+    parent model's, which knows its chat template). With ``data.problems`` every problem of the file is
+    one document of component 0 (``counts = [len(file)]``).
     """
     prompter = prompter or Prompter(data.style)
     hashes: list[int] = []
-    counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
     out: list[tuple[str, str, int, dict[str, Any]]] = []
+
+    def add(task: Any, p: Problem, component: int) -> None:
+        prompt, completion = prompter.render(task, p)
+        hashes.append(prompt_hash(p.prompt))
+        meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
+        out.append((prompt, completion, component, meta))
+
+    if data.problems is not None:
+        problems = read_problems(data.problems)
+        if log:
+            log(f"reading {len(problems)} problems from {data.problems}")
+        for p in problems:
+            add(get_task(p.task), p, 0)
+        return out, [len(problems)], np.array(hashes, dtype=np.int64)
+    assert data.mixture is not None  # exactly one of mixture and problems (DataConfig)
+    counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
     for i, (comp, n) in enumerate(zip(data.mixture, counts, strict=True)):
         if n == 0:
             continue
@@ -170,10 +226,7 @@ def generate_documents(
         if log:
             log(f"generating {n} {comp.task} problems (component {i}, seed {s}, knobs {comp.knobs})")
         for p in task.generate(comp.params, n, s, dedup=comp.dedup):
-            prompt, completion = prompter.render(task, p)
-            hashes.append(prompt_hash(p.prompt))
-            meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
-            out.append((prompt, completion, i, meta))
+            add(task, p, i)
     return out, counts, np.array(hashes, dtype=np.int64)
 
 
@@ -397,6 +450,8 @@ def build_corpus(
     counts: Sequence[int]
     if rendered is None:
         rendered, counts, _ = generate_documents(data, seed, phase, log=log)
+    elif data.mixture is None:
+        counts = [len(rendered)]
     else:
         counts = allocate_counts([c.weight for c in data.mixture], data.num_problems)
     docs = tokenize_documents(rendered, tokenizer, add_bos)

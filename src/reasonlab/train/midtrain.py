@@ -1,4 +1,4 @@
-"""``reasonlab midtrain CONFIG``: continue training a checkpoint on a new mixture.
+"""``reasonlab midtrain CONFIG``: continue training a checkpoint on a new mixture (or a problems file).
 
 Two objectives, same loop and run directory as pre-training:
 
@@ -37,7 +37,7 @@ from reasonlab.train.loop import RuntimeConfig, resolve_device, train_loop
 from reasonlab.train.optim import TrainOptimConfig
 from reasonlab.train.pretrain import finish_run
 
-__all__ = ["MidtrainConfig", "midtrain"]
+__all__ = ["MidtrainConfig", "build_midtrain_corpus", "midtrain"]
 
 
 class MidtrainConfig(StrictModel):
@@ -59,6 +59,24 @@ class MidtrainConfig(StrictModel):
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def build_midtrain_corpus(
+    config: MidtrainConfig, tokenizer: Any, prompter: Prompter, log: Callable[[str], None] = _log
+) -> tuple[PackedCorpus, dict[str, Any], np.ndarray]:
+    """The run's corpus, its statistics and the prompt hashes of its problems, as :func:`midtrain` builds them
+    (a pure function of the config and the parent's tokenizer, so a caller can size a run before it starts)."""
+    rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log, prompter=prompter)
+    corpus, stats = build_corpus(
+        config.data,
+        config.seed,
+        tokenizer,
+        objective=config.objective,
+        rendered=rendered,
+        log=log,
+        add_bos=prompter.add_bos,
+    )
+    return corpus, stats, hashes
 
 
 def midtrain(
@@ -85,16 +103,7 @@ def midtrain(
         log(f"using cached corpus in {data_dir}")
         corpus = PackedCorpus.load(data_dir)
     else:
-        rendered, _, hashes = generate_documents(config.data, config.seed, "midtrain", log=log, prompter=prompter)
-        corpus, stats = build_corpus(
-            config.data,
-            config.seed,
-            tokenizer,
-            objective=config.objective,
-            rendered=rendered,
-            log=log,
-            add_bos=prompter.add_bos,
-        )
+        corpus, stats, hashes = build_midtrain_corpus(config, tokenizer, prompter, log)
         data_dir.mkdir(parents=True, exist_ok=True)
         corpus.save(data_dir)
         write_prompt_hashes(run.path, hashes)
