@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.test_pipeline import recipe_dict
 
 from reasonlab.cli import main
 from reasonlab.report.context_transfer import exposure_value, transfer_verdict
+from test_pipeline import recipe_dict
 
 
 def test_exposure_labels() -> None:
