@@ -22,7 +22,7 @@ from reasonlab.tasks.arith.values import build_graph
 from reasonlab.tasks.knobs import Mix
 
 TASK = get_task("arith")
-CONTEXTS = ("zoo", "school", "movie_festival", "library")
+CONTEXTS = ("zoo", "school", "movie_festival", "library", "wildlife")
 
 
 def gen(n: int, seed: int = 0, **knobs: object) -> list:
@@ -55,7 +55,7 @@ def test_params_accept_cli_strings_and_normalise() -> None:
 @pytest.mark.parametrize(
     ("knobs", "needle"),
     [
-        ({"context": "zo"}, "known contexts: library, movie_festival, school, zoo"),
+        ({"context": "zo"}, "known contexts: library, movie_festival, school, wildlife, zoo"),
         ({"context": "zoo=0.9,school"}, "malformed"),
         ({"context": "zoo="}, "not a number"),
         ({"context": "=0.5"}, "malformed"),
@@ -356,8 +356,26 @@ class Reader:
     or sum of products for depth-3 totals), and in reverse mode tries every candidate x.
     """
 
-    def __init__(self, ctx_name: str) -> None:
+    def __init__(self, ctx_name: str, template: str = "full", long_names: bool = False) -> None:
         data = yaml.safe_load((CONTEXT_DIR / f"{ctx_name}.yaml").read_text())
+        if template != "full":  # equations over the solution names (wording written out here, not imported)
+            if not long_names:
+                data["params"] = data["short"]
+            data["sentences"] = {
+                "const": "{P} = {n}.",
+                "add": "{P} = {Q} + {n}.",
+                "sub": "{P} = {Q} - {n}.",
+                "mul": "{P} = {n} * {Q}.",
+                "sum2": "{P} = {Q} + {R}.",
+                "diff2": "{P} = {Q} - {R}.",
+                "unknown": "{P} is unknown.",
+                "question": "Find {P}.",
+                "question_reverse": "If {Q} = {n}, find {P}.",
+            }
+            if template == "reversed":  # the expression on the left, the defined name on the right
+                for kind in ("const", "add", "sub", "mul", "sum2", "diff2"):
+                    lhs, rhs = data["sentences"][kind][:-1].split(" = ")
+                    data["sentences"][kind] = f"{rhs} = {lhs}."
         l1, l2, l3 = data["layers"]
         alt = lambda names: "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))  # noqa: E731
         self.singular = {s: p for p, s in l2}
@@ -483,6 +501,46 @@ def test_independent_reader_solves_the_text_alone(ctx: str) -> None:
                 assert str(got) == p.answer, (p.prompt, p.solution)
                 n += 1
     assert n == 240
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS)
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [("full", "short"), ("compact", "short"), ("compact", "long"), ("reversed", "short"), ("reversed", "long")],
+)
+def test_independent_reader_solves_every_rendering(ctx: str, template: str, names: str) -> None:
+    """The rendering knobs (letters, sentence order, template, names, partial sums) keep the text solvable alone."""
+    reader = Reader(ctx, template=template, long_names=names == "long")
+    n = 0
+    for num_mode, modulus in (("mod", 7), ("range", None)):
+        for depth in (2, 3):
+            for order in ("shuffled", "topo"):
+                for p in gen(
+                    15,
+                    seed=22,
+                    ops="2-16",
+                    mode="mix",
+                    context=ctx,
+                    num_mode=num_mode,
+                    depth=depth,
+                    distractors=2,
+                    modulus=modulus or MOD,
+                    template=template,
+                    order=order,
+                    letters="ordered",
+                    sums="partial",
+                    names=names,
+                    number_line=True,
+                ):
+                    text = question_text(p.prompt)
+                    if modulus is not None:  # the number line opens the question; the reader skips it
+                        line = " ".join(map(str, range(modulus))) + ". "
+                        assert text.startswith(line)
+                        text = text[len(line) :]
+                    got = reader.solve(text, modulus)
+                    assert str(got) == p.answer, (p.prompt, p.solution)
+                    n += 1
+    assert n == 120
 
 
 def test_reader_detects_a_changed_text() -> None:

@@ -53,7 +53,7 @@ def test_generate_parquet_is_identical_to_jsonl(tmp_path: Path, capsys: pytest.C
 @pytest.mark.parametrize(
     ("knobs", "needle"),
     [
-        (["--context", "zo"], "known contexts: library, movie_festival, school, zoo"),
+        (["--context", "zo"], "known contexts: library, movie_festival, school, wildlife, zoo"),
         (["--context", "zoo=0.99,school"], "malformed"),
         (["--context", "zoo=x"], "not a number"),
         (["--ops", "1"], "impossible"),

@@ -26,6 +26,33 @@ PROBLEMS = (
     + gen(40, seed=2, ops="2-20", mode="mix", num_mode="range", depth=3, context="school")
     + gen(20, seed=3, ops="2-20", mode="mix", depth=3, context="library=1,movie_festival=1")
     + gen(20, seed=4, ops="2-20", mode="mix", modulus=7, operators="+")  # a small table: 1/7 by guessing
+    # every rendering knob off its default: predictable letters, dependency order, compact text, running sums
+    + gen(
+        20,
+        seed=5,
+        ops="2-20",
+        mode="mix",
+        modulus=7,
+        operators="+",
+        letters="ordered",
+        order="topo",
+        template="compact",
+        sums="partial",
+    )
+    + gen(
+        10,
+        seed=7,
+        ops="2-20",
+        mode="mix",
+        modulus=5,
+        operators="+",
+        letters="ordered",
+        template="compact",
+        names="long",
+        number_line=True,
+        context="wildlife",
+    )
+    + gen(10, seed=6, ops="2-20", mode="mix", num_mode="range", depth=3, letters="ordered", sums="partial")
 )
 
 
@@ -174,8 +201,14 @@ KNOBS = st.fixed_dictionaries(
         "mode": st.sampled_from(["forward", "reverse"]),
         "num_mode": st.sampled_from(["mod", "range"]),
         "depth": st.sampled_from([2, 3]),
-        "context": st.sampled_from(["zoo", "school", "movie_festival", "library"]),
+        "context": st.sampled_from(["zoo", "school", "movie_festival", "library", "wildlife"]),
         "distractors": st.integers(0, 6),
+        "letters": st.sampled_from(["random", "ordered"]),
+        "order": st.sampled_from(["shuffled", "topo"]),
+        "template": st.sampled_from(["full", "compact"]),
+        "sums": st.sampled_from(["whole", "partial"]),
+        "names": st.sampled_from(["short", "long"]),
+        "number_line": st.booleans(),
     }
 )
 

@@ -268,6 +268,14 @@ class Task(ABC):
         """How many distinct answers a problem has (the chance level of guessing), or None if unbounded."""
         return None
 
+    def unstated_setting(self, params: Any) -> str | None:
+        """A knob setting that decides answers but that the prompt does not state, or None.
+
+        Two mixture components of one task whose unstated settings differ can draw the same prompt with two
+        different answers (arith's number mode: ``mod 7`` vs ``mod 23``), so a corpus refuses to mix them.
+        """
+        return None
+
     def dedup_key(self, problem: Problem) -> str:
         """What makes two problems the same for de-duplication: the prompt (the model's whole input)."""
         return problem.prompt

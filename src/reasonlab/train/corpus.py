@@ -158,7 +158,29 @@ class DataConfig(StrictModel):
                 raise ValueError(f"problems {self.problems!r}: no such file")
             if self.num_problems != DEFAULT_NUM_PROBLEMS:
                 raise ValueError("num_problems: a problems file fixes the corpus (all of its problems); leave it out")
+        check_stated_settings(self.mixture or [])
         return self
+
+
+def check_stated_settings(mixture: list[MixtureComponent]) -> None:
+    """Refuse components of one task whose prompts look alike but whose answers follow different settings.
+
+    A task's :meth:`~reasonlab.tasks.Task.unstated_setting` names what decides the answer without being
+    written in the prompt (arith: ``mod 7`` vs ``mod 23``); two such settings in one corpus teach the model
+    two answers to one prompt. Components that state their setting (``number_line: true``) mix freely.
+    """
+    seen: dict[str, tuple[str, int]] = {}
+    for i, comp in enumerate(mixture):
+        setting = get_task(comp.task).unstated_setting(comp.params)
+        if setting is None:
+            continue
+        first = seen.setdefault(comp.task, (setting, i))
+        if first[0] != setting:
+            raise ValueError(
+                f"mixture[{i}] ({comp.task}, {setting}) and mixture[{first[1]}] ({first[0]}): the prompt does not "
+                "state this setting, so one prompt could have two answers; use one setting or make the prompt "
+                "state it (arith: number_line: true)"
+            )
 
 
 def read_problems(path: str) -> list[Problem]:

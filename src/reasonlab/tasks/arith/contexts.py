@@ -58,6 +58,10 @@ class Context:
         """The parameter ``key`` as solution steps name it."""
         return self.fill(self.short[key[0]], key)
 
+    def step_name(self, key: tuple[Any, ...], names: str = "short") -> str:
+        """A parameter's name in solution steps: its short name, or its phrase (``names: long``)."""
+        return self.phrase(key) if names == "long" else self.short_name(key)
+
 
 _PARAM_KINDS = ("i12", "i23", "t2", "u", "t3")
 _SENTENCE_KINDS = ("const", "add", "sub", "mul", "sum2", "diff2", "unknown", "question", "question_reverse")

@@ -116,11 +116,12 @@ def corrupt(problem: Problem, kind: str, rng: random.Random, style: str = "plain
         ctx = get_context(meta["context"])
         gold_names = {n["name"] for n in nodes}
         n1, n2, _ = ctx.sizes
+        names = meta.get("names", "short")
         free = [
-            ctx.short_name(("i12", a, b))
+            ctx.step_name(("i12", a, b), names)
             for a in range(n1)
             for b in range(n2)
-            if ctx.short_name(("i12", a, b)) not in gold_names
+            if ctx.step_name(("i12", a, b), names) not in gold_names
         ]
         letter = rng.choice([c for c in LETTERS if c not in {n["letter"] for n in nodes}])
         value = str(rng.randint(0, mod - 1) if mod is not None else rng.randint(1, 4))

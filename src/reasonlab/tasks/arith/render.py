@@ -79,6 +79,23 @@ def substituted(node: dict[str, Any], forms: list[tuple[int, int]]) -> str:
     return " + ".join(f"{v[i]} * {v[i + 1]}" for i in range(0, len(v), 2))
 
 
+def partial_sum_terms(forms: list[tuple[int, int]], modulus: int | None) -> list[str]:
+    """Running-sum terms between a k-operand sum's substituted numbers and its value (``sums: partial``).
+
+    Values ``2, 3, 4`` (mod 7) give ``["5 + 4"]``: the step reads ``= 2 + 3 + 4 = 5 + 4 = 2``, so every term
+    adds one two-operand fact. Fewer than three operands give ``[]``. Affine forms (reverse mode) add
+    coefficient-wise.
+    """
+    terms: list[str] = []
+    acc = forms[0] if forms else (0, 0)
+    for j in range(1, len(forms) - 1):
+        acc = (acc[0] + forms[j][0], acc[1] + forms[j][1])
+        if modulus is not None:
+            acc = (acc[0] % modulus, acc[1] % modulus)
+        terms.append(" + ".join([_sub(*acc), *(_sub(*f) for f in forms[j + 1 :])]))
+    return terms
+
+
 def node_form(node: dict[str, Any]) -> tuple[int, int]:
     """A gold node's value as an affine pair ``(a, b)`` (``a = 0`` outside reverse mode)."""
     aff = node.get("affine")
@@ -100,18 +117,27 @@ def step_text(name: str, letter: str, expr: str | None, numbers: str = "", value
 
 
 def gold_step_parts(meta: dict[str, Any]) -> list[tuple[str, str, str | None, str, str]]:
-    """``(name, letter, expr, numbers, value)`` of every gold step (``expr`` None for the unknown)."""
+    """``(name, letter, expr, numbers, value)`` of every gold step (``expr`` None for the unknown).
+
+    With ``meta["sums"] == "partial"`` the ``numbers`` of a k-operand total (k >= 3) carry the running sum
+    too (``"2 + 3 + 4 = 5 + 4"``); the verifier still reads the dependencies from ``expr`` and the value last.
+    """
     nodes = meta["graph"]["nodes"]
     letters = [n["letter"] for n in nodes]
     forms = [node_form(n) for n in nodes]
     hidden = meta["graph"].get("hidden")
+    partial = meta.get("sums", "whole") == "partial"
+    modulus = meta_modulus(meta)
     out: list[tuple[str, str, str | None, str, str]] = []
     for i, n in enumerate(nodes):
         if i == hidden:
             out.append((n["name"], n["letter"], None, "", ""))
         else:
             expr, _ = expression(n, letters)
-            out.append((n["name"], n["letter"], expr, substituted(n, forms), fmt_affine(*forms[i])))
+            numbers = substituted(n, forms)
+            if partial and n["op"] == "sum":
+                numbers = " = ".join([numbers, *partial_sum_terms([forms[p] for p in n["parents"]], modulus)])
+            out.append((n["name"], n["letter"], expr, numbers, fmt_affine(*forms[i])))
     return out
 
 

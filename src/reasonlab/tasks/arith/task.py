@@ -48,6 +48,16 @@ from reasonlab.tasks.registry import register
 MIN_OPS, MAX_OPS = 2, 50
 #: Variable letters of solution steps; ``x`` is reserved for the unknown of reverse mode.
 LETTERS = "abcdefghijklmnopqrstuvwyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Defaults of the rendering knobs; a problem's meta records a knob only when it differs from these, so
+#: problems drawn with the defaults stay byte-identical to those drawn before the knobs existed.
+RENDER_DEFAULTS: dict[str, Any] = {
+    "letters": "random",
+    "order": "shuffled",
+    "template": "full",
+    "sums": "whole",
+    "names": "short",
+    "number_line": False,
+}
 
 OPS_KNOB = RangeKnob(
     "ops",
@@ -105,6 +115,39 @@ class ArithParams(StrictModel):
         "depth 3 needs * (its totals are sums of products)",
     )
 
+    letters: Literal["random", "ordered"] = Field(
+        "random",
+        description="variable letters of the solution: random distinct letters (iGSM), or ordered: a, b, c, ... "
+        "in solution order (x skipped; the unknown of reverse mode stays x)",
+    )
+    order: Literal["shuffled", "topo"] = Field(
+        "shuffled",
+        description="order of the stated sentences: shuffled (GSM-Infinite), or topo: necessary sentences in the "
+        "gold solution's (dependency) order, distractors where the shuffle put them",
+    )
+    template: Literal["full", "compact", "reversed"] = Field(
+        "full",
+        description="sentence wording: full (the context's sentences); compact: equations over the solution's "
+        "parameter names, defined name first (`bears in X = wolves in Y + 3.`; fewer tokens per problem); "
+        "reversed: the same equations expression first (`wolves in Y + 3 = bears in X.`)",
+    )
+    names: Literal["short", "long"] = Field(
+        "short",
+        description="parameter names in the solution (and in compact sentences): short (`adult bears in X`) or "
+        "long, the sentences' phrase (`the number of adult bears in X`)",
+    )
+    number_line: bool = Field(
+        False,
+        description="mod mode: open the question with the residues in order (`0 1 2 3 4 5 6.` for modulus 7), "
+        "a sequence in which each number predicts the next, so next-token training separates the numbers' "
+        "embeddings before any arithmetic is learned; it also states the number mode in the prompt",
+    )
+    sums: Literal["whole", "partial"] = Field(
+        "whole",
+        description="totals over k >= 3 parameters in the solution: whole (one k-operand sum) or partial "
+        "(`= 2 + 3 + 4 = 5 + 4 = 2`: a running sum, one two-operand fact per term)",
+    )
+
     @field_validator("modulus")
     @classmethod
     def _check_modulus(cls, v: int) -> int:
@@ -133,14 +176,19 @@ def _graph_meta(
     forms: list[tuple[int, int]] | None,
     ctx: Context,
     rng: random.Random,
+    letter_mode: str = "random",
+    names: str = "short",
 ) -> dict[str, Any]:
     pos = {v: i for i, v in enumerate(order)}
-    letters = rng.sample(LETTERS, len(order))
+    letters = rng.sample(LETTERS, len(order))  # drawn in every mode, so the rest of the draw is unchanged
+    if letter_mode == "ordered":
+        named = [v for v in order if v != hidden]
+        letters = [LETTERS[named.index(v)] if v != hidden else "x" for v in order]
     nodes = []
     for i, v in enumerate(order):
         n = g_nodes[v]
         rec: dict[str, Any] = {
-            "name": ctx.short_name(n.key),
+            "name": ctx.step_name(n.key, names),
             "key": list(n.key),
             "op": n.op,
             "parents": [pos[p] for p in n.parents],
@@ -154,13 +202,52 @@ def _graph_meta(
     return {"nodes": nodes, "target": pos[target], "hidden": None if hidden is None else pos[hidden]}
 
 
-def _sentence(ctx: Context, g_nodes: list[GNode], v: int, hidden: int | None) -> str:
+#: Sentence wording of ``template: compact``: equations over the short (solution) names of parameters.
+COMPACT_SENTENCES = {
+    "const": "{P} = {n}.",
+    "add": "{P} = {Q} + {n}.",
+    "sub": "{P} = {Q} - {n}.",
+    "mul": "{P} = {n} * {Q}.",
+    "sum2": "{P} = {Q} + {R}.",
+    "diff2": "{P} = {Q} - {R}.",
+    "unknown": "{P} is unknown.",
+    "question": "Find {P}.",
+    "question_reverse": "If {Q} = {n}, find {P}.",
+}
+#: Sentence wording of ``template: reversed``: the compact equations written expression first.
+REVERSED_SENTENCES = {
+    **COMPACT_SENTENCES,
+    "const": "{n} = {P}.",
+    "add": "{Q} + {n} = {P}.",
+    "sub": "{Q} - {n} = {P}.",
+    "mul": "{n} * {Q} = {P}.",
+    "sum2": "{Q} + {R} = {P}.",
+    "diff2": "{Q} - {R} = {P}.",
+}
+_WORDING = {"compact": COMPACT_SENTENCES, "reversed": REVERSED_SENTENCES}
+
+
+def _wording(ctx: Context, template: str) -> dict[str, str]:
+    """The sentence templates of ``template``: the context's own (full) or the equation forms."""
+    return _WORDING.get(template, ctx.sentences)
+
+
+def _name(ctx: Context, key: tuple[Any, ...], template: str, names: str) -> str:
+    """A parameter's name in the question text: its phrase (full template) or its solution name."""
+    return ctx.phrase(key) if template == "full" else ctx.step_name(key, names)
+
+
+def _sentence(
+    ctx: Context, g_nodes: list[GNode], v: int, hidden: int | None, template: str = "full", names: str = "short"
+) -> str:
     n = g_nodes[v]
-    s = ctx.sentences
-    P = capitalize(ctx.phrase(n.key))
+    s = _wording(ctx, template)
+    P = _name(ctx, n.key, template, names)
+    if template == "full":
+        P = capitalize(P)
     if v == hidden:
         return s["unknown"].format(P=P)
-    q = [ctx.phrase(g_nodes[p].key) for p in n.parents]
+    q = [_name(ctx, g_nodes[p].key, template, names) for p in n.parents]
     if n.op == "const":
         return s["const"].format(P=P, n=n.const)
     if n.op in ("add", "sub", "mul"):
@@ -199,18 +286,32 @@ class ArithTask(Task):
                     break
             if hidden is None:
                 return None
-        meta_graph = _graph_meta(nodes, order, target, hidden, forms, ctx, rng)
-        sentences = [_sentence(ctx, nodes, v, hidden) for v in order if nodes[v].key[0] in ("i12", "i23")]
-        sentences += [_sentence(ctx, nodes, v, None) for v in graph.distractors]
-        rng.shuffle(sentences)
+        meta_graph = _graph_meta(nodes, order, target, hidden, forms, ctx, rng, p.letters, p.names)
+        stated = [
+            _sentence(ctx, nodes, v, hidden, p.template, p.names) for v in order if nodes[v].key[0] in ("i12", "i23")
+        ]
+        stated += [_sentence(ctx, nodes, v, None, p.template, p.names) for v in graph.distractors]
+        perm = list(range(len(stated)))
+        rng.shuffle(perm)  # the same draw in every order mode
+        if p.order == "topo":  # necessary sentences (indices < n_necessary) take their slots in solution order
+            n_necessary = len(stated) - len(graph.distractors)
+            rank = iter(range(n_necessary))
+            perm = [next(rank) if i < n_necessary else i for i in perm]
+        sentences = [stated[i] for i in perm]
+        wording = _wording(ctx, p.template)
+
+        def name(key: tuple[Any, ...]) -> str:
+            return _name(ctx, key, p.template, p.names)
+
         if hidden is None:
-            question = ctx.sentences["question"].format(P=ctx.phrase(nodes[target].key))
+            question = wording["question"].format(P=name(nodes[target].key))
         else:
             meta_graph["given"] = nodes[target].value
-            question = ctx.sentences["question_reverse"].format(
-                P=ctx.phrase(nodes[hidden].key), Q=ctx.phrase(nodes[target].key), n=nodes[target].value
+            question = wording["question_reverse"].format(
+                P=name(nodes[hidden].key), Q=name(nodes[target].key), n=nodes[target].value
             )
-        text = " ".join([*sentences, question])
+        line = [" ".join(str(i) for i in range(modulus)) + "."] if p.number_line and modulus is not None else []
+        text = " ".join([*line, *sentences, question])
         meta: dict[str, Any] = {
             "ops": ops,
             "context": ctx.name,
@@ -223,6 +324,9 @@ class ArithTask(Task):
             "n_steps": len(order),
             "graph": meta_graph,
         }
+        for knob, default in RENDER_DEFAULTS.items():
+            if getattr(p, knob) != default:
+                meta[knob] = getattr(p, knob)
         answer = meta_answer(meta)
         solution = plain_completion(solution_body(meta), answer)
         return Problem(
@@ -247,6 +351,13 @@ class ArithTask(Task):
         """The modulus in mod mode (answers 0..p-1); None in range mode."""
         return meta_modulus(problem.meta)
 
+    def unstated_setting(self, params: Any) -> str | None:
+        """The number mode (``mod 7`` or ``range``) unless the prompt states it (``number_line`` in mod mode)."""
+        p: ArithParams = params
+        if p.num_mode == "range":
+            return "range"
+        return None if p.number_line else f"mod {p.modulus}"
+
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Outcome and process verification of ``completion`` (never raises)."""
         return verify_completion(problem.meta, problem.answer, completion)
@@ -257,4 +368,4 @@ class ArithTask(Task):
         return failure_kind(v)
 
 
-__all__ = ["LETTERS", "MAX_OPS", "MIN_OPS", "ArithParams", "ArithTask", "check_modulus", "parse_ops"]
+__all__ = ["LETTERS", "MAX_OPS", "MIN_OPS", "RENDER_DEFAULTS", "ArithParams", "ArithTask", "check_modulus", "parse_ops"]
