@@ -433,3 +433,20 @@ def test_shared_steps_run_once_for_every_recipe_with_the_same_config(tmp_path: P
     path.write_text(yaml.safe_dump({**rec, "name": "third", "steps": rec["steps"][:1]}))
     assert main(["run", str(path)]) == 0
     assert len(list((tmp_path / "runs" / "_shared").iterdir())) == 2
+
+
+def test_recipe_device_places_every_training_and_eval_step() -> None:
+    from reasonlab.experiments.pipeline import with_device
+
+    assert with_device("pretrain", {"runtime": {"num_threads": 2}}, "cuda") == {
+        "runtime": {"num_threads": 2, "device": "cuda"}
+    }
+    assert with_device("rl", {"steps": 3, "device": "cpu"}, "cuda") == {"steps": 3, "device": "cuda"}
+    assert with_device("eval", {}, "auto") == {"device": "auto"}
+    arms = {"rl": {"steps": 2}, "arms": {"a": {"knobs": {}}, "b": {"midtrain": {"optim": {}}}}}
+    got = with_device("arms", arms, "cuda")
+    assert got["rl"]["device"] == "cuda" and got["arms"]["a"] == {"knobs": {}}
+    assert got["arms"]["b"]["midtrain"]["runtime"] == {"device": "cuda"}
+    assert with_device("compare", {"baseline": "@x"}, "cuda") == {"baseline": "@x"}
+    with pytest.raises(ValueError, match="device"):
+        Recipe.model_validate({"name": "r", "device": "tpu", "steps": [{"name": "s", "kind": "eval"}]})

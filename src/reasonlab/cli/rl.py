@@ -45,7 +45,13 @@ def rl_cmd(
 @click.option("--out-dir", default=None, help="Override the recipe's out_dir.")
 @click.option("--fresh", is_flag=True, help="Delete this recipe's run directory first instead of resuming.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="Run the pipeline for training seeds 0..N-1.")
-def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None) -> None:
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default=None,
+    help="Run the training and evaluation steps on this device (the recipe's device:).",
+)
+def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None, device: str | None) -> None:
     """Run a recipe: its steps in order, skipping those already done (resume after a kill).
 
     With training seeds (``--seeds N`` or the recipe's ``seeds:``) the whole pipeline runs once per seed
@@ -59,6 +65,8 @@ def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None) ->
     rec = load_recipe(recipe, base_dir)
     if out_dir is not None:
         rec.out_dir = out_dir
+    if device is not None:
+        rec.device = device  # type: ignore[assignment]
     seed_list = list(range(seeds)) if seeds is not None else rec.seeds
     if seed_list:
         run_seed_study(rec, seed_list, base_dir=base_dir, fresh=fresh)

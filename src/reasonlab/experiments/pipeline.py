@@ -110,6 +110,11 @@ class Recipe(StrictModel):
     description: str = ""
     out_dir: str = "runs"
     threads: int = Field(2, gt=0, description="torch CPU threads for every step")
+    device: Literal["cpu", "cuda", "auto"] | None = Field(
+        None,
+        description="run the pretrain, midtrain, rl, eval and arms steps on this device (over their own settings; "
+        "cuda trains and samples under bf16 autocast); None keeps each step's setting",
+    )
     task: RecipeTask | None = Field(None, description="task and knobs every step inherits (written once)")
     seeds: list[int] | None = Field(
         None,
@@ -374,7 +379,27 @@ def _step_config(recipe: Recipe, spec: StepSpec, base_dir: Path) -> dict[str, An
         data = load_yaml(cfg_path)
     else:
         data = dict(spec.config)
-    return inherit_task(spec.kind, deep_merge(data, spec.overrides), recipe.task)
+    data = inherit_task(spec.kind, deep_merge(data, spec.overrides), recipe.task)
+    return data if recipe.device is None else with_device(spec.kind, data, recipe.device)
+
+
+def with_device(kind: str, config: dict[str, Any], device: str) -> dict[str, Any]:
+    """A step config with every model it trains or samples placed on ``device`` (the recipe's ``device``)."""
+    cfg = dict(config)
+    if kind in ("pretrain", "midtrain", "ntp_control"):
+        cfg["runtime"] = {**(cfg.get("runtime") or {}), "device": device}
+    elif kind in ("rl", "eval"):
+        cfg["device"] = device
+    elif kind == "arms":
+        cfg["rl"] = {**(cfg.get("rl") or {}), "device": device}
+        arms = cfg.get("arms") or {}
+        cfg["arms"] = {
+            name: {**arm, "midtrain": with_device("midtrain", arm["midtrain"], device)}
+            if isinstance(arm, dict) and isinstance(arm.get("midtrain"), dict)
+            else arm
+            for name, arm in arms.items()
+        }
+    return cfg
 
 
 #: Where shared steps live, under a recipe's out_dir (not a plain name, so no recipe can be called that).
