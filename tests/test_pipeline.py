@@ -290,8 +290,9 @@ def test_seed_study_runs_the_pipeline_per_training_seed(tmp_path: Path) -> None:
     assert seeds[0]["problem_seeds"] == seeds[1]["problem_seeds"]
 
 
-def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
-    rec = recipe_dict(tmp_path / "runs")
+def arms_recipe(out_dir: Path, jobs: int = 1) -> dict[str, Any]:
+    """The toy recipe with an arms step (two arms x two seeds, ``jobs`` units at a time) and its report."""
+    rec = recipe_dict(out_dir)
     pre, _, rl, ev = rec["steps"][0], rec["steps"][1], rec["steps"][2], rec["steps"][3]
     ev = {**ev, "config": {**ev["config"], "holdout_files": []}}
     rl_cfg = {k: v for k, v in rl["config"].items() if k != "init_from"}
@@ -308,12 +309,18 @@ def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
             "seeds": [0, 1],
             "rl": rl_cfg,
             "n_perm": 200,
+            "jobs": jobs,
         },
     }
     report = {"name": "report", "kind": "report", "config": {"arms": "@arms", "bands": {"3": "in_range", "4": "hard"}}}
     rec["steps"] = [pre, ev, arms, report]
+    rec["threads"] = 1
+    return rec
+
+
+def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
     path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(rec))
+    path.write_text(yaml.safe_dump(arms_recipe(tmp_path / "runs")))
     assert main(["run", str(path)]) == 0
     root = tmp_path / "runs" / "toy"
     for arm in ("in_range", "hard"):
@@ -330,6 +337,11 @@ def test_arms_step_runs_every_arm_and_seed_and_reports(tmp_path: Path) -> None:
     assert row["outcome"]["seeds"] == 2 and row["outcome"]["diff_pass@1"]["std"] is not None
     text = (root / "report.md").read_text()
     assert text.splitlines()[2].startswith("Verdict") and (root / "plots" / "arms_outcome.png").is_file()
+    # the same units two at a time, each in its own process (one thread each, as the sequential run): same numbers
+    par = tmp_path / "par.yaml"
+    par.write_text(yaml.safe_dump(arms_recipe(tmp_path / "par", jobs=2)))
+    assert main(["run", str(par)]) == 0
+    assert json.loads((tmp_path / "par" / "toy" / "results.json").read_text())["arms"] == results["arms"]
 
 
 def test_arms_split_one_compute_budget_between_midtraining_and_rl(tmp_path: Path) -> None:

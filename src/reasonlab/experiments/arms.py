@@ -14,10 +14,14 @@ compared with the baseline. Sub-runs live in ``STEP/<arm>-s<seed>/`` and resume 
 
 from __future__ import annotations
 
+import importlib
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import torch
 from pydantic import Field, PrivateAttr, model_validator
 
 from reasonlab.compute import attention_shape, read_compute, train_flops
@@ -31,6 +35,7 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.model import load_model
 from reasonlab.report.markdown import write_compare_report
 from reasonlab.rundir import resolve_model_path
+from reasonlab.tasks.registry import task_modules
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.trainer import train_rl
@@ -66,6 +71,9 @@ class ArmsConfig(StrictModel):
     )
     reference: str | None = Field(
         None, description="an arm every other arm is also compared with, seed by seed (e.g. the outcome reward)"
+    )
+    jobs: int = Field(
+        1, ge=1, le=64, description="(arm, seed) units run at once, each in its own process with threads // jobs"
     )
     _rl: dict[tuple[str, int], RLConfig] = PrivateAttr(default_factory=dict)
 
@@ -135,57 +143,100 @@ def midtrain_steps(config: ArmsConfig, arm: str, seed: int, step_dir: Path, flop
     return round(flops / per_step)
 
 
+def run_unit(config: ArmsConfig, arm: str, seed: int, step_dir: Path, log: Any) -> dict[str, Any]:
+    """One (arm, seed): optional mid-training, RL, evaluation and the paired comparison with the baseline.
+
+    Writes ``step_dir/<arm>-s<seed>/done.json`` last, so a killed unit restarts from its sub-runs' own resume.
+    """
+    base_eval = load_run(config.baseline)[0]["record"]["config"]
+    sub = step_dir / f"{arm}-s{seed}"
+    spec = config.arms[arm]
+    record: dict[str, Any] = {
+        "arm": arm,
+        "seed": seed,
+        "knobs": spec.knobs,
+        "rl_overrides": spec.rl,
+        "midtrain_share": spec.midtrain_share,
+    }
+    model, holdout = config.init_from, list(base_eval.get("holdout_files", []))
+    if spec.midtrain is not None:
+        model_dir = resolve_model_path(config.init_from, "init_from")
+        steps = None
+        if config.compute_budget is not None and spec.midtrain_share is not None:
+            steps = midtrain_steps(config, arm, seed, step_dir, spec.midtrain_share * config.compute_budget)
+        log(f"[arms] {arm} seed {seed}: mid-training" + (f" ({steps} steps)" if steps is not None else ""))
+        if steps != 0:
+            mid = midtrain(config.midtrain_config(arm, seed, step_dir, steps), log=log)
+            model = mid["model"]
+            record["midtrain"] = {k: mid[k] for k in ("steps", "tokens_total", "flops_total", "seconds")}
+            # the ledger continues the base model's totals: this phase's own FLOPs are the difference
+            record["midtrain"]["flops"] = mid["flops_total"] - read_compute(model_dir).flops_total
+    if spec.midtrain_share != 1.0:
+        log(f"[arms] {arm} seed {seed}: RL on {spec.knobs} {spec.rl or ''}")
+        rl = train_rl(config.rl_config(arm, seed, step_dir, init_from=model), log=log)
+        model = rl["model"]
+        holdout.append(rl["train_prompts"])
+        record["rl"] = {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")}
+    ev_cfg = validate(
+        EvalConfig,
+        {**base_eval, "name": f"{arm}-s{seed}", "model": model, "report": False, "holdout_files": holdout},
+        source=f"arms: evaluation of {arm} seed {seed}",
+    )
+    run_eval(ev_cfg, sub / "eval", log=log)
+    result = compare_runs(config.baseline, sub / "eval", sub / "compare", n_perm=config.n_perm)
+    write_compare_report(result, sub / "compare")
+    record.update({"eval": str(sub / "eval"), "compare": str(sub / "compare")})
+    atomic_write_text(sub / "done.json", json.dumps(record, indent=1))
+    return record
+
+
+def _init_worker(modules: list[str], threads: int) -> None:
+    """A unit process: the parent's task modules registered (a spawned process starts bare), its threads set."""
+    torch.set_num_threads(threads)
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _unit_job(config: ArmsConfig, arm: str, seed: int, step_dir: str) -> dict[str, Any]:
+    def log(msg: str) -> None:
+        print(f"[{arm}-s{seed}] {msg}", flush=True)
+
+    return run_unit(config, arm, seed, Path(step_dir), log)
+
+
 def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
-    """Run every (arm, seed) not yet done; write and return ``step_dir/arms.json``."""
-    base_summary, _ = load_run(config.baseline)
-    base_eval = base_summary["record"]["config"]
+    """Run every (arm, seed) not yet done, ``config.jobs`` at a time; write and return ``step_dir/arms.json``.
+
+    With ``jobs > 1`` each unit runs in its own (spawned) process with ``max(1, threads // jobs)`` torch
+    threads, so two units on a 2-core machine take one core each; the results do not depend on ``jobs``
+    except through floating point of the thread count.
+    """
     results: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[str, int]] = []
     for arm in config.arms:
         for seed in config.seeds:
-            sub = step_dir / f"{arm}-s{seed}"
-            done = sub / "done.json"
+            done = step_dir / f"{arm}-s{seed}" / "done.json"
             if done.is_file():
                 results.setdefault(arm, {})[str(seed)] = read_json(done, "arm record")
                 log(f"[arms] {arm} seed {seed}: done already, skipping")
-                continue
-            spec = config.arms[arm]
-            record: dict[str, Any] = {
-                "arm": arm,
-                "seed": seed,
-                "knobs": spec.knobs,
-                "rl_overrides": spec.rl,
-                "midtrain_share": spec.midtrain_share,
-            }
-            model, holdout = config.init_from, list(base_eval.get("holdout_files", []))
-            if spec.midtrain is not None:
-                model_dir = resolve_model_path(config.init_from, "init_from")
-                steps = None
-                if config.compute_budget is not None and spec.midtrain_share is not None:
-                    steps = midtrain_steps(config, arm, seed, step_dir, spec.midtrain_share * config.compute_budget)
-                log(f"[arms] {arm} seed {seed}: mid-training" + (f" ({steps} steps)" if steps is not None else ""))
-                if steps != 0:
-                    mid = midtrain(config.midtrain_config(arm, seed, step_dir, steps), log=log)
-                    model = mid["model"]
-                    record["midtrain"] = {k: mid[k] for k in ("steps", "tokens_total", "flops_total", "seconds")}
-                    # the ledger continues the base model's totals: this phase's own FLOPs are the difference
-                    record["midtrain"]["flops"] = mid["flops_total"] - read_compute(model_dir).flops_total
-            if spec.midtrain_share != 1.0:
-                log(f"[arms] {arm} seed {seed}: RL on {spec.knobs} {spec.rl or ''}")
-                rl = train_rl(config.rl_config(arm, seed, step_dir, init_from=model), log=log)
-                model = rl["model"]
-                holdout.append(rl["train_prompts"])
-                record["rl"] = {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")}
-            ev_cfg = validate(
-                EvalConfig,
-                {**base_eval, "name": f"{arm}-s{seed}", "model": model, "report": False, "holdout_files": holdout},
-                source=f"arms: evaluation of {arm} seed {seed}",
-            )
-            run_eval(ev_cfg, sub / "eval", log=log)
-            result = compare_runs(config.baseline, sub / "eval", sub / "compare", n_perm=config.n_perm)
-            write_compare_report(result, sub / "compare")
-            record.update({"eval": str(sub / "eval"), "compare": str(sub / "compare")})
-            atomic_write_text(done, json.dumps(record, indent=1))
-            results.setdefault(arm, {})[str(seed)] = record
+            else:
+                todo.append((arm, seed))
+    if config.jobs == 1 or len(todo) <= 1:
+        for arm, seed in todo:
+            results.setdefault(arm, {})[str(seed)] = run_unit(config, arm, seed, step_dir, log)
+    else:
+        threads = max(1, torch.get_num_threads() // config.jobs)
+        log(f"[arms] {len(todo)} units, {config.jobs} at a time, {threads} thread(s) each")
+        ctx = multiprocessing.get_context("spawn")  # fork is unsafe after CUDA or OpenMP use in this process
+        with ProcessPoolExecutor(
+            config.jobs, mp_context=ctx, initializer=_init_worker, initargs=(task_modules(), threads)
+        ) as pool:
+            futures = {pool.submit(_unit_job, config, arm, seed, str(step_dir)): (arm, seed) for arm, seed in todo}
+            for fut in as_completed(futures):
+                arm, seed = futures[fut]
+                results.setdefault(arm, {})[str(seed)] = fut.result()
+                log(f"[arms] {arm} seed {seed}: done")
+    results = {arm: {str(s): results[arm][str(s)] for s in config.seeds} for arm in config.arms}
     out = {"baseline": config.baseline, "seeds": config.seeds, "arms": results, "reference": config.reference}
     if config.reference is not None:
         out["vs_reference"] = compare_with_reference(config, results, step_dir, log)

@@ -42,6 +42,11 @@ def task_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(BUILTIN))
 
 
+def task_modules() -> list[str]:
+    """The modules of the task families registered in this process (a spawned worker imports them)."""
+    return sorted({cls.__module__ for cls in _REGISTRY.values()})
+
+
 def get_task(name: str) -> Task:
     """A fresh instance of the named task, or a one-line error listing the known tasks."""
     if name not in _REGISTRY and name in BUILTIN:
