@@ -143,10 +143,13 @@ def midtrain_steps(config: ArmsConfig, arm: str, seed: int, step_dir: Path, flop
     return round(flops / per_step)
 
 
-def run_unit(config: ArmsConfig, arm: str, seed: int, step_dir: Path, log: Any) -> dict[str, Any]:
+def run_unit(
+    config: ArmsConfig, arm: str, seed: int, step_dir: Path, log: Any, threads: int | None = None
+) -> dict[str, Any]:
     """One (arm, seed): optional mid-training, RL, evaluation and the paired comparison with the baseline.
 
-    Writes ``step_dir/<arm>-s<seed>/done.json`` last, so a killed unit restarts from its sub-runs' own resume.
+    ``threads`` (a parallel unit's share of the cores) replaces the thread counts of its configs. Writes
+    ``step_dir/<arm>-s<seed>/done.json`` last, so a killed unit restarts from its sub-runs' own resume.
     """
     base_eval = load_run(config.baseline)[0]["record"]["config"]
     sub = step_dir / f"{arm}-s{seed}"
@@ -166,20 +169,33 @@ def run_unit(config: ArmsConfig, arm: str, seed: int, step_dir: Path, log: Any) 
             steps = midtrain_steps(config, arm, seed, step_dir, spec.midtrain_share * config.compute_budget)
         log(f"[arms] {arm} seed {seed}: mid-training" + (f" ({steps} steps)" if steps is not None else ""))
         if steps != 0:
-            mid = midtrain(config.midtrain_config(arm, seed, step_dir, steps), log=log)
+            mid_cfg = config.midtrain_config(arm, seed, step_dir, steps)
+            if threads is not None:
+                mid_cfg.runtime.num_threads = threads
+            mid = midtrain(mid_cfg, log=log)
             model = mid["model"]
             record["midtrain"] = {k: mid[k] for k in ("steps", "tokens_total", "flops_total", "seconds")}
             # the ledger continues the base model's totals: this phase's own FLOPs are the difference
             record["midtrain"]["flops"] = mid["flops_total"] - read_compute(model_dir).flops_total
     if spec.midtrain_share != 1.0:
         log(f"[arms] {arm} seed {seed}: RL on {spec.knobs} {spec.rl or ''}")
-        rl = train_rl(config.rl_config(arm, seed, step_dir, init_from=model), log=log)
+        rl_cfg = config.rl_config(arm, seed, step_dir, init_from=model)
+        if threads is not None:
+            rl_cfg = rl_cfg.model_copy(update={"threads": threads})
+        rl = train_rl(rl_cfg, log=log)
         model = rl["model"]
         holdout.append(rl["train_prompts"])
         record["rl"] = {k: rl[k] for k in ("steps", "totals", "flops_total", "seconds", "stop_reason")}
     ev_cfg = validate(
         EvalConfig,
-        {**base_eval, "name": f"{arm}-s{seed}", "model": model, "report": False, "holdout_files": holdout},
+        {
+            **base_eval,
+            "name": f"{arm}-s{seed}",
+            "model": model,
+            "report": False,
+            "holdout_files": holdout,
+            **({"threads": threads} if threads is not None else {}),
+        },
         source=f"arms: evaluation of {arm} seed {seed}",
     )
     run_eval(ev_cfg, sub / "eval", log=log)
@@ -197,11 +213,11 @@ def _init_worker(modules: list[str], threads: int) -> None:
         importlib.import_module(name)
 
 
-def _unit_job(config: ArmsConfig, arm: str, seed: int, step_dir: str) -> dict[str, Any]:
+def _unit_job(config: ArmsConfig, arm: str, seed: int, step_dir: str, threads: int) -> dict[str, Any]:
     def log(msg: str) -> None:
         print(f"[{arm}-s{seed}] {msg}", flush=True)
 
-    return run_unit(config, arm, seed, Path(step_dir), log)
+    return run_unit(config, arm, seed, Path(step_dir), log, threads=threads)
 
 
 def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
@@ -231,7 +247,9 @@ def run_arms(config: ArmsConfig, step_dir: Path, log: Any) -> dict[str, Any]:
         with ProcessPoolExecutor(
             config.jobs, mp_context=ctx, initializer=_init_worker, initargs=(task_modules(), threads)
         ) as pool:
-            futures = {pool.submit(_unit_job, config, arm, seed, str(step_dir)): (arm, seed) for arm, seed in todo}
+            futures = {
+                pool.submit(_unit_job, config, arm, seed, str(step_dir), threads): (arm, seed) for arm, seed in todo
+            }
             for fut in as_completed(futures):
                 arm, seed = futures[fut]
                 results.setdefault(arm, {})[str(seed)] = fut.result()
