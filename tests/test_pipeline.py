@@ -462,3 +462,19 @@ def test_recipe_device_places_every_training_and_eval_step() -> None:
     assert with_device("compare", {"baseline": "@x"}, "cuda") == {"baseline": "@x"}
     with pytest.raises(ValueError, match="device"):
         Recipe.model_validate({"name": "r", "device": "tpu", "steps": [{"name": "s", "kind": "eval"}]})
+
+
+def test_arms_inherit_the_recipe_task_in_rl_and_midtraining() -> None:
+    """An arms step's shared RL config and each arm's mid-training mixture get the recipe's knobs."""
+    from reasonlab.experiments.pipeline import RecipeTask
+
+    task = RecipeTask.model_validate({"name": "arith", "knobs": {"modulus": 7, "context": "wildlife"}})
+    mid = {"data": {"mixture": [{"task": "arith", "knobs": {"ops": "4"}}]}}
+    cfg = inherit_task("arms", {"rl": {"task": {"reward": "process"}}, "arms": {"a": {}, "b": {"midtrain": mid}}}, task)
+    assert cfg["rl"]["task"] == {"name": "arith", "reward": "process", "knobs": {"modulus": 7, "context": "wildlife"}}
+    assert cfg["arms"]["a"] == {}
+    assert cfg["arms"]["b"]["midtrain"]["data"]["mixture"][0]["knobs"] == {
+        "modulus": 7,
+        "context": "wildlife",
+        "ops": "4",
+    }

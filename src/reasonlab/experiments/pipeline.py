@@ -196,6 +196,16 @@ def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> 
         t.setdefault("name", task.name)
         t["knobs"] = _inherit_knobs(task, t["name"], t.get("knobs"))
         cfg["task"] = t
+    elif kind == "arms":  # the shared RL config and each arm's mid-training inherit as their own steps would
+        if isinstance(cfg.get("rl"), dict):
+            cfg["rl"] = inherit_task("rl", cfg["rl"], task)
+        if isinstance(cfg.get("arms"), dict):
+            cfg["arms"] = {
+                name: {**arm, "midtrain": inherit_task("midtrain", arm["midtrain"], task)}
+                if isinstance(arm, dict) and isinstance(arm.get("midtrain"), dict)
+                else arm
+                for name, arm in cfg["arms"].items()
+            }
     elif kind == "memorisation" and task.name == "knights":  # a knights test: a knights recipe's knobs
         cfg["knobs"] = _inherit_knobs(task, "knights", cfg.get("knobs"))
     elif kind == "eval":
