@@ -300,6 +300,87 @@ def chain_of_thought(
     return "\n".join(cot.lines)
 
 
+# ----------------------------------------------------------------------------- compact chain of thought
+
+#: Operator words of the compact chain of thought (``not`` precedes its operand; ``->`` reads "if A then B").
+COMPACT_OPS = {"and": "and", "or": "or", "<=>": "iff"}
+
+
+def _tv_letter(value: bool) -> str:
+    return "T" if value else "F"
+
+
+def compact_formula(
+    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool]
+) -> tuple[str, bool]:
+    """A formula with every leaf's truth written after it, and its value under the full ``assign``.
+
+    A leaf reads ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false); a compound operand is
+    bracketed with its own value (``(A knight T and B knave F = F)``), so each value the line states
+    follows from values written just before it.
+    """
+    op = node[0]
+    if op in LEAF_KINDS:
+        truthful = op == "telling-truth"
+        value = assign[node[1]] == truthful
+        return f"{names[node[1]]} {roles[0] if truthful else roles[1]} {_tv_letter(value)}", value
+    parts: list[str] = []
+    values: list[bool] = []
+    for child in node[1:]:
+        text, value = compact_formula(child, names, roles, assign)
+        parts.append(text if child[0] in LEAF_KINDS else f"({text} = {_tv_letter(value)})")
+        values.append(value)
+    if op == "not":
+        return f"not {parts[0]}", not values[0]
+    if op == "and":
+        value = all(values)
+    elif op == "or":
+        value = any(values)
+    elif op == "->":
+        return f"if {parts[0]} then {parts[1]}", (not values[0]) or values[1]
+    else:
+        value = values[0] == values[1]
+    return f" {COMPACT_OPS[op]} ".join(parts), value
+
+
+def compact_chain(
+    statements: Sequence[Formula], names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]
+) -> str:
+    """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
+
+    Assignments are tried in counting order (the truth-teller role first, the last person fastest).
+    Each try is one line, ``Zoey knight, Oliver knave.``, followed by the statements in the people's
+    order, one line each: the speaker, the statement with each leaf's truth written after it, its
+    value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
+    ends). The first try whose every statement is ``ok`` is the solution (it is the only one). Every
+    token depends on a few tokens before it: a leaf's truth on the person's role in the try line,
+    the value on the leaves, the verdict on the value and the speaker's role.
+    """
+    n = len(statements)
+    target = [bool(v) for v in solution]
+    lines: list[str] = []
+    for code in range(1 << n):
+        assign = [not (code >> (n - 1 - i)) & 1 for i in range(n)]
+        lines.append(
+            ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True)) + "."
+        )
+        for j, statement in enumerate(statements):
+            text, value = compact_formula(statement, names, roles, assign)
+            fits = value == assign[j]
+            role = roles[0] if assign[j] else roles[1]
+            lines.append(f"{names[j]}: {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
+            if not fits:
+                break
+        else:
+            if assign != target:
+                raise ValueError("compact chain of thought reached a solution other than the recorded one")
+            return "\n".join(lines)
+    raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
+
+
+COT_STYLES = ("full", "compact")
+
+
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
     """Logic-RL's conversation: the instructions as the system turn, the puzzle as the user's, and ``<think>``
     pre-filled."""
@@ -319,8 +400,21 @@ def render_prompt(meta: dict[str, Any], statements: Sequence[Formula], style: st
 
 
 def render_completion(
-    statements: Sequence[Formula], names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]
+    statements: Sequence[Formula],
+    names: Sequence[str],
+    roles: Sequence[str],
+    solution: Sequence[bool],
+    cot_style: str = "full",
 ) -> str:
-    """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block."""
-    cot = chain_of_thought(statements, names, roles, solution)
+    """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block.
+
+    ``cot_style``: ``full`` (the backtracking narration, :func:`chain_of_thought`) or ``compact``
+    (:func:`compact_chain`).
+    """
+    if cot_style == "full":
+        cot = chain_of_thought(statements, names, roles, solution)
+    elif cot_style == "compact":
+        cot = compact_chain(statements, names, roles, solution)
+    else:
+        raise ValueError(f"unknown chain-of-thought style {cot_style!r} (allowed: {', '.join(COT_STYLES)})")
     return f"\n{cot}\n</think>\n<answer>\n{answer_text(names, roles, solution)}\n</answer>"

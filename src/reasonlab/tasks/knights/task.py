@@ -63,6 +63,11 @@ class KnightsParams(StrictModel):
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
     )
+    cot: Literal["full", "compact"] = Field(
+        "full",
+        description="gold chain of thought: full (the published backtracking narration) or compact (a truth "
+        "table with early exit, every value written down: for small from-scratch models)",
+    )
     style: Literal["plain", "chat"] = Field(
         "plain",
         description="prompt format: plain (tag tokens, from-scratch models) or chat (Logic-RL ChatML)",
@@ -134,6 +139,8 @@ class KnightsTask(Task):
             "order": list(range(n)),
             "style": p.style,
         }
+        if p.cot != "full":  # absent for the default, so default records stay byte-identical
+            meta["cot"] = p.cot
         return build_problem(self, meta, "", p.style)
 
     def answer_space(self, problem: Problem) -> int | None:
@@ -147,7 +154,9 @@ class KnightsTask(Task):
         meta = problem.meta
         statements = _statements(meta)
         prompt = render_prompt(meta, statements, style)
-        completion = render_completion(statements, meta["names"], meta["roles"], meta["solution"])
+        completion = render_completion(
+            statements, meta["names"], meta["roles"], meta["solution"], meta.get("cot", "full")
+        )
         return prompt, completion
 
     def chat_prompt(self, problem: Problem) -> ChatPrompt:
