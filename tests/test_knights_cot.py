@@ -130,16 +130,16 @@ def check_compact_chain(p: Problem) -> None:
     t, i = 0, 0
     while i < len(think):
         a = tries[t]
-        assert think[i] == ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True)) + "."
+        assert think[i] == "Try " + ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True)) + "."
         i += 1
         for j in range(n):
             line = think[i]
             i += 1
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
-            assert line.startswith(f"{names[j]}: ")
+            assert line.startswith(f"- {names[j]}: ")
             assert line.endswith(f" = {'T' if value else 'F'}, {good if a[j] else bad} {verdict}.")
-            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(names[j]) + 2 :]):
+            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(names[j]) + 4 :]):
                 assert (a[names.index(who)] == (role == good)) == (tv == "T")
             if verdict == "no":
                 break
@@ -162,15 +162,15 @@ def test_compact_chain_hand_example():
         tuple(to_tuple(s) for s in meta["statements"]), meta["names"], meta["roles"], meta["solution"], "compact"
     )
     assert text.split("</think>")[0] == (
-        "\nAnn knight, Bob knight.\n"
-        "Ann: Bob knave F and Ann knight T = F, knight no.\n"
-        "Ann knight, Bob knave.\n"
-        "Ann: Bob knave T and Ann knight T = T, knight ok.\n"
-        "Bob: Ann knight T = T, knave no.\n"
-        "Ann knave, Bob knight.\n"
-        "Ann: Bob knave F and Ann knight F = F, knave ok.\n"
-        "Bob: Ann knight F = F, knight no.\n"
-        "Ann knave, Bob knave.\n"
-        "Ann: Bob knave T and Ann knight F = F, knave ok.\n"
-        "Bob: Ann knight F = F, knave ok.\n"
+        "\nTry Ann knight, Bob knight.\n"
+        "- Ann: Bob knave F and Ann knight T = F, knight no.\n"
+        "Try Ann knight, Bob knave.\n"
+        "- Ann: Bob knave T and Ann knight T = T, knight ok.\n"
+        "- Bob: Ann knight T = T, knave no.\n"
+        "Try Ann knave, Bob knight.\n"
+        "- Ann: Bob knave F and Ann knight F = F, knave ok.\n"
+        "- Bob: Ann knight F = F, knight no.\n"
+        "Try Ann knave, Bob knave.\n"
+        "- Ann: Bob knave T and Ann knight F = F, knave ok.\n"
+        "- Bob: Ann knight F = F, knave ok.\n"
     )

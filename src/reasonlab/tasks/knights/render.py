@@ -349,12 +349,13 @@ def compact_chain(
     """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
 
     Assignments are tried in counting order (the truth-teller role first, the last person fastest).
-    Each try is one line, ``Zoey knight, Oliver knave.``, followed by the statements in the people's
-    order, one line each: the speaker, the statement with each leaf's truth written after it, its
-    value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
+    Each try is one line, ``Try Zoey knight, Oliver knave.``, followed by the statements in the people's
+    order, one line each: ``- `` and the speaker, the statement with each leaf's truth written after it,
+    its value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
     ends). The first try whose every statement is ``ok`` is the solution (it is the only one). Every
     token depends on a few tokens before it: a leaf's truth on the person's role in the try line,
-    the value on the leaves, the verdict on the value and the speaker's role.
+    the value on the leaves, the verdict on the value and the speaker's role. Lines open with a word or
+    a dash, so a name is always the same token (the one after a space) wherever it occurs.
     """
     n = len(statements)
     target = [bool(v) for v in solution]
@@ -362,13 +363,15 @@ def compact_chain(
     for code in range(1 << n):
         assign = [not (code >> (n - 1 - i)) & 1 for i in range(n)]
         lines.append(
-            ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True)) + "."
+            "Try "
+            + ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True))
+            + "."
         )
         for j, statement in enumerate(statements):
             text, value = compact_formula(statement, names, roles, assign)
             fits = value == assign[j]
             role = roles[0] if assign[j] else roles[1]
-            lines.append(f"{names[j]}: {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
+            lines.append(f"- {names[j]}: {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
             if not fits:
                 break
         else:
