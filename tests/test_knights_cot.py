@@ -16,7 +16,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.rewards import score
 from reasonlab.tasks import Problem, get_task
 from reasonlab.tasks.knights.perturb import PERTURBATIONS, PerturbError, perturb_problem
-from reasonlab.tasks.knights.render import render_completion
+from reasonlab.tasks.knights.render import FIXED_NAMES, render_completion
 from reasonlab.tasks.registry import checked_params, task_params
 
 TASK = get_task("knights")
@@ -52,6 +52,17 @@ def test_compact_draws_the_same_puzzles_and_records_the_knob():
         assert f.solution != c.solution and c.solution.endswith(f"<answer>\n{c.answer}\n</answer>")
 
 
+def test_fixed_names_draw_the_same_puzzles_with_alice_bob_carol():
+    common = list(TASK.generate(TASK.params(people="2-6"), 20, seed=4))
+    fixed = list(TASK.generate(TASK.params(people="2-6", names="fixed"), 20, seed=4))
+    for c, f in zip(common, fixed, strict=True):
+        n = c.meta["people"]
+        assert f.meta["names"] == list(FIXED_NAMES[:n]) and f.meta["name_pool"] == "fixed"
+        for key in ("statements", "solution", "templates", "roles"):
+            assert c.meta[key] == f.meta[key]
+    assert len(set(FIXED_NAMES)) == len(FIXED_NAMES) == 12
+
+
 def test_unknown_cot_is_a_one_line_error():
     with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full' or 'compact'"):
         task_params("knights", {"cot": "short"})
@@ -78,7 +89,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
-    st.sampled_from(["common", "uncommon", "mixed"]),
+    st.sampled_from(["common", "uncommon", "mixed", "fixed"]),
     st.sampled_from(["full", "compact"]),
     st.integers(0, 10**6),
 )

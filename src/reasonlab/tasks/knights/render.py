@@ -28,6 +28,9 @@ ROLE_PAIRS: tuple[tuple[str, str], ...] = (
 
 NAME_POOLS = ("common", "uncommon")
 
+#: Names of the ``names: fixed`` knob, person by person (one per person up to the 12-person maximum).
+FIXED_NAMES = ("Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Kevin", "Laura")
+
 #: Statement templates. ``{S}`` is the quoted first-person sentence, ``{s}`` the reported clause
 #: (third person), ``{name}`` the speaker. Index 0 is the one used with ``phrasing=fixed``.
 TEMPLATES: tuple[str, ...] = (
@@ -62,7 +65,10 @@ CHAT_SYSTEM = (
 
 @lru_cache(maxsize=4)
 def name_pool(pool: str) -> tuple[str, ...]:
-    """Names of the packaged pool ``common`` or ``uncommon`` (``tasks/names/<pool>.txt``)."""
+    """Names of the packaged pool ``common`` or ``uncommon`` (``tasks/names/<pool>.txt``); ``fixed``:
+    :data:`FIXED_NAMES`."""
+    if pool == "fixed":
+        return FIXED_NAMES
     text = resources.files("reasonlab.tasks").joinpath(f"names/{pool}.txt").read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 

@@ -22,6 +22,7 @@ from reasonlab.tasks.knights.logic import (
     to_tuple,
 )
 from reasonlab.tasks.knights.render import (
+    FIXED_NAMES,
     ROLE_PAIRS,
     TEMPLATES,
     answer_text,
@@ -59,7 +60,11 @@ class KnightsParams(StrictModel):
     roles: str = Field(
         "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
     )
-    names: Literal["common", "uncommon", "mixed"] = Field("common", description="name pool: common, uncommon, mixed")
+    names: Literal["common", "uncommon", "mixed", "fixed"] = Field(
+        "common",
+        description="name pool: common, uncommon, mixed, or fixed (Alice, Bob, Carol, ... in that order: no name "
+        "to copy from the prompt, for small from-scratch models)",
+    )
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
     )
@@ -123,7 +128,11 @@ class KnightsTask(Task):
                 return None
             self._seen_statements.add(statements)
         pool = name_pool("common") + name_pool("uncommon") if p.names == "mixed" else name_pool(p.names)
-        names = rng.sample(pool, n)
+        if p.names == "fixed":
+            pool = name_pool("common")
+        names = rng.sample(pool, n)  # drawn for every pool, so `fixed` keeps the other draws paired
+        if p.names == "fixed":
+            names = list(FIXED_NAMES[:n])
         roles = list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
         templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
         meta = {
