@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from reasonlab.errors import ReasonlabError
 from reasonlab.rewards import score
 from reasonlab.tasks import Problem, get_task
+from reasonlab.tasks.knights.logic import to_tuple
 from reasonlab.tasks.knights.perturb import PERTURBATIONS, PerturbError, perturb_problem
-from reasonlab.tasks.knights.render import FIXED_NAMES, render_completion
+from reasonlab.tasks.knights.render import FIXED_NAMES, render_completion, statement_sentence
 from reasonlab.tasks.registry import checked_params, task_params
 
 TASK = get_task("knights")
@@ -148,9 +149,10 @@ def check_compact_chain(p: Problem) -> None:
             i += 1
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
-            assert line.startswith(f"- {names[j]}: ")
+            quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
+            assert line.startswith(quote)
             assert line.endswith(f" = {'T' if value else 'F'}, {good if a[j] else bad} {verdict}.")
-            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(names[j]) + 4 :]):
+            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(quote) :]):
                 assert (a[names.index(who)] == (role == good)) == (tv == "T")
             if verdict == "no":
                 break
@@ -167,21 +169,19 @@ def test_compact_chain_hand_example():
         "statements": [["and", ["lying", 1], ["telling-truth", 0]], ["telling-truth", 0]],
         "solution": [False, False],
     }
-    from reasonlab.tasks.knights.logic import to_tuple
-
     text = render_completion(
         tuple(to_tuple(s) for s in meta["statements"]), meta["names"], meta["roles"], meta["solution"], "compact"
     )
     assert text.split("</think>")[0] == (
         "\nTry Ann knight, Bob knight.\n"
-        "- Ann: Bob knave F and Ann knight T = F, knight no.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave F and Ann knight T = F, knight no.\n'
         "Try Ann knight, Bob knave.\n"
-        "- Ann: Bob knave T and Ann knight T = T, knight ok.\n"
-        "- Bob: Ann knight T = T, knave no.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave T and Ann knight T = T, knight ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight T = T, knave no.\n'
         "Try Ann knave, Bob knight.\n"
-        "- Ann: Bob knave F and Ann knight F = F, knave ok.\n"
-        "- Bob: Ann knight F = F, knight no.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave F and Ann knight F = F, knave ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight F = F, knight no.\n'
         "Try Ann knave, Bob knave.\n"
-        "- Ann: Bob knave T and Ann knight F = F, knave ok.\n"
-        "- Bob: Ann knight F = F, knave ok.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave T and Ann knight F = F, knave ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight F = F, knave ok.\n'
     )

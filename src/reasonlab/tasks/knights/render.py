@@ -356,12 +356,15 @@ def compact_chain(
 
     Assignments are tried in counting order (the truth-teller role first, the last person fastest).
     Each try is one line, ``Try Zoey knight, Oliver knave.``, followed by the statements in the people's
-    order, one line each: ``- `` and the speaker, the statement with each leaf's truth written after it,
-    its value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
+    order, one line each: ``- `` and the statement quoted as the first template words it
+    (``Zoey says, "I am a knight."``, a verbatim copy of the prompt's sentence under ``phrasing: fixed``
+    and the same text in every try), then the statement with each leaf's truth written after it, its
+    value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
     ends). The first try whose every statement is ``ok`` is the solution (it is the only one). Every
-    token depends on a few tokens before it: a leaf's truth on the person's role in the try line,
-    the value on the leaves, the verdict on the value and the speaker's role. Lines open with a word or
-    a dash, so a name is always the same token (the one after a space) wherever it occurs.
+    token depends on a few tokens before it: the quote on the same quote in the prompt or an earlier
+    try, a leaf's truth on the person's role in the try line, the value on the leaves, the verdict on
+    the value and the speaker's role. Lines open with a word or a dash, so a name is always the same
+    token (the one after a space) wherever it occurs.
     """
     n = len(statements)
     target = [bool(v) for v in solution]
@@ -377,7 +380,8 @@ def compact_chain(
             text, value = compact_formula(statement, names, roles, assign)
             fits = value == assign[j]
             role = roles[0] if assign[j] else roles[1]
-            lines.append(f"- {names[j]}: {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
+            quote = statement_sentence(0, j, statement, names, roles)
+            lines.append(f"- {quote} {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
             if not fits:
                 break
         else:
