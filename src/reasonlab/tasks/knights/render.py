@@ -28,6 +28,9 @@ ROLE_PAIRS: tuple[tuple[str, str], ...] = (
 
 NAME_POOLS = ("common", "uncommon")
 
+#: Names of the ``names: fixed`` knob, person by person (one per person up to the 12-person maximum).
+FIXED_NAMES = ("Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Kevin", "Laura")
+
 #: Statement templates. ``{S}`` is the quoted first-person sentence, ``{s}`` the reported clause
 #: (third person), ``{name}`` the speaker. Index 0 is the one used with ``phrasing=fixed``.
 TEMPLATES: tuple[str, ...] = (
@@ -62,7 +65,10 @@ CHAT_SYSTEM = (
 
 @lru_cache(maxsize=4)
 def name_pool(pool: str) -> tuple[str, ...]:
-    """Names of the packaged pool ``common`` or ``uncommon`` (``tasks/names/<pool>.txt``)."""
+    """Names of the packaged pool ``common`` or ``uncommon`` (``tasks/names/<pool>.txt``); ``fixed``:
+    :data:`FIXED_NAMES`."""
+    if pool == "fixed":
+        return FIXED_NAMES
     text = resources.files("reasonlab.tasks").joinpath(f"names/{pool}.txt").read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
@@ -300,6 +306,94 @@ def chain_of_thought(
     return "\n".join(cot.lines)
 
 
+# ----------------------------------------------------------------------------- compact chain of thought
+
+#: Operator words of the compact chain of thought (``not`` precedes its operand; ``->`` reads "if A then B").
+COMPACT_OPS = {"and": "and", "or": "or", "<=>": "iff"}
+
+
+def _tv_letter(value: bool) -> str:
+    return "T" if value else "F"
+
+
+def compact_formula(
+    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool]
+) -> tuple[str, bool]:
+    """A formula with every leaf's truth written after it, and its value under the full ``assign``.
+
+    A leaf reads ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false); a compound operand is
+    bracketed with its own value (``(A knight T and B knave F = F)``), so each value the line states
+    follows from values written just before it.
+    """
+    op = node[0]
+    if op in LEAF_KINDS:
+        truthful = op == "telling-truth"
+        value = assign[node[1]] == truthful
+        return f"{names[node[1]]} {roles[0] if truthful else roles[1]} {_tv_letter(value)}", value
+    parts: list[str] = []
+    values: list[bool] = []
+    for child in node[1:]:
+        text, value = compact_formula(child, names, roles, assign)
+        parts.append(text if child[0] in LEAF_KINDS else f"({text} = {_tv_letter(value)})")
+        values.append(value)
+    if op == "not":
+        return f"not {parts[0]}", not values[0]
+    if op == "and":
+        value = all(values)
+    elif op == "or":
+        value = any(values)
+    elif op == "->":
+        return f"if {parts[0]} then {parts[1]}", (not values[0]) or values[1]
+    else:
+        value = values[0] == values[1]
+    return f" {COMPACT_OPS[op]} ".join(parts), value
+
+
+def compact_chain(
+    statements: Sequence[Formula], names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]
+) -> str:
+    """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
+
+    Assignments are tried in counting order (the truth-teller role first, the last person fastest).
+    Each try is one line, ``Try Zoey knight, Oliver knave.``, followed by the statements in the people's
+    order, one line each: ``- `` and the statement quoted as the first template words it
+    (``Zoey says, "I am a knight."``, a verbatim copy of the prompt's sentence under ``phrasing: fixed``
+    and the same text in every try), then the statement with each leaf's truth written after it, its
+    value, the speaker's role under the try and ``ok`` (they agree) or ``no`` (they do not; the try
+    ends). The first try whose every statement is ``ok`` is the solution (it is the only one). Every
+    token depends on a few tokens before it: the quote on the same quote in the prompt or an earlier
+    try, a leaf's truth on the person's role in the try line, the value on the leaves, the verdict on
+    the value and the speaker's role. Lines open with a word or a dash, so a name is always the same
+    token (the one after a space) wherever it occurs.
+    """
+    n = len(statements)
+    target = [bool(v) for v in solution]
+    lines: list[str] = []
+    for code in range(1 << n):
+        assign = [not (code >> (n - 1 - i)) & 1 for i in range(n)]
+        lines.append(
+            "Try "
+            + ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True))
+            + "."
+        )
+        for j, statement in enumerate(statements):
+            text, value = compact_formula(statement, names, roles, assign)
+            fits = value == assign[j]
+            role = roles[0] if assign[j] else roles[1]
+            quote = statement_sentence(0, j, statement, names, roles)
+            lines.append(f"- {quote} {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
+            if not fits:
+                break
+        else:
+            if assign != target:
+                raise ValueError("compact chain of thought reached a solution other than the recorded one")
+            return "\n".join(lines)
+    raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
+
+
+COT_STYLES = ("full", "compact")
+
+
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
     """Logic-RL's conversation: the instructions as the system turn, the puzzle as the user's, and ``<think>``
     pre-filled."""
@@ -319,8 +413,21 @@ def render_prompt(meta: dict[str, Any], statements: Sequence[Formula], style: st
 
 
 def render_completion(
-    statements: Sequence[Formula], names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]
+    statements: Sequence[Formula],
+    names: Sequence[str],
+    roles: Sequence[str],
+    solution: Sequence[bool],
+    cot_style: str = "full",
 ) -> str:
-    """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block."""
-    cot = chain_of_thought(statements, names, roles, solution)
+    """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block.
+
+    ``cot_style``: ``full`` (the backtracking narration, :func:`chain_of_thought`) or ``compact``
+    (:func:`compact_chain`).
+    """
+    if cot_style == "full":
+        cot = chain_of_thought(statements, names, roles, solution)
+    elif cot_style == "compact":
+        cot = compact_chain(statements, names, roles, solution)
+    else:
+        raise ValueError(f"unknown chain-of-thought style {cot_style!r} (allowed: {', '.join(COT_STYLES)})")
     return f"\n{cot}\n</think>\n<answer>\n{answer_text(names, roles, solution)}\n</answer>"

@@ -22,6 +22,7 @@ from reasonlab.tasks.knights.logic import (
     to_tuple,
 )
 from reasonlab.tasks.knights.render import (
+    FIXED_NAMES,
     ROLE_PAIRS,
     TEMPLATES,
     answer_text,
@@ -59,9 +60,18 @@ class KnightsParams(StrictModel):
     roles: str = Field(
         "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
     )
-    names: Literal["common", "uncommon", "mixed"] = Field("common", description="name pool: common, uncommon, mixed")
+    names: Literal["common", "uncommon", "mixed", "fixed"] = Field(
+        "common",
+        description="name pool: common, uncommon, mixed, or fixed (Alice, Bob, Carol, ... in that order: no name "
+        "to copy from the prompt, for small from-scratch models)",
+    )
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
+    )
+    cot: Literal["full", "compact"] = Field(
+        "full",
+        description="gold chain of thought: full (the published backtracking narration) or compact (a truth "
+        "table with early exit, every value written down: for small from-scratch models)",
     )
     style: Literal["plain", "chat"] = Field(
         "plain",
@@ -118,7 +128,11 @@ class KnightsTask(Task):
                 return None
             self._seen_statements.add(statements)
         pool = name_pool("common") + name_pool("uncommon") if p.names == "mixed" else name_pool(p.names)
-        names = rng.sample(pool, n)
+        if p.names == "fixed":
+            pool = name_pool("common")
+        names = rng.sample(pool, n)  # drawn for every pool, so `fixed` keeps the other draws paired
+        if p.names == "fixed":
+            names = list(FIXED_NAMES[:n])
         roles = list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
         templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
         meta = {
@@ -134,6 +148,8 @@ class KnightsTask(Task):
             "order": list(range(n)),
             "style": p.style,
         }
+        if p.cot != "full":  # absent for the default, so default records stay byte-identical
+            meta["cot"] = p.cot
         return build_problem(self, meta, "", p.style)
 
     def answer_space(self, problem: Problem) -> int | None:
@@ -147,7 +163,9 @@ class KnightsTask(Task):
         meta = problem.meta
         statements = _statements(meta)
         prompt = render_prompt(meta, statements, style)
-        completion = render_completion(statements, meta["names"], meta["roles"], meta["solution"])
+        completion = render_completion(
+            statements, meta["names"], meta["roles"], meta["solution"], meta.get("cot", "full")
+        )
         return prompt, completion
 
     def chat_prompt(self, problem: Problem) -> ChatPrompt:

@@ -1,0 +1,187 @@
+"""Knights & Knaves chain-of-thought knob (``cot: full|compact``): the default stays byte-identical, every
+rendering of gold verifies perfect, and the compact chain is a correct truth table (read back independently)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reasonlab.errors import ReasonlabError
+from reasonlab.rewards import score
+from reasonlab.tasks import Problem, get_task
+from reasonlab.tasks.knights.logic import to_tuple
+from reasonlab.tasks.knights.perturb import PERTURBATIONS, PerturbError, perturb_problem
+from reasonlab.tasks.knights.render import FIXED_NAMES, render_completion, statement_sentence
+from reasonlab.tasks.registry import checked_params, task_params
+
+TASK = get_task("knights")
+
+#: sha256 of the default records below, computed on the code before the knob existed (main at e322a3e).
+DEFAULT_FINGERPRINT = "f640c51d64d6e633602832cdcb226b556b9ead8ca004ebef2f00642acd245fe6"
+FINGERPRINT_KNOBS = (
+    {"people": "2-8"},
+    {"people": "3-5", "style": "chat", "roles": "random", "names": "mixed"},
+    {"people": "4", "depth": 3, "width": 3},
+)
+
+
+def _fingerprint(extra: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for knobs in FINGERPRINT_KNOBS:
+        for p in TASK.generate(checked_params("knights", {**knobs, **extra}), 40, 7):
+            h.update(json.dumps(p.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("extra", [{}, {"cot": "full"}])
+def test_default_rendering_is_byte_identical(extra):
+    assert _fingerprint(extra) == DEFAULT_FINGERPRINT
+
+
+def test_compact_draws_the_same_puzzles_and_records_the_knob():
+    full = list(TASK.generate(TASK.params(people="2-5"), 20, seed=3))
+    compact = list(TASK.generate(TASK.params(people="2-5", cot="compact"), 20, seed=3))
+    for f, c in zip(full, compact, strict=True):
+        assert "cot" not in f.meta and c.meta.pop("cot") == "compact"
+        assert (f.id, f.prompt, f.answer, f.meta) == (c.id, c.prompt, c.answer, c.meta)
+        assert f.solution != c.solution and c.solution.endswith(f"<answer>\n{c.answer}\n</answer>")
+
+
+def test_fixed_names_draw_the_same_puzzles_with_alice_bob_carol():
+    common = list(TASK.generate(TASK.params(people="2-6"), 20, seed=4))
+    fixed = list(TASK.generate(TASK.params(people="2-6", names="fixed"), 20, seed=4))
+    for c, f in zip(common, fixed, strict=True):
+        n = c.meta["people"]
+        assert f.meta["names"] == list(FIXED_NAMES[:n]) and f.meta["name_pool"] == "fixed"
+        for key in ("statements", "solution", "templates", "roles"):
+            assert c.meta[key] == f.meta[key]
+    assert len(set(FIXED_NAMES)) == len(FIXED_NAMES) == 12
+
+
+def test_unknown_cot_is_a_one_line_error():
+    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full' or 'compact'"):
+        task_params("knights", {"cot": "short"})
+    with pytest.raises(ValueError, match="chain-of-thought style"):
+        render_completion((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "x")
+
+
+# ----------------------------------------------------------------------------- every gold verifies perfect
+
+
+def _assert_perfect(p: Problem) -> None:
+    for style in ("plain", "chat"):
+        prompt, gold = TASK.render(p, style)
+        q = Problem(p.id, p.task, prompt, p.answer, gold, p.meta)
+        assert score(TASK, q, gold, "logic_rl").reward == 3.0
+        assert score(TASK, q, gold, "logic_rl_strict").reward == 3.0
+        assert score(TASK, q, gold, "outcome").reward == 1.0
+        assert score(TASK, q, gold, "partial").extra["person_accuracy"] == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 7),
+    st.integers(2, 4),
+    st.integers(2, 4),
+    st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
+    st.sampled_from(["common", "uncommon", "mixed", "fixed"]),
+    st.sampled_from(["full", "compact"]),
+    st.integers(0, 10**6),
+)
+def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, names, cot, seed):
+    params = TASK.params(people=people, depth=depth, width=width, roles=roles, names=names, cot=cot)
+    for p in TASK.generate(params, 2, seed=seed):
+        _assert_perfect(p)
+        if cot == "compact":
+            check_compact_chain(p)
+
+
+@pytest.mark.parametrize("kind", PERTURBATIONS)
+def test_perturbations_keep_the_compact_chain(kind):
+    for p in TASK.generate(TASK.params(people="3-4", cot="compact"), 6, seed=11):
+        try:
+            q = perturb_problem(p, kind, seed=5)
+        except PerturbError:  # a math-level edit may find no unique variant
+            continue
+        assert q.meta["cot"] == "compact"
+        _assert_perfect(q)
+        check_compact_chain(q)
+
+
+# ----------------------------------------------------------------------------- an independent reader
+
+
+def _truth(node: list, a: tuple[bool, ...]) -> bool:
+    op = node[0]
+    if op in ("telling-truth", "lying"):
+        return a[node[1]] == (op == "telling-truth")
+    values = [_truth(c, a) for c in node[1:]]
+    return {
+        "not": lambda: not values[0],
+        "and": lambda: all(values),
+        "or": lambda: any(values),
+        "->": lambda: (not values[0]) or values[1],
+        "<=>": lambda: values[0] == values[1],
+    }[op]()
+
+
+def check_compact_chain(p: Problem) -> None:
+    """Read the compact think block back: tries in counting order, every leaf value, every statement value
+    and every verdict right, each try stopping at its first ``no``, the last try the recorded solution."""
+    names, (good, bad) = p.meta["names"], p.meta["roles"]
+    statements = p.meta["statements"]
+    n = len(names)
+    think = p.solution.split("</think>")[0].strip().split("\n")
+    tries = list(itertools.product([True, False], repeat=n))
+    t, i = 0, 0
+    while i < len(think):
+        a = tries[t]
+        assert think[i] == "Try " + ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True)) + "."
+        i += 1
+        for j in range(n):
+            line = think[i]
+            i += 1
+            value = _truth(statements[j], a)
+            verdict = "ok" if value == a[j] else "no"
+            quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
+            assert line.startswith(quote)
+            assert line.endswith(f" = {'T' if value else 'F'}, {good if a[j] else bad} {verdict}.")
+            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(quote) :]):
+                assert (a[names.index(who)] == (role == good)) == (tv == "T")
+            if verdict == "no":
+                break
+        else:
+            assert list(a) == p.meta["solution"] and i == len(think)
+        t += 1
+    assert list(tries[t - 1]) == p.meta["solution"]
+
+
+def test_compact_chain_hand_example():
+    meta = {
+        "names": ["Ann", "Bob"],
+        "roles": ["knight", "knave"],
+        "statements": [["and", ["lying", 1], ["telling-truth", 0]], ["telling-truth", 0]],
+        "solution": [False, False],
+    }
+    text = render_completion(
+        tuple(to_tuple(s) for s in meta["statements"]), meta["names"], meta["roles"], meta["solution"], "compact"
+    )
+    assert text.split("</think>")[0] == (
+        "\nTry Ann knight, Bob knight.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave F and Ann knight T = F, knight no.\n'
+        "Try Ann knight, Bob knave.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave T and Ann knight T = T, knight ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight T = T, knave no.\n'
+        "Try Ann knave, Bob knight.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave F and Ann knight F = F, knave ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight F = F, knight no.\n'
+        "Try Ann knave, Bob knave.\n"
+        '- Ann says, "Bob is a knave and I am a knight." Bob knave T and Ann knight F = F, knave ok.\n'
+        '- Bob says, "Ann is a knight." Ann knight F = F, knave ok.\n'
+    )
