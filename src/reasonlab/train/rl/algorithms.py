@@ -67,10 +67,14 @@ def group_mean_std(scores: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tenso
     scores = scores.double()
     _, inv = torch.unique(index, return_inverse=True)
     n_groups = int(inv.max().item()) + 1 if inv.numel() else 0
-    count = torch.zeros(n_groups, dtype=torch.float64).scatter_add_(0, inv, torch.ones_like(scores))
-    total = torch.zeros(n_groups, dtype=torch.float64).scatter_add_(0, inv, scores)
+    count = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(
+        0, inv, torch.ones_like(scores)
+    )
+    total = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(0, inv, scores)
     mean = total / count
-    sq = torch.zeros(n_groups, dtype=torch.float64).scatter_add_(0, inv, (scores - mean[inv]) ** 2)
+    sq = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(
+        0, inv, (scores - mean[inv]) ** 2
+    )
     std = torch.sqrt(sq / (count - 1).clamp_min(1.0))
     single = count == 1
     mean = torch.where(single, torch.zeros_like(mean), mean)
@@ -82,8 +86,12 @@ def zero_std_groups(scores: Tensor, index: Tensor) -> Tensor:
     """Bool [B]: True where the sample's group has all-equal scores (no learning signal in GRPO)."""
     _, inv = torch.unique(index, return_inverse=True)
     n = int(inv.max().item()) + 1 if inv.numel() else 0
-    lo = torch.full((n,), float("inf"), dtype=torch.float64).scatter_reduce(0, inv, scores.double(), "amin")
-    hi = torch.full((n,), float("-inf"), dtype=torch.float64).scatter_reduce(0, inv, scores.double(), "amax")
+    lo = torch.full((n,), float("inf"), dtype=torch.float64, device=scores.device).scatter_reduce(
+        0, inv, scores.double(), "amin"
+    )
+    hi = torch.full((n,), float("-inf"), dtype=torch.float64, device=scores.device).scatter_reduce(
+        0, inv, scores.double(), "amax"
+    )
     return (hi - lo <= 1e-12)[inv]
 
 
@@ -97,14 +105,16 @@ def frac_reward_zero_std(scores: Tensor, index: Tensor) -> float:
 
 def _first_of_group(index: Tensor) -> tuple[Tensor, Tensor]:
     uniq, inv = torch.unique(index, return_inverse=True)
-    pos = torch.arange(index.numel())
-    first = torch.full((uniq.numel(),), index.numel(), dtype=torch.long).scatter_reduce(0, inv, pos, "amin")
+    pos = torch.arange(index.numel(), device=index.device)
+    first = torch.full((uniq.numel(),), index.numel(), dtype=torch.long, device=index.device).scatter_reduce(
+        0, inv, pos, "amin"
+    )
     return uniq, first
 
 
 def last_token_scores(scores: Tensor, mask: Tensor) -> Tensor:
     """[B, T] tensor with ``scores[b]`` on the last valid token of row ``b`` and 0 elsewhere."""
-    out = torch.zeros(mask.shape, dtype=torch.float32)
+    out = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
     lengths = mask.long().sum(-1)
     rows = torch.nonzero(lengths > 0).flatten()
     out[rows, lengths[rows] - 1] = scores[rows].float()
@@ -115,7 +125,7 @@ def discounted_returns(token_rewards: Tensor, mask: Tensor, gamma: float = 1.0) 
     """``G_t = r_t + gamma * G_{t+1}`` over valid tokens (padding contributes 0 and gets 0)."""
     rewards = token_rewards * mask
     out = torch.zeros_like(rewards)
-    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype, device=rewards.device)
     for t in range(rewards.shape[1] - 1, -1, -1):
         running = rewards[:, t] + gamma * running
         out[:, t] = running
@@ -192,7 +202,11 @@ def grpo_advantage(scores: Tensor, index: Tensor, eps: float = 1e-6, std_scaling
     if std_scaling == "group":
         adv = centred / (std + eps)
     elif std_scaling == "batch":
-        batch_std = scores.double().std() if scores.numel() > 1 else torch.tensor(1.0, dtype=torch.float64)
+        batch_std = (
+            scores.double().std()
+            if scores.numel() > 1
+            else torch.tensor(1.0, dtype=torch.float64, device=scores.device)
+        )
         adv = centred / (batch_std + eps)
     elif std_scaling == "none":
         adv = centred
@@ -215,8 +229,10 @@ def rloo_advantage(scores: Tensor, index: Tensor) -> Tensor:
 def _plain_group_mean(scores: Tensor, index: Tensor) -> Tensor:
     _, inv = torch.unique(index, return_inverse=True)
     n = int(inv.max().item()) + 1 if inv.numel() else 0
-    count = torch.zeros(n, dtype=torch.float64).scatter_add_(0, inv, torch.ones_like(scores, dtype=torch.float64))
-    total = torch.zeros(n, dtype=torch.float64).scatter_add_(0, inv, scores.double())
+    count = torch.zeros(n, dtype=torch.float64, device=scores.device).scatter_add_(
+        0, inv, torch.ones_like(scores, dtype=torch.float64)
+    )
+    total = torch.zeros(n, dtype=torch.float64, device=scores.device).scatter_add_(0, inv, scores.double())
     return (total / count)[inv]
 
 
@@ -231,7 +247,7 @@ def gae_advantage(
     v = values * mask
     r = token_rewards * mask
     adv = torch.zeros_like(r)
-    last = torch.zeros(r.shape[0], dtype=r.dtype)
+    last = torch.zeros(r.shape[0], dtype=r.dtype, device=r.device)
     T = r.shape[1]
     for t in range(T - 1, -1, -1):
         next_v = v[:, t + 1] if t + 1 < T else torch.zeros_like(last)
@@ -499,7 +515,7 @@ def value_loss(
     """
     l1 = (values - returns) ** 2
     if clip is None:
-        return 0.5 * aggregate_loss(l1, mask, agg, norm_len), torch.zeros(())
+        return 0.5 * aggregate_loss(l1, mask, agg, norm_len), torch.zeros((), device=mask.device)
     v_clip = old_values + (values - old_values).clamp(-clip, clip)
     l2 = (v_clip - returns) ** 2
     loss = 0.5 * aggregate_loss(torch.maximum(l1, l2), mask, agg, norm_len)
