@@ -221,3 +221,40 @@ def test_verdict_corrects_for_buckets_and_flags_chance() -> None:
     assert v["reproduced"] is True and v["text"].startswith("Verdict: on edge op 5")
     table = rows_table(rows, "process")
     assert "(base at chance)" in table and "0.012" in table
+
+
+def _row(bucket: str, band: str, d1: float, p1: float, dk: float, pk: float) -> dict:
+    diff = {"mean_diff": d1, "p_value": p1, "p_holm": p1, "ci_low": d1 - 0.05, "ci_high": d1 + 0.05}
+    return {
+        "bucket": bucket,
+        "band": band,
+        "k": [1, 16],
+        "process": {
+            "diff_pass@1": diff,
+            "delta@k": {"16": {"mean_diff": dk, "p_value": pk}},
+            "base": {"1": {"mean": 0.3}},
+            "rl": {"1": {"mean": 0.3 + d1}},
+            "base_at_chance": False,
+        },
+    }
+
+
+def test_verdict_judges_the_headline_band_pooled_when_given() -> None:
+    """A band that gains as a whole reproduces the claim even if one of its ops does not, and vice versa."""
+    from reasonlab.report.pipeline import ReportStepConfig, verdict
+
+    cfg = ReportStepConfig(baseline="@a", candidate="@b", compare="@c")
+    rows = [_row("4", "edge", 0.25, 0.001, 0.05, 0.01), _row("5", "edge", 0.0, 0.9, -0.1, 0.01)]
+    assert verdict(rows, cfg)["reproduced"] is False  # per op: op 5 does not gain
+    band = {
+        "buckets": ["4", "5"],
+        "pass@1": {"n": 200, "mean_diff": 0.125, "ci_low": 0.08, "ci_high": 0.17, "p_value": 0.0001},
+        "pass@16": {"n": 200, "mean_diff": 0.02, "ci_low": 0.001, "ci_high": 0.04, "p_value": 0.03},
+    }
+    v = verdict(rows, cfg, band)
+    assert v["reproduced"] is True and "over the whole edge band (ops 4, 5; 200 problems pooled)" in v["text"]
+    band["pass@16"] = {**band["pass@16"], "mean_diff": -0.02}  # pass@1 up, pass@k down: sharpening
+    assert verdict(rows, cfg, band)["reproduced"] is False
+    band["pass@16"] = {**band["pass@16"], "mean_diff": 0.02}
+    band["pass@1"] = {**band["pass@1"], "mean_diff": 0.05}  # below min_gain (10 pp)
+    assert verdict(rows, cfg, band)["reproduced"] is False

@@ -26,6 +26,7 @@ from reasonlab.eval.findings import diversity_finding, length_finding
 from reasonlab.eval.metrics import chance_pass_at_k, holm_adjust
 from reasonlab.eval.record import load_run
 from reasonlab.io import atomic_write_text, read_json
+from reasonlab.report.arms_data import band_effect
 from reasonlab.report.arms_studies import STUDIES
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
 from reasonlab.rundir import RunDir
@@ -200,14 +201,33 @@ def _pp(x: float) -> str:
     return f"{100 * x:+.1f} pp"
 
 
-def verdict(rows: list[dict[str, Any]], config: ReportStepConfig) -> dict[str, Any]:
+def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one-paragraph verdict: the headline band's process-verified gains against the claim, then the
-    other bands; ``reproduced`` is True, False, or None when there is no headline bucket."""
+    other bands; ``reproduced`` is True, False, or None when there is no headline bucket.
+
+    With ``band`` (:func:`pooled_band`: the headline band's problems pooled) the claim is judged on the band
+    as a whole: a pass@1 gain >= ``min_gain`` with p < ``alpha`` and a pass@k gain with p < 0.05; without
+    it, every headline bucket must show the pass@1 gain and a positive pass@k delta.
+    """
     kmax = str(rows[0]["k"][-1]) if rows else "1"
     corr = "process" if any("process" in r for r in rows) else "outcome"
     parts: list[str] = []
     head = [r for r in rows if r["band"] == config.headline_band and corr in r]
     reproduced: bool | None = None
+    if band is not None and band.get("pass@1") and band.get(f"pass@{kmax}"):
+        d1, dk = band["pass@1"], band[f"pass@{kmax}"]
+        parts.append(
+            f"over the whole {config.headline_band} band (ops {', '.join(band['buckets'])}; {d1['n']} problems "
+            f"pooled), {LABEL[corr]} pass@1 changed by {_pp(d1['mean_diff'])} (95% CI [{_pp(d1['ci_low'])}, "
+            f"{_pp(d1['ci_high'])}], p = {d1['p_value']:.2g}) and pass@{kmax} by {_pp(dk['mean_diff'])} "
+            f"(p = {dk['p_value']:.2g})"
+        )
+        reproduced = bool(
+            d1["mean_diff"] >= config.min_gain
+            and d1["p_value"] < config.alpha
+            and dk["mean_diff"] > 0
+            and dk["p_value"] < 0.05
+        )
     if head:
         gains = []
         for r in head:
@@ -222,9 +242,10 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig) -> dict[str, A
                 f"Holm p = {d.get('p_holm', d['p_value']):.2g})"
                 + ("" if dk is None else f" and pass@{kmax} by {_pp(dk['mean_diff'])} (p = {dk['p_value']:.2g})")
             )
-        reproduced = all(gains)
-    for band in ("in_range", "hard"):
-        others = [r for r in rows if r["band"] == band and corr in r]
+        if reproduced is None:
+            reproduced = all(gains)
+    for other in ("in_range", "hard"):
+        others = [r for r in rows if r["band"] == other and corr in r]
         if not others:
             continue
         descr = []
@@ -233,7 +254,7 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig) -> dict[str, A
             sig = d.get("p_holm", d["p_value"]) < 0.05
             at_chance = " (the base is at chance here: nothing to amplify)" if r[corr]["base_at_chance"] else ""
             descr.append(f"op {r['bucket']} {_pp(d['mean_diff'])}{' (significant)' if sig else ''}{at_chance}")
-        parts.append(f"{BAND_LABEL[band]}: " + "; ".join(descr))
+        parts.append(f"{BAND_LABEL[other]}: " + "; ".join(descr))
     outcome = {True: "The lab reproduces the claim.", False: "The lab does not reproduce the claim.", None: ""}
     text = (
         ("Verdict: " + "; ".join(parts) + ". " + outcome[reproduced]).strip()
@@ -267,7 +288,10 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     compare = read_json(Path(config.compare) / "compare.json", "comparison")
     bands = report_bands(config)
     rows = comparison_rows(base, cand, compare, bands)
-    judged = verdict(rows, config)
+    ks = sorted(int(k) for k in compare.get("k", [1]))
+    corr = "process" if any("process" in r for r in rows) else "outcome"
+    band = pooled_band(config, bands, ks[-1], process=corr == "process")
+    judged = verdict(rows, config, band)
     plots = root / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     lines = [f"# {config.title or recipe.name}", "", judged["text"], ""]
@@ -299,7 +323,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     cmp_plot = Path(config.compare) / "plots" / "pass_at_k_by_bucket.png"
     if cmp_plot.is_file():
         shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
-    findings = _findings(config, sorted(int(k) for k in compare.get("k", [1])))
+    findings = _findings(config, ks)
     lines += findings_section(findings)
     lines += _training_sections(root, config, outputs, plots)
     report = root / "report.md"
@@ -311,6 +335,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
         "rows": rows,
         "bands": bands,
         "findings": findings,
+        "headline_band": band,
         "rl": rl_summary,
     }
     machine = _read_optional(root / "machine.json")
@@ -318,6 +343,23 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
         results["machine"] = machine
     atomic_write_text(root / "results.json", json.dumps(results, indent=1, default=str))
     return report
+
+
+def pooled_band(config: ReportStepConfig, bands: dict[str, str], k: int, *, process: bool) -> dict[str, Any] | None:
+    """The headline band's problems pooled: RL - base pass@1 and pass@k per problem, sign-flip tested
+    (:func:`reasonlab.report.arms_data.band_effect`); None when no bucket is in the band."""
+    assert config.baseline and config.candidate
+    buckets = [b for b, band in bands.items() if band == config.headline_band]
+    if not buckets:
+        return None
+    _, base = load_run(config.baseline)
+    _, cand = load_run(config.candidate)
+    out: dict[str, Any] = {"buckets": buckets, "correctness": "process" if process else "outcome"}
+    for kk in sorted({1, k}):
+        pooled = band_effect({"0": cand}, base, buckets, kk, process=process)["pooled"]
+        if pooled is not None:
+            out[f"pass@{kk}"] = pooled
+    return out
 
 
 def _findings(config: ReportStepConfig, ks: list[int]) -> dict[str, Any]:
