@@ -67,14 +67,10 @@ def group_mean_std(scores: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tenso
     scores = scores.double()
     _, inv = torch.unique(index, return_inverse=True)
     n_groups = int(inv.max().item()) + 1 if inv.numel() else 0
-    count = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(
-        0, inv, torch.ones_like(scores)
-    )
-    total = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(0, inv, scores)
+    count = scores.new_zeros(n_groups).scatter_add_(0, inv, torch.ones_like(scores))
+    total = scores.new_zeros(n_groups).scatter_add_(0, inv, scores)
     mean = total / count
-    sq = torch.zeros(n_groups, dtype=torch.float64, device=scores.device).scatter_add_(
-        0, inv, (scores - mean[inv]) ** 2
-    )
+    sq = scores.new_zeros(n_groups).scatter_add_(0, inv, (scores - mean[inv]) ** 2)
     std = torch.sqrt(sq / (count - 1).clamp_min(1.0))
     single = count == 1
     mean = torch.where(single, torch.zeros_like(mean), mean)
@@ -86,12 +82,9 @@ def zero_std_groups(scores: Tensor, index: Tensor) -> Tensor:
     """Bool [B]: True where the sample's group has all-equal scores (no learning signal in GRPO)."""
     _, inv = torch.unique(index, return_inverse=True)
     n = int(inv.max().item()) + 1 if inv.numel() else 0
-    lo = torch.full((n,), float("inf"), dtype=torch.float64, device=scores.device).scatter_reduce(
-        0, inv, scores.double(), "amin"
-    )
-    hi = torch.full((n,), float("-inf"), dtype=torch.float64, device=scores.device).scatter_reduce(
-        0, inv, scores.double(), "amax"
-    )
+    s = scores.double()
+    lo = s.new_full((n,), float("inf")).scatter_reduce(0, inv, s, "amin")
+    hi = s.new_full((n,), float("-inf")).scatter_reduce(0, inv, s, "amax")
     return (hi - lo <= 1e-12)[inv]
 
 
@@ -106,9 +99,7 @@ def frac_reward_zero_std(scores: Tensor, index: Tensor) -> float:
 def _first_of_group(index: Tensor) -> tuple[Tensor, Tensor]:
     uniq, inv = torch.unique(index, return_inverse=True)
     pos = torch.arange(index.numel(), device=index.device)
-    first = torch.full((uniq.numel(),), index.numel(), dtype=torch.long, device=index.device).scatter_reduce(
-        0, inv, pos, "amin"
-    )
+    first = pos.new_full((uniq.numel(),), index.numel()).scatter_reduce(0, inv, pos, "amin")
     return uniq, first
 
 
@@ -202,11 +193,7 @@ def grpo_advantage(scores: Tensor, index: Tensor, eps: float = 1e-6, std_scaling
     if std_scaling == "group":
         adv = centred / (std + eps)
     elif std_scaling == "batch":
-        batch_std = (
-            scores.double().std()
-            if scores.numel() > 1
-            else torch.tensor(1.0, dtype=torch.float64, device=scores.device)
-        )
+        batch_std = scores.double().std() if scores.numel() > 1 else scores.new_ones((), dtype=torch.float64)
         adv = centred / (batch_std + eps)
     elif std_scaling == "none":
         adv = centred
@@ -229,10 +216,9 @@ def rloo_advantage(scores: Tensor, index: Tensor) -> Tensor:
 def _plain_group_mean(scores: Tensor, index: Tensor) -> Tensor:
     _, inv = torch.unique(index, return_inverse=True)
     n = int(inv.max().item()) + 1 if inv.numel() else 0
-    count = torch.zeros(n, dtype=torch.float64, device=scores.device).scatter_add_(
-        0, inv, torch.ones_like(scores, dtype=torch.float64)
-    )
-    total = torch.zeros(n, dtype=torch.float64, device=scores.device).scatter_add_(0, inv, scores.double())
+    s = scores.double()
+    count = s.new_zeros(n).scatter_add_(0, inv, torch.ones_like(s))
+    total = s.new_zeros(n).scatter_add_(0, inv, s)
     return (total / count)[inv]
 
 
