@@ -329,7 +329,7 @@ def plot_arms(
         return
     fig, axes = plt.subplots(1, len(arms), figsize=(4.8 * len(arms), 3.8), squeeze=False, sharey=True)
     for ax, arm in zip(axes[0], arms, strict=True):
-        rows = per_arm[arm]
+        rows = [r for r in per_arm[arm] if r["bucket"] != "all"]  # the pooled row is no op
         kmax = str(rows[0]["k"][-1])
         x, _ = _bucket_x([r["bucket"] for r in rows])
         for xi, r in zip(x, rows, strict=True):
