@@ -249,18 +249,13 @@ def test_shipped_recipes_validate(recipe: Path) -> None:
 def test_shipped_configs_validate(config: Path) -> None:
     from reasonlab.config import load_config
     from reasonlab.eval.config import EvalConfig
+    from reasonlab.eval.sensitivity import SensitivityConfig
     from reasonlab.train.midtrain import MidtrainConfig
     from reasonlab.train.pretrain import PretrainConfig
     from reasonlab.train.rl.config import RLConfig
 
-    name = config.name
-    cls = (
-        EvalConfig
-        if name.startswith("eval")
-        else RLConfig
-        if name.startswith("rl")
-        else (MidtrainConfig if name.startswith("midtrain") else PretrainConfig)
-    )
+    prefixes = {"eval": EvalConfig, "rl": RLConfig, "midtrain": MidtrainConfig, "sensitivity": SensitivityConfig}
+    cls = next((c for p, c in prefixes.items() if config.name.startswith(p)), PretrainConfig)
     load_config(config, cls)  # paths are checked when a run starts; fields and task knobs now
 
 
