@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from reasonlab.model.decoder import apply_rope
-from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl import rollout
 
 __all__ = ["policy_forward_shared", "shared_prefix_hidden"]
@@ -158,16 +157,12 @@ def policy_forward_shared(
     inverse[torch.tensor(order, device=device)] = torch.arange(B, device=device)
     h_all = torch.cat(parts, dim=0).index_select(0, inverse)
     assert h_all.shape == (B, T, H)
-    logits = model.logits(h_all).float()
-    if temperature > 0 and temperature != 1.0:
-        logits = logits / temperature
-    logp = alg.token_logprobs(logits, responses)
-    entropy = None
-    if with_entropy:
-        if entropy_grad:
-            entropy = alg.entropy_from_logits(logits)
-        else:
-            with torch.no_grad():
-                entropy = alg.entropy_from_logits(logits.detach())
-    values = value_head(h_all) if value_head is not None else None
-    return logp, entropy, values
+    return rollout.score_hidden(
+        model,
+        h_all,
+        responses,
+        temperature=temperature,
+        value_head=value_head,
+        with_entropy=with_entropy,
+        entropy_grad=entropy_grad,
+    )

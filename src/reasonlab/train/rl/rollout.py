@@ -80,6 +80,28 @@ def policy_forward(
     hidden = model.hidden_states(input_ids)
     H = hidden.shape[-1]
     h = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, H))
+    return score_hidden(
+        model,
+        h,
+        responses,
+        temperature=temperature,
+        value_head=value_head,
+        with_entropy=with_entropy,
+        entropy_grad=entropy_grad,
+    )
+
+
+def score_hidden(
+    model: Any,
+    h: torch.Tensor,
+    responses: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    value_head: nn.Module | None = None,
+    with_entropy: bool = False,
+    entropy_grad: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Log-probs of ``responses``, entropy and values from the ``[B, T, H]`` hidden states at response positions."""
     logits = model.logits(h).float()
     if temperature > 0 and temperature != 1.0:
         logits = logits / temperature
