@@ -283,14 +283,14 @@ def report_bands(config: ReportStepConfig) -> dict[str, str]:
 def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, outputs: dict[str, Any]) -> Path:
     """Write ``root/report.md`` (+ ``root/plots``) and ``root/results.json``; return the report path."""
     assert config.baseline and config.candidate and config.compare  # checked by the config
-    base = read_json(Path(config.baseline) / "eval" / "summary.json", "eval summary")
-    cand = read_json(Path(config.candidate) / "eval" / "summary.json", "eval summary")
+    base, base_records = load_run(config.baseline)
+    cand, cand_records = load_run(config.candidate)
     compare = read_json(Path(config.compare) / "compare.json", "comparison")
     bands = report_bands(config)
     rows = comparison_rows(base, cand, compare, bands)
     ks = sorted(int(k) for k in compare.get("k", [1]))
     corr = "process" if any("process" in r for r in rows) else "outcome"
-    band = pooled_band(config, bands, ks[-1], process=corr == "process")
+    band = pooled_band(base_records, cand_records, bands, config.headline_band, ks[-1], process=corr == "process")
     judged = verdict(rows, config, band)
     plots = root / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -323,7 +323,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     cmp_plot = Path(config.compare) / "plots" / "pass_at_k_by_bucket.png"
     if cmp_plot.is_file():
         shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
-    findings = _findings(config, ks)
+    findings = _findings(base_records, cand_records, ks)
     lines += findings_section(findings)
     lines += _training_sections(root, config, outputs, plots)
     report = root / "report.md"
@@ -345,15 +345,21 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     return report
 
 
-def pooled_band(config: ReportStepConfig, bands: dict[str, str], k: int, *, process: bool) -> dict[str, Any] | None:
-    """The headline band's problems pooled: RL - base pass@1 and pass@k per problem, sign-flip tested
-    (:func:`reasonlab.report.arms_data.band_effect`); None when no bucket is in the band."""
-    assert config.baseline and config.candidate
-    buckets = [b for b, band in bands.items() if band == config.headline_band]
+def pooled_band(
+    base: list[dict[str, Any]],
+    cand: list[dict[str, Any]],
+    bands: dict[str, str],
+    headline: str,
+    k: int,
+    *,
+    process: bool,
+) -> dict[str, Any] | None:
+    """The ``headline`` band's problems pooled: RL - base pass@1 and pass@k per problem from the two runs'
+    sample records, sign-flip tested (:func:`reasonlab.report.arms_data.band_effect`); None when no bucket
+    is in the band."""
+    buckets = [b for b, band in bands.items() if band == headline]
     if not buckets:
         return None
-    _, base = load_run(config.baseline)
-    _, cand = load_run(config.candidate)
     out: dict[str, Any] = {"buckets": buckets, "correctness": "process" if process else "outcome"}
     for kk in sorted({1, k}):
         pooled = band_effect({"0": cand}, base, buckets, kk, process=process)["pooled"]
@@ -362,11 +368,8 @@ def pooled_band(config: ReportStepConfig, bands: dict[str, str], k: int, *, proc
     return out
 
 
-def _findings(config: ReportStepConfig, ks: list[int]) -> dict[str, Any]:
+def _findings(base: list[dict[str, Any]], cand: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
     """Length vs correctness of both models and RL's delta@k (diversity), from their sample records."""
-    assert config.baseline and config.candidate
-    _, base = load_run(config.baseline)
-    _, cand = load_run(config.candidate)
     out: dict[str, Any] = {"length": {"base": length_finding(base), "rl": length_finding(cand)}, "diversity": {}}
     for corr in CORRECTNESS:
         if all(r.get("process_ok") is not None for r in base + cand) or corr == "outcome":
