@@ -16,8 +16,9 @@ from reasonlab.config import validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.limem import limem_table
 from reasonlab.experiments.memorisation import MemorisationConfig, checkpoint_steps, point_metrics
-from reasonlab.experiments.pipeline import RecipeTask, inherit_task, load_recipe, run_recipe
+from reasonlab.experiments.pipeline import load_recipe, run_recipe
 from reasonlab.experiments.seed_study import run_seed_study
+from reasonlab.experiments.step_config import RecipeTask, inherit_task
 from reasonlab.io import read_records, write_records
 from reasonlab.model import TaskTokenizer
 from reasonlab.model.chat import Prompter

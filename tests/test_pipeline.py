@@ -14,7 +14,8 @@ import yaml
 from reasonlab.cli import main
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.experiments.pipeline import Recipe, deep_merge, inherit_task, load_recipe, resolve_refs, run_recipe
+from reasonlab.experiments.pipeline import Recipe, deep_merge, load_recipe, resolve_refs, run_recipe
+from reasonlab.experiments.step_config import RecipeTask, inherit_task, with_device
 from reasonlab.tasks import Problem, Task, Verification, register
 
 ANSWER = re.compile(r"<answer>\s*(\S+)\s*</answer>")
@@ -443,8 +444,6 @@ def test_shared_steps_run_once_for_every_recipe_with_the_same_config(tmp_path: P
 
 
 def test_recipe_device_places_every_training_and_eval_step() -> None:
-    from reasonlab.experiments.pipeline import with_device
-
     assert with_device("pretrain", {"runtime": {"num_threads": 2}}, "cuda") == {
         "runtime": {"num_threads": 2, "device": "cuda"}
     }
@@ -461,8 +460,6 @@ def test_recipe_device_places_every_training_and_eval_step() -> None:
 
 def test_arms_inherit_the_recipe_task_in_rl_and_midtraining() -> None:
     """An arms step's shared RL config and each arm's mid-training mixture get the recipe's knobs."""
-    from reasonlab.experiments.pipeline import RecipeTask
-
     task = RecipeTask.model_validate({"name": "arith", "knobs": {"modulus": 7, "context": "wildlife"}})
     mid = {"data": {"mixture": [{"task": "arith", "knobs": {"ops": "4"}}]}}
     cfg = inherit_task("arms", {"rl": {"task": {"reward": "process"}}, "arms": {"a": {}, "b": {"midtrain": mid}}}, task)

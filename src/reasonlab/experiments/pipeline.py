@@ -53,6 +53,7 @@ from reasonlab.experiments.rpt import (
     run_nexttoken_data,
     run_nexttoken_eval_step,
 )
+from reasonlab.experiments.step_config import RecipeTask, inherit_task, with_device
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import write_arms_report
 from reasonlab.report.context_transfer import write_context_report
@@ -80,13 +81,6 @@ __all__ = [
 DONE_FILE = "step_done.json"
 #: Reinforcement Pre-Training's step kinds (:mod:`reasonlab.experiments.rpt`).
 RPTKind = Literal["nexttoken_data", "ntp_control", "nexttoken_eval", "rpt_report"]
-
-
-class RecipeTask(StrictModel):
-    """The task every step of a recipe inherits: its family and knobs (steps may override any knob)."""
-
-    name: str = Field(description="task family, e.g. arith")
-    knobs: dict[str, Any] = Field(default_factory=dict, description="knobs every step inherits, e.g. {modulus: 7}")
 
 
 class StepSpec(StrictModel):
@@ -158,62 +152,6 @@ def resolve_refs(obj: Any, outputs: dict[str, dict[str, Any]], where: str) -> An
             raise ReasonlabError(f"{where}: {obj!r}: {value['error']}")
         return value
     return obj
-
-
-# ----------------------------------------------------------------------------- task inheritance
-
-
-def _inherit_knobs(task: RecipeTask, name: str | None, knobs: dict[str, Any] | None, skip: str | None = None) -> Any:
-    """``knobs`` with the recipe task's knobs as defaults when ``name`` is the recipe's task."""
-    if name is not None and name != task.name:
-        return knobs
-    base = {k: v for k, v in task.knobs.items() if k != skip}
-    return {**base, **(knobs or {})}
-
-
-def inherit_task(kind: str, config: dict[str, Any], task: RecipeTask | None) -> dict[str, Any]:
-    """A step config with the recipe-level task filled in (the step's own values win)."""
-    if task is None:
-        return config
-    cfg = dict(config)
-    if kind in ("pretrain", "midtrain", "ntp_control"):
-        data = dict(cfg.get("data") or {})
-        for key in ("mixture", "tokenizer_extra"):
-            if isinstance(data.get(key), list):
-                data[key] = [
-                    {**c, "knobs": _inherit_knobs(task, c.get("task"), c.get("knobs"))} if isinstance(c, dict) else c
-                    for c in data[key]
-                ]
-        if data:
-            cfg["data"] = data
-        if isinstance(cfg.get("eval"), dict):
-            ev = dict(cfg["eval"])
-            ev.setdefault("task", task.name)
-            ev["knobs"] = _inherit_knobs(task, ev["task"], ev.get("knobs"), skip=ev.get("bucket_knob", "ops"))
-            cfg["eval"] = ev
-    elif kind == "rl":
-        t = dict(cfg.get("task") or {})
-        t.setdefault("name", task.name)
-        t["knobs"] = _inherit_knobs(task, t["name"], t.get("knobs"))
-        cfg["task"] = t
-    elif kind == "arms":  # the shared RL config and each arm's mid-training inherit as their own steps would
-        if isinstance(cfg.get("rl"), dict):
-            cfg["rl"] = inherit_task("rl", cfg["rl"], task)
-        if isinstance(cfg.get("arms"), dict):
-            cfg["arms"] = {
-                name: {**arm, "midtrain": inherit_task("midtrain", arm["midtrain"], task)}
-                if isinstance(arm, dict) and isinstance(arm.get("midtrain"), dict)
-                else arm
-                for name, arm in cfg["arms"].items()
-            }
-    elif kind == "memorisation" and task.name == "knights":  # a knights test: a knights recipe's knobs
-        cfg["knobs"] = _inherit_knobs(task, "knights", cfg.get("knobs"))
-    elif kind == "eval":
-        cfg.setdefault("task", task.name)
-        knob = (cfg.get("buckets") or {}).get("knob") if isinstance(cfg.get("buckets"), dict) else None
-        if cfg.get("problems") is None:
-            cfg["fixed"] = _inherit_knobs(task, cfg["task"], cfg.get("fixed"), skip=knob)
-    return cfg
 
 
 # ----------------------------------------------------------------------------- step kinds
@@ -393,25 +331,6 @@ def _step_config(recipe: Recipe, spec: StepSpec, base_dir: Path) -> dict[str, An
     return data if recipe.device is None else with_device(spec.kind, data, recipe.device)
 
 
-def with_device(kind: str, config: dict[str, Any], device: str) -> dict[str, Any]:
-    """A step config with every model it trains or samples placed on ``device`` (the recipe's ``device``)."""
-    cfg = dict(config)
-    if kind in ("pretrain", "midtrain", "ntp_control"):
-        cfg["runtime"] = {**(cfg.get("runtime") or {}), "device": device}
-    elif kind in ("rl", "eval"):
-        cfg["device"] = device
-    elif kind == "arms":
-        cfg["rl"] = {**(cfg.get("rl") or {}), "device": device}
-        arms = cfg.get("arms") or {}
-        cfg["arms"] = {
-            name: {**arm, "midtrain": with_device("midtrain", arm["midtrain"], device)}
-            if isinstance(arm, dict) and isinstance(arm.get("midtrain"), dict)
-            else arm
-            for name, arm in arms.items()
-        }
-    return cfg
-
-
 #: Where shared steps live, under a recipe's out_dir (not a plain name, so no recipe can be called that).
 SHARED_DIR = "_shared"
 
@@ -457,6 +376,20 @@ def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:
     return recipe
 
 
+def open_recipe_root(recipe: Recipe, fresh: bool) -> Path:
+    """``OUT/RECIPE`` marked as a run directory with the recipe in it (``fresh`` empties it first); a non-empty
+    directory this pipeline did not make is refused, never deleted."""
+    root = Path(recipe.out_dir) / recipe.name
+    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
+        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mark_run_dir(root)
+    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    return root
+
+
 def run_recipe(
     recipe: Recipe,
     *,
@@ -473,14 +406,7 @@ def run_recipe(
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     check_recipe(recipe, base)
     torch.set_num_threads(recipe.threads)
-    root = Path(recipe.out_dir) / recipe.name
-    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
-        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
-    if fresh and root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    mark_run_dir(root)
-    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    root = open_recipe_root(recipe, fresh)
     machine = {
         **device_record("cpu"),
         "threads": recipe.threads,

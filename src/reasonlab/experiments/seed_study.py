@@ -4,18 +4,15 @@ so every seed is scored on the same problems), then the seed study (:mod:`reason
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reasonlab.config import deep_merge, dump_config
+from reasonlab.config import deep_merge
 from reasonlab.errors import ReasonlabError
-from reasonlab.experiments.pipeline import Recipe, check_recipe, run_recipe
-from reasonlab.io import atomic_write_text
+from reasonlab.experiments.pipeline import Recipe, check_recipe, open_recipe_root, run_recipe
 from reasonlab.report.seed_study import write_seed_study
-from reasonlab.rundir import RunDir, mark_run_dir
 
 __all__ = ["SEEDED_KINDS", "run_seed_study", "seed_recipe"]
 
@@ -63,14 +60,7 @@ def run_seed_study(
         )
     for seed in seeds:
         check_recipe(seed_recipe(recipe, seed), base)
-    root = Path(recipe.out_dir) / recipe.name
-    if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
-        raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
-    if fresh and root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    mark_run_dir(root)
-    atomic_write_text(root / "recipe.yaml", dump_config(recipe))
+    root = open_recipe_root(recipe, fresh)
     for seed in seeds:
         say(f"[run] {recipe.name}: training seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})")
         run_recipe(seed_recipe(recipe, seed), base_dir=base, log=say)
