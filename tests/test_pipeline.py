@@ -286,6 +286,23 @@ def test_seed_study_runs_the_pipeline_per_training_seed(tmp_path: Path) -> None:
     assert seeds[0]["problem_seeds"] == seeds[1]["problem_seeds"]
 
 
+def test_seed_study_keeps_the_recipes_shared_directory(tmp_path: Path) -> None:
+    """Seed S runs in OUT/RECIPE/seed-S, but its shared steps stay in OUT/_shared: seed 0 of a seed study reuses
+    the base a plain run of the recipe made (same config hash, same directory)."""
+    from reasonlab.experiments.pipeline import Recipe, step_home
+    from reasonlab.experiments.seed_study import seed_recipe
+
+    rec = Recipe.model_validate(recipe_dict(tmp_path / "runs"))
+    spec = rec.steps[0].model_copy(update={"share": True})
+    seeded = seed_recipe(rec, 0)
+    assert Path(seeded.out_dir) == tmp_path / "runs" / "toy" and seeded.name == "seed-0"
+    data = {"seed": 0}
+    assert step_home(seeded, spec, data) == step_home(rec, spec, data)
+    assert step_home(rec, spec, data)[0] == tmp_path / "runs" / "_shared"
+    elsewhere = rec.model_copy(update={"shared_dir": str(tmp_path / "bases")})
+    assert step_home(seed_recipe(elsewhere, 3), spec, data)[0] == tmp_path / "bases"
+
+
 def arms_recipe(out_dir: Path, jobs: int = 1) -> dict[str, Any]:
     """The toy recipe with an arms step (two arms x two seeds, ``jobs`` units at a time) and its report."""
     rec = recipe_dict(out_dir)

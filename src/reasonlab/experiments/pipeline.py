@@ -103,6 +103,11 @@ class Recipe(StrictModel):
     name: Name = Field(description="run directory name under out_dir (a plain name)")
     description: str = ""
     out_dir: str = "runs"
+    shared_dir: str | None = Field(
+        None,
+        description="where shared steps live (default OUT_DIR/_shared); a seed study keeps its recipe's, so "
+        "seed 0 reuses the base a plain run of the recipe made",
+    )
     threads: int = Field(2, gt=0, description="torch CPU threads for every step")
     device: Literal["cpu", "cuda", "auto"] | None = Field(
         None,
@@ -337,13 +342,14 @@ SHARED_DIR = "_shared"
 
 def step_home(recipe: Recipe, spec: StepSpec, data: dict[str, Any]) -> tuple[Path, StepSpec]:
     """The directory a step runs in and the spec it runs under: the recipe's own ``OUT/RECIPE/STEP``, or for a
-    shared step ``OUT/_shared/STEP-HASH``, HASH being the first 12 hex digits of the SHA-256 of its kind and
+    shared step ``OUT/_shared/STEP-HASH`` (or ``shared_dir/STEP-HASH``), HASH being the first 12 hex digits of the SHA-256 of its kind and
     resolved config (so two recipes with the same step, seeds and inputs included, share one run)."""
     if not spec.share:
         return Path(recipe.out_dir) / recipe.name, spec
     digest = hashlib.sha256(json.dumps({"kind": spec.kind, "config": data}, sort_keys=True, default=str).encode())
     name = f"{spec.name}-{digest.hexdigest()[:12]}"
-    return Path(recipe.out_dir) / SHARED_DIR, spec.model_copy(update={"name": name})
+    home = Path(recipe.shared_dir) if recipe.shared_dir is not None else Path(recipe.out_dir) / SHARED_DIR
+    return home, spec.model_copy(update={"name": name})
 
 
 def check_recipe(recipe: Recipe, base_dir: Path) -> None:

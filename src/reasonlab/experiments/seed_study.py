@@ -11,7 +11,7 @@ from typing import Any
 
 from reasonlab.config import deep_merge
 from reasonlab.errors import ReasonlabError
-from reasonlab.experiments.pipeline import Recipe, check_recipe, open_recipe_root, run_recipe
+from reasonlab.experiments.pipeline import SHARED_DIR, Recipe, check_recipe, open_recipe_root, run_recipe
 from reasonlab.report.seed_study import write_seed_study
 
 __all__ = ["SEEDED_KINDS", "run_seed_study", "seed_recipe"]
@@ -23,7 +23,8 @@ SEEDED_KINDS = ("pretrain", "midtrain", "rl", "ntp_control")
 
 def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
     """The recipe for one training seed: ``seed-S`` under the recipe's own directory, every training step's
-    ``seed`` set to ``S`` (evaluations keep theirs, so every seed is scored on the same problems)."""
+    ``seed`` set to ``S`` (evaluations keep theirs, so every seed is scored on the same problems); shared steps
+    stay in the recipe's shared directory, so seed 0 reuses what a plain run of the recipe made."""
     steps = [
         spec.model_copy(update={"overrides": deep_merge(spec.overrides, {"seed": seed})})
         if spec.kind in SEEDED_KINDS
@@ -34,6 +35,7 @@ def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
         update={
             "name": f"seed-{seed}",
             "out_dir": str(Path(recipe.out_dir) / recipe.name),
+            "shared_dir": recipe.shared_dir or str(Path(recipe.out_dir) / SHARED_DIR),
             "seeds": None,
             "steps": steps,
         }
