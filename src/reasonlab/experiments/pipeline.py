@@ -342,8 +342,9 @@ SHARED_DIR = "_shared"
 
 def step_home(recipe: Recipe, spec: StepSpec, data: dict[str, Any]) -> tuple[Path, StepSpec]:
     """The directory a step runs in and the spec it runs under: the recipe's own ``OUT/RECIPE/STEP``, or for a
-    shared step ``OUT/_shared/STEP-HASH`` (or ``shared_dir/STEP-HASH``), HASH being the first 12 hex digits of the SHA-256 of its kind and
-    resolved config (so two recipes with the same step, seeds and inputs included, share one run)."""
+    shared step ``OUT/_shared/STEP-HASH`` (or ``shared_dir/STEP-HASH``), HASH being the first 12 hex digits of
+    the SHA-256 of its kind and resolved config (so two recipes with the same step, seeds and inputs included,
+    share one run)."""
     if not spec.share:
         return Path(recipe.out_dir) / recipe.name, spec
     digest = hashlib.sha256(json.dumps({"kind": spec.kind, "config": data}, sort_keys=True, default=str).encode())
