@@ -493,3 +493,79 @@ def test_shared_prefix_forward_matches_the_plain_pass() -> None:
     # all prompts distinct: the chunked plain pass
     single = policy_forward_shared(model, input_ids[::4], positions[::4], responses[::4], mask[::4], **kw)
     assert torch.allclose(single[0] * mask[::4], plain[0][::4] * mask[::4], atol=1e-5)
+
+
+def test_mixture_counts_are_an_unbiased_rounding_of_the_shares() -> None:
+    from reasonlab.train.rl.prompts import mixture_counts
+
+    rng = random.Random(0)
+    assert all(mixture_counts([1.0, 1.0], 8, rng) == [4, 4] for _ in range(50))  # whole shares: no draw
+    draws = [mixture_counts([0.3, 0.7], 8, rng) for _ in range(20000)]
+    assert {tuple(d) for d in draws} == {(2, 6), (3, 5)}  # floor or ceil of 2.4 / 5.6, summing to 8
+    assert sum(d[0] for d in draws) / 20000 == pytest.approx(2.4, abs=0.02)  # E = 8 x 0.3 (sd of mean 0.0035)
+    rare = [mixture_counts([0.001, 0.499, 0.5], 8, rng) for _ in range(20000)]
+    assert all(sum(d) == 8 for d in rare)
+    # 0.1% of 160,000 prompts: 160 expected, binomial sd 12.6
+    assert abs(sum(d[0] for d in rare) - 160) < 4 * 12.6
+    for _ in range(200):  # any weights, any n: counts are floor or ceil of the quota and sum to n
+        w = [rng.uniform(0.01, 5) for _ in range(rng.randint(2, 6))]
+        n = rng.randint(0, 40)
+        c = mixture_counts(w, n, rng)
+        assert sum(c) == n and all(
+            math.floor(n * x / sum(w)) <= k <= math.ceil(n * x / sum(w)) for x, k in zip(w, c, strict=True)
+        )
+
+
+def test_rl_prompts_from_a_mixture_of_knob_sets(tmp_path: Path, tiny_model: Path) -> None:
+    """A 50/50 mixture (the context-transfer study's RL): each step draws half its prompts from each part,
+    each part with its knobs over the task's; a run without a mixture draws exactly what it drew before."""
+    from reasonlab.io import read_records
+    from reasonlab.tasks import get_task
+    from reasonlab.train.rl.prompts import draw_mixture, draw_problems
+
+    mix = {
+        "knobs": {"low": 0, "high": 4},
+        "mixture": [{"weight": 1, "knobs": {}}, {"weight": 1, "knobs": {"low": 5, "high": 9}}],
+    }
+    cfg = make_config(tmp_path, tiny_model, steps=3, task=mix, rollout={"batch_size": 16}, sample_every=0)
+    train_rl(cfg, log=lambda _m: None)
+    digits = [int(r["prompt"].split()[1]) for r in read_records(tmp_path / "toy" / "data" / "train_prompts.jsonl")]
+    assert {d for d in digits if d <= 4} and {d for d in digits if d >= 5}  # distinct prompts of both parts
+    toy = get_task("rltoy")
+    parts = cfg.task.weighted_params({})
+    drawn = draw_mixture(toy, parts, 8, 11, set())
+    assert sorted(p.meta["digit"] >= 5 for p in drawn) == [False] * 4 + [True] * 4
+    plain = make_config(tmp_path, tiny_model).task
+    assert [p.prompt for p in draw_mixture(toy, plain.weighted_params({}), 6, 5, set())] == [
+        p.prompt for p in draw_problems(toy, plain.params, 6, 5, set())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"mixture": [{"weight": 1}]}, "at least 2"),
+        ({"mixture": [{"weight": 1}, {"weight": 0}]}, "greater than 0"),
+        ({"mixture": [{"weight": 1}, {"weight": 1, "knobs": {"hgih": 3}}]}, "hgih"),
+    ],
+)
+def test_bad_mixtures_are_one_line_errors(tmp_path: Path, tiny_model: Path, task: dict[str, Any], message: str) -> None:
+    with pytest.raises(ReasonlabError, match=message):
+        make_config(tmp_path, tiny_model, task=task)
+
+
+def test_mixture_refuses_a_prompts_file_and_unstated_settings(tmp_path: Path) -> None:
+    from reasonlab.train.rl.config import RLTaskSpec
+
+    with pytest.raises(ValueError, match="either prompts"):
+        RLTaskSpec(name="rltoy", prompts=__file__, mixture=[{"weight": 1}, {"weight": 1}])
+    with pytest.raises(ValueError, match="does not state this setting"):
+        RLTaskSpec(
+            name="arith", mixture=[{"weight": 1, "knobs": {"modulus": 7}}, {"weight": 1, "knobs": {"modulus": 23}}]
+        )
+    ok = RLTaskSpec(
+        name="arith",
+        knobs={"modulus": 7},
+        mixture=[{"weight": 1, "knobs": {"context": "zoo"}}, {"weight": 1, "knobs": {"context": "school"}}],
+    )
+    assert [p.context.items[0][0] for _, p in ok.weighted_params({"ops": 3})] == ["zoo", "school"]

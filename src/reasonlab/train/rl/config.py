@@ -17,7 +17,9 @@ from reasonlab.eval.config import EvalConfig
 from reasonlab.rewards import check_reward
 from reasonlab.sampling import DecodingConfig
 from reasonlab.tasks import TaskSpec
+from reasonlab.tasks.registry import checked_params, task_params
 from reasonlab.tracking import check_sinks
+from reasonlab.train.corpus import MixtureComponent, check_stated_settings
 from reasonlab.train.optim import RLOptimConfig
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.curriculum import CurriculumConfig
@@ -27,11 +29,19 @@ __all__ = [
     "BudgetConfig",
     "EvalHook",
     "KLConfig",
+    "MixturePart",
     "RLConfig",
     "RLTaskSpec",
     "RolloutConfig",
     "load_rl_config",
 ]
+
+
+class MixturePart(StrictModel):
+    """One part of an RL prompt mixture: its share of the prompts and the knobs it sets over the task's own."""
+
+    weight: float = Field(gt=0, description="relative share of the prompts (normalised over the mixture)")
+    knobs: dict[str, Any] = Field(default_factory=dict, description="knobs over task.knobs, e.g. {context: school}")
 
 
 class RLTaskSpec(TaskSpec):
@@ -43,6 +53,13 @@ class RLTaskSpec(TaskSpec):
         None,
         description="problems file (.jsonl/.parquet, records of this task) to train on instead of drawing from "
         "the knobs; the file's problems are read in order (see prompt_order), so another engine can share them",
+    )
+    mixture: list[MixturePart] | None = Field(
+        None,
+        min_length=2,
+        description="draw each step's prompts from these parts (each its knobs over task.knobs) in proportion to "
+        "their weights, e.g. a 50/50 mix of two contexts; the counts per step are an unbiased rounding of the "
+        "shares (prompts.mixture_counts)",
     )
     prompt_order: Literal["in_order", "shuffle"] = Field(
         "in_order",
@@ -56,12 +73,28 @@ class RLTaskSpec(TaskSpec):
             check_reward(self.reward, self.reward_kwargs)
         except ReasonlabError as exc:
             raise ValueError(str(exc)) from None
+        if self.mixture is not None:
+            if self.prompts is not None:
+                raise ValueError(
+                    "give either prompts (a problems file) or mixture (parts drawn from the task), not both"
+                )
+            parts = [{**self.knobs, **part.knobs} for part in self.mixture]
+            for knobs in parts:
+                checked_params(self.name, knobs)
+            check_stated_settings([MixtureComponent(task=self.name, knobs=k) for k in parts])
         if self.prompts is not None:
             if not self.prompts.endswith((".jsonl", ".parquet")):
                 raise ValueError(f"prompts {self.prompts!r}: use a .jsonl or .parquet problems file")
             if not Path(self.prompts).is_file():
                 raise ValueError(f"prompts {self.prompts!r}: no such file")
         return self
+
+    def weighted_params(self, extra: dict[str, Any]) -> list[tuple[float, Any]]:
+        """``[(weight, Params)]`` of the prompts a step draws: one part (the task's knobs, updated with ``extra``,
+        e.g. a curriculum stage's) or, with a mixture, every part's knobs over the task's, then ``extra``."""
+        if self.mixture is None:
+            return [(1.0, self.params_with(extra))]
+        return [(p.weight, task_params(self.name, {**self.knobs, **p.knobs, **extra})) for p in self.mixture]
 
 
 class RolloutConfig(DecodingConfig):

@@ -1,6 +1,7 @@
-"""RL prompts from a problems file (``task.prompts``): which problems a step trains on.
+"""RL prompts: which problems a step trains on, from a problems file (``task.prompts``) or drawn from the
+task (its knobs, or a mixture of parts with knobs of their own: :func:`draw_mixture`).
 
-The rule, a pure function of ``(step, round, i)`` so that a resumed run draws the same problems:
+A problems file is read by a pure function of ``(step, round, i)``, so that a resumed run draws the same problems:
 
 - the file's problems (minus any held out) form a pool of ``N``; a run reads an endless stream of
   positions ``k = 0, 1, 2, ...``, position ``k`` being problem ``order_e[k mod N]`` of epoch
@@ -24,7 +25,7 @@ from reasonlab.io import read_records
 from reasonlab.seeds import prompt_hash, stable_seed
 from reasonlab.tasks import Problem, Task
 
-__all__ = ["PromptPool", "draw_problems", "load_prompt_pool"]
+__all__ = ["PromptPool", "draw_mixture", "draw_problems", "load_prompt_pool", "mixture_counts"]
 
 
 class PromptPool:
@@ -92,3 +93,44 @@ def draw_problems(task: Task, params: Any, n: int, seed: int, held_out: set[int]
         if n_draw > 20 * n:
             raise ReasonlabError(f"{too_small}: {n_draw - len(keep)} of {n_draw} drawn problems are held out")
         n_draw += 2 * (n - len(keep)) + 1
+
+
+def mixture_counts(weights: list[float], n: int, rng: random.Random) -> list[int]:
+    """Split ``n`` prompts among parts of shares ``q_c = n w_c / sum(w)`` by unbiased (systematic) rounding.
+
+    Part ``c`` gets ``floor(q_c)`` plus one more with probability ``f_c = q_c - floor(q_c)``: the fractions
+    ``f_c`` sum to an integer ``r``, and one uniform ``u`` in [0, 1) picks the parts whose cumulative
+    fraction interval contains one of ``u, u + 1, ..., u + r - 1``. So ``E[count_c] = q_c`` exactly, the
+    counts always sum to ``n``, and when every ``q_c`` is whole (a 50/50 mix of 8 prompts) no draw is made.
+    Example: weights (1, 1), n = 8 -> [4, 4]; weights (0.3, 0.7), n = 8 -> [2, 6] or [3, 5], 40% / 60%.
+    """
+    total = float(sum(weights))
+    quotas = [n * w / total for w in weights]
+    counts = [int(q) for q in quotas]
+    fractions = [q - c for q, c in zip(quotas, counts, strict=True)]
+    left = n - sum(counts)
+    if left:
+        u, cum = rng.random(), 0.0
+        for c, f in enumerate(fractions):
+            lo, cum = cum, cum + f
+            # parts whose interval [lo, cum) holds a point u + j (j = 0 .. left - 1)
+            if any(lo <= u + j < cum for j in range(left)):
+                counts[c] += 1
+        # floating point can leave the last point just past the final interval: give it to the largest fraction
+        for _ in range(n - sum(counts)):
+            counts[max(range(len(fractions)), key=lambda i: fractions[i])] += 1
+    return counts
+
+
+def draw_mixture(task: Task, parts: list[tuple[float, Any]], n: int, seed: int, held_out: set[int]) -> list[Problem]:
+    """``n`` problems from ``parts`` (``[(weight, Params)]``): :func:`mixture_counts` of them from each part, part
+    ``c`` drawn with :func:`draw_problems` under ``stable_seed("rl-mixture", seed, c)``. One part is drawn under
+    ``seed`` itself (a run without a mixture draws what it always drew)."""
+    if len(parts) == 1:
+        return draw_problems(task, parts[0][1], n, seed, held_out)
+    counts = mixture_counts([w for w, _ in parts], n, random.Random(stable_seed("rl-mixture-counts", seed)))
+    problems: list[Problem] = []
+    for c, ((_, params), k) in enumerate(zip(parts, counts, strict=True)):
+        if k:
+            problems += draw_problems(task, params, k, stable_seed("rl-mixture", seed, c) % (2**31), held_out)
+    return problems

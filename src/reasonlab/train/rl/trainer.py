@@ -51,7 +51,7 @@ from reasonlab.train.rl.config import RLConfig
 from reasonlab.train.rl.curriculum import build_curriculum
 from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
 from reasonlab.train.rl.prefix import policy_forward_shared
-from reasonlab.train.rl.prompts import draw_problems, load_prompt_pool
+from reasonlab.train.rl.prompts import draw_mixture, load_prompt_pool
 from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences
 
 __all__ = ["RLTrainer", "train_rl"]
@@ -179,10 +179,8 @@ class RLTrainer:
             rounds = 1 + (a.max_refill_rounds if a.dynamic_sampling else 0)
             problems = self.prompt_pool.take(step, round_, n_prompts, r.batch_size // r.group_size, rounds)
         else:
-            params = cfg.task.params_with(self.curriculum.knobs(step))
-            problems = draw_problems(
-                self.task, params, n_prompts, rl_prompt_seed(cfg.seed, step, round_), self.held_out
-            )
+            parts = cfg.task.weighted_params(self.curriculum.knobs(step))
+            problems = draw_mixture(self.task, parts, n_prompts, rl_prompt_seed(cfg.seed, step, round_), self.held_out)
         prompts = [self.prompter.prompt(self.task, p) for p in problems]
         rows_prompts = [prompts[i // r.group_size] for i in range(n_prompts * r.group_size)]
         seeds = [rl_rollout_seed(cfg.seed, step, round_, i) for i in range(len(rows_prompts))]
