@@ -45,6 +45,8 @@ def test_context_transfer_recipe_end_to_end(tmp_path: Path) -> None:
     rec = recipe_dict(tmp_path / "runs")
     pre, _, rl, ev = rec["steps"][0], rec["steps"][1], rec["steps"][2], rec["steps"][3]
     rl_cfg = {k: v for k, v in rl["config"].items() if k != "init_from"}
+    # RL on a 50/50 mix of the old context (width 3) and the new one (width 4), as the shipped recipe does
+    rl_cfg["task"] = {**rl_cfg["task"], "mixture": [{"weight": 1, "knobs": {"width": 3}}, {"weight": 1}]}
     steps = []
     for width4 in (0, 0.1):
         tag = "e0" if width4 == 0 else "e10"
@@ -88,6 +90,9 @@ def test_context_transfer_recipe_end_to_end(tmp_path: Path) -> None:
     assert set(results["per_op"]) == {"0%", "10%"}
     text = (root / "report.md").read_text()
     assert text.splitlines()[2].startswith("Verdict: RL's") and (root / "plots" / "context_outcome.png").is_file()
+    # RL drew from both parts of its mixture
+    rows = (root / "arms_e10" / "mix-s0" / "rl" / "data" / "train_prompts.jsonl").read_text().splitlines()
+    assert {len(json.loads(r)["prompt"].split()[1]) for r in rows} == {3, 4}  # width = digits of the question
     # the 10% base saw width-4 problems in pre-training; the 0% base did not
     stats = json.loads((root / "pretrain_e10" / "data" / "stats.json").read_text())
     assert stats["problems_per_component"] == [180, 20]  # 10% of 200 problems
