@@ -264,3 +264,26 @@ def test_failure_metrics_by_hand() -> None:
     )
     assert m == {"failure/missing_step": 0.5, "failure/wrong_value": 0.25, "hacked/missing_step": 0.25}
     assert failure_metrics([None, None], [True, True], [None, None]) == {}
+
+
+def test_length_metrics_by_hand() -> None:
+    from reasonlab.train.rl.metrics import length_metrics
+
+    assert length_metrics([10, 20, 30], [True, False, False]) == {
+        "response_length/correct_mean": 10.0,
+        "response_length/wrong_mean": 25.0,
+    }
+    assert length_metrics([7, 9], [False, False]) == {"response_length/wrong_mean": 8.0}
+
+
+def test_word_metrics_by_hand() -> None:
+    from reasonlab.train.rl.metrics import word_metrics
+
+    m = word_metrics(["Wait, no.", "ok", "wait"], [1.0, 0.0, 0.0])
+    assert m == {"words/wait/freq": pytest.approx(2 / 3), "words/wait/reward_gap": pytest.approx(0.5)}
+    # whole words only: "recheck" and "re-check" are not "check", "waiting" is not "wait", "but" not in "butter"
+    m = word_metrics(["I recheck it", "re-check", "waiting for butter"], [0.0, 1.0, 2.0])
+    assert m == {"words/recheck/freq": pytest.approx(1 / 3), "words/recheck/reward_gap": pytest.approx(-1.5)}
+    # a word in every response has a frequency but no gap; no reflection word at all gives nothing
+    assert word_metrics(["But yes", "but no"], [1.0, 0.0]) == {"words/but/freq": 1.0}
+    assert word_metrics(["Try Alice knight.", "x" * 100_000], [1.0, 0.0]) == {}

@@ -37,8 +37,17 @@ __all__ = [
     "training_by_arm",
 ]
 
-#: RL metrics the report follows over training (mean over seeds at each step).
-CURVES = ("critic/score/mean", "acc/mean", "acc/process", "reward/hacked_frac", "response_length/mean")
+#: RL metrics the report follows over training (mean over seeds at each step); the right and wrong responses'
+#: lengths answer "is longer better?" (Logic-RL) step by step.
+CURVES = (
+    "critic/score/mean",
+    "acc/mean",
+    "acc/process",
+    "reward/hacked_frac",
+    "response_length/mean",
+    "response_length/correct_mean",
+    "response_length/wrong_mean",
+)
 
 
 def mean_std(values: Sequence[float]) -> dict[str, float | None]:

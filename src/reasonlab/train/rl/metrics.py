@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -9,7 +10,19 @@ import torch
 from reasonlab.train.rl import algorithms as alg
 from reasonlab.train.rl.rollout import Rollouts
 
-__all__ = ["batch_metrics", "eval_metrics", "failure_metrics", "hacking_metrics"]
+__all__ = [
+    "REFLECTION_WORDS",
+    "batch_metrics",
+    "eval_metrics",
+    "failure_metrics",
+    "hacking_metrics",
+    "length_metrics",
+    "word_metrics",
+]
+
+#: Words whose use Logic-RL relates to reward ("wait", "verify", "re-evaluate" go with higher reward, "recheck"
+#: with lower), and the contrast words of its word analysis; matched whole, in any case.
+REFLECTION_WORDS = ("wait", "verify", "re-evaluate", "recheck", "check", "however", "but", "yet")
 
 
 def batch_metrics(
@@ -42,6 +55,40 @@ def batch_metrics(
         out["critic/values/mean"] = float(alg.masked_mean(values, mask))
     out.update(hacking_metrics(ro.correct, ro.process_ok, ro.format_ok))
     out.update(failure_metrics(ro.failure, ro.correct, ro.process_ok))
+    out.update(length_metrics([int(x) for x in lengths.tolist()], ro.correct))
+    out.update(word_metrics(ro.texts, ro.task_scores))
+    return out
+
+
+def length_metrics(lengths: list[int], correct: list[bool]) -> dict[str, float]:
+    """Is longer better? ``response_length/correct_mean`` and ``response_length/wrong_mean``: the mean length in
+    tokens of the batch's right and wrong responses (each only when the batch has one).
+    Example: lengths [10, 20, 30], correct [T, F, F] -> correct_mean 10, wrong_mean 25."""
+    out: dict[str, float] = {}
+    for key, want in (("correct_mean", True), ("wrong_mean", False)):
+        picked = [n for n, c in zip(lengths, correct, strict=True) if c is want]
+        if picked:
+            out[f"response_length/{key}"] = sum(picked) / len(picked)
+    return out
+
+
+def word_metrics(texts: list[str], scores: list[float], words: tuple[str, ...] = REFLECTION_WORDS) -> dict[str, float]:
+    """Reflection words against reward (Logic-RL's word analysis), for every word some response uses:
+    ``words/<w>/freq``, the share of responses that contain it (whole word, any case), and, when some responses
+    lack it, ``words/<w>/reward_gap`` = mean score of the responses with it - mean score of those without.
+    Example: texts ["Wait, no.", "ok", "wait"], scores [1, 0, 0] -> words/wait/freq 2/3, reward_gap 0.5 - 0 = 0.5.
+    """
+    out: dict[str, float] = {}
+    for w in words:
+        pattern = re.compile(rf"(?<![\w-]){re.escape(w)}(?![\w-])", re.IGNORECASE)
+        has = [bool(pattern.search(t)) for t in texts]
+        if not any(has):
+            continue
+        out[f"words/{w}/freq"] = sum(has) / len(has)
+        if not all(has):
+            with_w = [s for s, h in zip(scores, has, strict=True) if h]
+            without = [s for s, h in zip(scores, has, strict=True) if not h]
+            out[f"words/{w}/reward_gap"] = sum(with_w) / len(with_w) - sum(without) / len(without)
     return out
 
 
