@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,34 @@ def test_verdict_judges_the_headline_band_pooled_when_given() -> None:
     band["pass@16"] = {**band["pass@16"], "mean_diff": 0.02}
     band["pass@1"] = {**band["pass@1"], "mean_diff": 0.05}  # below min_gain (10 pp)
     assert verdict(rows, cfg, band)["reproduced"] is False
+
+
+def test_seed_study_headline_uses_the_pooled_band_test_else_combines_per_op_errors() -> None:
+    """The evaluation noise of a band's headline effect is the standard error of the band's mean, not of one op:
+    two ops with se 0.03 each give sqrt(0.03^2 + 0.03^2) / 2 = 0.0212; a pooled band test gives its own se."""
+    from reasonlab.report.seed_study import Z95, seed_study, study_verdict
+
+    def row(op: str, diff: float, se: float) -> dict:
+        d = {"mean_diff": diff, "ci_low": diff - Z95 * se, "ci_high": diff + Z95 * se, "p_value": 0.5}
+        return {"bucket": op, "band": "edge", "process": {"diff_pass@1": d, "base": {"1": {"mean": 0.3}}}}
+
+    plain = {"verdict": {"correctness": "process"}, "rows": [row("4", 0.10, 0.03), row("5", 0.02, 0.03)]}
+    pooled = {
+        "verdict": {"correctness": "process"},
+        "rows": [row("4", 0.2, 0.03), row("5", 0.0, 0.03)],
+        "headline_band": {
+            "pass@1": {"mean_diff": 0.1, "se": 0.015, "p_value": 0.001},
+            "pass@4": {"mean_diff": 0.05, "se": 0.02, "p_value": 0.01},
+            "pass@16": {"mean_diff": -0.04, "se": 0.02, "p_value": 0.04},
+        },
+    }
+    study = seed_study({0: plain}, alpha=0.01)
+    assert study["headline_effect_per_seed"] == {0: pytest.approx(0.06)}
+    assert study["noise"]["evaluation_se"] == pytest.approx(math.sqrt(2 * 0.03**2) / 2)
+    assert study["headline_significant_per_seed"] == {} and "significant gain" not in study_verdict(study)
+    study = seed_study({0: pooled, 1: pooled}, alpha=0.01)
+    assert study["headline_effect"]["mean"] == pytest.approx(0.1) and study["noise"]["evaluation_se"] == 0.015
+    assert study["headline_significant_per_seed"] == {0: True, 1: True}
+    assert study["headline_passk_per_seed"] == {0: -0.04, 1: -0.04}  # the largest k
+    assert "a significant gain (pooled test, p < 0.01) in 2 of 2 seeds" in study_verdict(study)
+    assert "pass@k changed by -4.0 pp" in study_verdict(study)

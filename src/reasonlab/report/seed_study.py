@@ -8,6 +8,11 @@ significant (Holm-corrected, at the report's alpha), and the two sources of nois
 separates: evaluation noise (the standard error of one seed's paired difference, from its CI: the
 samples x problems of one evaluation) and training noise (the standard deviation of the effect across
 training seeds).
+
+The headline effect of a seed is its report's pooled band test when the recipe has one (``headline_band``
+in ``results.json``: every problem of the band's ops in one paired test, with its own standard error,
+p-value and the pass@k change beside it), else the mean of the band's per-op effects, whose standard error
+is ``sqrt(sum_i se_i^2) / m`` over its ``m`` ops (independent problems; ``se_i`` = CI width / 2z).
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ def seed_study(results: dict[int, dict[str, Any]], alpha: float, headline: str =
     corr = next(iter(results.values()))["verdict"].get("correctness", "process")
     per_bucket: dict[str, dict[str, Any]] = {}
     headline_effects: dict[int, float] = {}
+    headline_passk: dict[int, float] = {}
+    headline_significant: dict[int, bool] = {}
     eval_se: list[float] = []
     for seed, res in results.items():
-        head = []
+        head, head_se = [], []
         for row in res["rows"]:
             if corr not in row:
                 continue
@@ -62,9 +69,18 @@ def seed_study(results: dict[int, dict[str, Any]], alpha: float, headline: str =
             b["base"][seed] = row[corr]["base"]["1"]["mean"]
             if row["band"] == headline:
                 head.append(d["mean_diff"])
-                eval_se.append((d["ci_high"] - d["ci_low"]) / (2 * Z95))
-        if head:
+                head_se.append((d["ci_high"] - d["ci_low"]) / (2 * Z95))
+        pooled = (res.get("headline_band") or {}).get("pass@1")
+        if pooled is not None:
+            headline_effects[seed] = float(pooled["mean_diff"])
+            eval_se.append(float(pooled["se"]))
+            headline_significant[seed] = bool(pooled["p_value"] < alpha and pooled["mean_diff"] > 0)
+            ks = [k for k in res["headline_band"] if k.startswith("pass@") and k != "pass@1"]
+            if ks:
+                headline_passk[seed] = float(res["headline_band"][max(ks, key=lambda k: int(k[5:]))]["mean_diff"])
+        elif head:
             headline_effects[seed] = float(np.mean(head))
+            eval_se.append(math.sqrt(sum(x * x for x in head_se)) / len(head_se))
     buckets = {}
     for name, b in per_bucket.items():
         effects = list(b["effects"].values())
@@ -87,6 +103,9 @@ def seed_study(results: dict[int, dict[str, Any]], alpha: float, headline: str =
         "headline_band": headline,
         "headline_effect_per_seed": headline_effects,
         "headline_effect": _mean_std(heads),
+        "headline_significant_per_seed": headline_significant,
+        "headline_passk_per_seed": headline_passk,
+        "headline_passk": _mean_std(list(headline_passk.values())),
         "verdict_per_seed": reproduced,
         "reproduced_in": sum(1 for v in reproduced.values() if v),
         "noise": {
@@ -115,7 +134,9 @@ def study_verdict(study: dict[str, Any]) -> str:
     text = (
         f"Verdict: over {n} training seeds the recipe's verdict holds in {study['reproduced_in']} of {n}. The headline "
         f"effect ({what} pass@1 gain on the {study['headline_band']}) is {_pp(h['mean'])} +- {spread} (mean +- std "
-        f"over seeds; range {_pp(h['min'])} to {_pp(h['max'])}). Training noise (std across seeds, {train}) against "
+        f"over seeds; range {_pp(h['min'])} to {_pp(h['max'])})"
+        + _significance(study)
+        + f". Training noise (std across seeds, {train}) against "
         f"evaluation noise (standard error within one evaluation, {evaln}): "
     )
     if noise["training_std"] is not None and noise["evaluation_se"] is not None:
@@ -124,6 +145,19 @@ def study_verdict(study: dict[str, Any]) -> str:
             if noise["training_std"] > noise["evaluation_se"]
             else "the evaluation's sampling noise dominates; more seeds would not sharpen the estimate much."
         )
+    return text
+
+
+def _significance(study: dict[str, Any]) -> str:
+    """Where the pooled band test exists: in how many seeds it is a significant gain, and the pass@k change."""
+    sig = study.get("headline_significant_per_seed") or {}
+    if not sig:
+        return ""
+    pk = study.get("headline_passk") or {}
+    text = f", a significant gain (pooled test, p < {study['alpha']}) in {sum(sig.values())} of {len(sig)} seeds"
+    if pk.get("mean") is not None:
+        spread = "" if pk["std"] is None else f" +- {100 * pk['std']:.1f} pp"
+        text += f"; the band's largest-k pass@k changed by {_pp(pk['mean'])}{spread}"
     return text
 
 
