@@ -265,8 +265,12 @@ def test_seed_study_runs_the_pipeline_per_training_seed(tmp_path: Path) -> None:
     rec["steps"][-1]["config"]["bands"] = {"3": "edge", "4": "hard"}
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(rec))
+    assert main(["run", str(path)]) == 0  # the plain run first: the seed study must leave it as it is
+    plain = (tmp_path / "runs" / "toy" / "report.md").read_text()
     assert main(["run", str(path), "--seeds", "2"]) == 0
-    root = tmp_path / "runs" / "toy"
+    assert (tmp_path / "runs" / "toy" / "report.md").read_text() == plain
+    assert not (tmp_path / "runs" / "toy" / "seed_study.json").exists()
+    root = tmp_path / "runs" / "toy_seeds"
     for seed in (0, 1):
         cfg = yaml.safe_load((root / f"seed-{seed}" / "pretrain" / "config.yaml").read_text())
         assert cfg["seed"] == seed
@@ -295,7 +299,7 @@ def test_seed_study_keeps_the_recipes_shared_directory(tmp_path: Path) -> None:
     rec = Recipe.model_validate(recipe_dict(tmp_path / "runs"))
     spec = rec.steps[0].model_copy(update={"share": True})
     seeded = seed_recipe(rec, 0)
-    assert Path(seeded.out_dir) == tmp_path / "runs" / "toy" and seeded.name == "seed-0"
+    assert Path(seeded.out_dir) == tmp_path / "runs" / "toy_seeds" and seeded.name == "seed-0"
     data = {"seed": 0}
     assert step_home(seeded, spec, data) == step_home(rec, spec, data)
     assert step_home(rec, spec, data)[0] == tmp_path / "runs" / "_shared"

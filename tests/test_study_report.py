@@ -114,7 +114,7 @@ def _build(tmp: Path) -> Path:
     _run(tmp, arms)
     _stamp(out / "plain" / "results.json", _plain_numbers)
     _stamp(out / "arms" / "results.json", _arms_numbers)
-    _stamp(out / "seeds" / "seed_study.json", lambda st: st["headline_effect"].update(mean=0.15, std=0.03))
+    _stamp(out / "seeds_seeds" / "seed_study.json", lambda st: st["headline_effect"].update(mean=0.15, std=0.03))
     # a run killed before its report step: copied from the plain one, the last step undone
     killed = out / "killed"
     shutil.copytree(out / "plain", killed)
@@ -175,7 +175,7 @@ def test_pipeline_row_carries_the_results_numbers(runs: Path) -> None:
 
 def test_seed_study_row_gives_mean_ci_and_the_seeds_flag(runs: Path) -> None:
     md, _, data = _page(runs)
-    study = json.loads((runs / "seeds" / "seed_study.json").read_text())
+    study = json.loads((runs / "seeds_seeds" / "seed_study.json").read_text())
     h = study["headline_effect"]
     row = _row(md, "seeds")
     assert row[1] == f"holds in {study['reproduced_in']} of 2 seeds" and row[4] == "2"

@@ -55,10 +55,11 @@ def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None, de
     """Run a recipe: its steps in order, skipping those already done (resume after a kill).
 
     With training seeds (``--seeds N`` or the recipe's ``seeds:``) the whole pipeline runs once per seed
-    and a seed study aggregates them: is the verdict a property of the recipe or of a seed?
+    (in OUT/RECIPE_seeds/seed-S) and a seed study aggregates them: is the verdict a property of the recipe
+    or of a seed?
     """
     from reasonlab.experiments.pipeline import load_recipe, run_recipe
-    from reasonlab.experiments.seed_study import run_seed_study
+    from reasonlab.experiments.seed_study import run_seed_study, seed_study_root
 
     # relative config paths in a recipe resolve from the CWD, else from the repository the recipe lives in
     base_dir = Path(recipe).resolve().parent.parent
@@ -70,7 +71,7 @@ def run_cmd(recipe: str, out_dir: str | None, fresh: bool, seeds: int | None, de
     seed_list = list(range(seeds)) if seeds is not None else rec.seeds
     if seed_list:
         run_seed_study(rec, seed_list, base_dir=base_dir, fresh=fresh)
-        root = Path(rec.out_dir) / rec.name
+        root = seed_study_root(rec)
     else:
         root = Path(run_recipe(rec, base_dir=base_dir, fresh=fresh)["root"])
     report = root / "report.md"

@@ -383,10 +383,10 @@ def load_recipe(path: str | Path, base_dir: str | Path | None = None) -> Recipe:
     return recipe
 
 
-def open_recipe_root(recipe: Recipe, fresh: bool) -> Path:
-    """``OUT/RECIPE`` marked as a run directory with the recipe in it (``fresh`` empties it first); a non-empty
-    directory this pipeline did not make is refused, never deleted."""
-    root = Path(recipe.out_dir) / recipe.name
+def open_recipe_root(recipe: Recipe, fresh: bool, root: Path | None = None) -> Path:
+    """``OUT/RECIPE`` (or ``root``) marked as a run directory with the recipe in it (``fresh`` empties it first);
+    a non-empty directory this pipeline did not make is refused, never deleted."""
+    root = root if root is not None else Path(recipe.out_dir) / recipe.name
     if root.exists() and not RunDir(root).is_run and (not root.is_dir() or any(root.iterdir())):
         raise ReasonlabError(f"{root}: exists and is not a reasonlab run directory; rename the recipe or its out_dir")
     if fresh and root.exists():
