@@ -132,7 +132,8 @@ def study_verdict(study: dict[str, Any]) -> str:
     train = "-" if noise["training_std"] is None else f"{100 * noise['training_std']:.1f} pp"
     evaln = "-" if noise["evaluation_se"] is None else f"{100 * noise['evaluation_se']:.1f} pp"
     text = (
-        f"Verdict: over {n} training seeds the recipe's verdict holds in {study['reproduced_in']} of {n}. The headline "
+        f"Verdict: over {n} training seeds the paper's claim is reproduced in {study['reproduced_in']} of {n} (each "
+        f"seed's own verdict). The headline "
         f"effect ({what} pass@1 gain on the {study['headline_band']}) is {_pp(h['mean'])} +- {spread} (mean +- std "
         f"over seeds; range {_pp(h['min'])} to {_pp(h['max'])})"
         + _significance(study)
