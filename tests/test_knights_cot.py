@@ -64,6 +64,24 @@ def test_fixed_names_draw_the_same_puzzles_with_alice_bob_carol():
     assert len(set(FIXED_NAMES)) == len(FIXED_NAMES) == 12
 
 
+def test_few_names_are_the_fixed_twelve_at_every_position_with_the_same_puzzles():
+    """`few`: n of the twelve fixed names in a seeded random order; the puzzles (statements, solution, roles)
+    are the common draw's, and across puzzles of 2-4 people every name of a 6-person puzzle appears."""
+    common = list(TASK.generate(TASK.params(people="2-4"), 300, seed=4))
+    few = list(TASK.generate(TASK.params(people="2-4", names="few"), 300, seed=4))
+    firsts, seen = set(), set()
+    for c, f in zip(common, few, strict=True):
+        names = f.meta["names"]
+        assert len(set(names)) == len(names) == c.meta["people"] and set(names) <= set(FIXED_NAMES)
+        for key in ("statements", "solution", "templates", "roles"):
+            assert c.meta[key] == f.meta[key]
+        firsts.add(names[0])
+        seen.update(names)
+    assert seen == firsts == set(FIXED_NAMES)  # every name, even as person 1
+    again = list(TASK.generate(TASK.params(people="2-4", names="few"), 300, seed=4))
+    assert [p.prompt for p in again] == [p.prompt for p in few]  # deterministic under the seed
+
+
 def test_unknown_cot_is_a_one_line_error():
     with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full' or 'compact'"):
         task_params("knights", {"cot": "short"})
@@ -90,7 +108,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
-    st.sampled_from(["common", "uncommon", "mixed", "fixed"]),
+    st.sampled_from(["common", "uncommon", "mixed", "fixed", "few"]),
     st.sampled_from(["full", "compact"]),
     st.integers(0, 10**6),
 )

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
+from reasonlab.seeds import stable_seed
 from reasonlab.tasks.base import ChatPrompt, Problem, Task, Verification
 from reasonlab.tasks.knights.logic import (
     Formula,
@@ -60,10 +61,12 @@ class KnightsParams(StrictModel):
     roles: str = Field(
         "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
     )
-    names: Literal["common", "uncommon", "mixed", "fixed"] = Field(
+    names: Literal["common", "uncommon", "mixed", "fixed", "few"] = Field(
         "common",
-        description="name pool: common, uncommon, mixed, or fixed (Alice, Bob, Carol, ... in that order: no name "
-        "to copy from the prompt, for small from-scratch models)",
+        description="name pool: common, uncommon, mixed, fixed (Alice, Bob, Carol, ... in that order: no name "
+        "to copy from the prompt, for small from-scratch models) or few (n of those twelve names in a random "
+        "order: few names to learn, yet every name at every position, so a model trained on 2-4 people has "
+        "written every name a larger puzzle uses)",
     )
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
@@ -127,12 +130,15 @@ class KnightsTask(Task):
             if statements in self._seen_statements:
                 return None
             self._seen_statements.add(statements)
-        pool = name_pool("common") + name_pool("uncommon") if p.names == "mixed" else name_pool(p.names)
-        if p.names == "fixed":
-            pool = name_pool("common")
-        names = rng.sample(pool, n)  # drawn for every pool, so `fixed` keeps the other draws paired
+        if p.names == "mixed":
+            pool = name_pool("common") + name_pool("uncommon")
+        else:  # `fixed` and `few` draw from the common pool, then rename
+            pool = name_pool("common" if p.names in ("fixed", "few") else p.names)
+        names = rng.sample(pool, n)  # drawn for every pool, so `fixed` and `few` keep the other draws paired
         if p.names == "fixed":
             names = list(FIXED_NAMES[:n])
+        elif p.names == "few":  # seeded by the common draw: no extra draw from rng
+            names = random.Random(stable_seed("knights-few-names", *names)).sample(FIXED_NAMES, n)
         roles = list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
         templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
         meta = {
