@@ -135,7 +135,7 @@ def test_midtrain_verdict_reads_the_split() -> None:
     v = judge("midtrain_vs_rl", measured(vals, ref, reference="all_rl", shares=shares))
     assert v["reproduced"] is False and "every mix beats all-RL (edge, hard pass@1) fails" in v["text"]
     # a hard band where every arm is at 0 (the base cannot do it) ranks nothing: not testable, not passed
-    flat = {a: {"edge": b["edge"], "hard": (0.0, 0.0)} for a, b in vals.items()}
+    flat = {a: {"edge": b["edge"], "hard": (0.0005 * i, 0.0)} for i, (a, b) in enumerate(vals.items())}
     v = judge("midtrain_vs_rl", measured(flat, ref, reference="all_rl", shares=shares))
     assert v["checks"]["heavy RL best on hard pass@1"] is None
     assert v["checks"]["every mix beats all-RL (edge pass@1)"] is True

@@ -87,11 +87,15 @@ def _share(m: Measured, arm: str) -> float:
     return float(m["shares"].get(arm) or 0.0)
 
 
+#: A band on which the arms span less than this (pass@k, absolute) ranks no arm.
+FLAT = 0.01
+
+
 def _best(m: Measured, band: str, key: str) -> str | None:
-    """The arm with the highest ``key`` on ``band``; None when no arm stands above the others (every arm equal,
-    e.g. all at 0 on a band the base cannot do: there is no best arm to name)."""
+    """The arm with the highest ``key`` on ``band``; None when the arms span less than ``FLAT`` (1 pp: e.g. all
+    at ~0 on a band the base cannot do, where one lucky sample would otherwise name a best arm)."""
     vals = {a: v for a in m["effects"] if (v := _get(m, "effects", a, band, key, "value")) is not None}
-    if not vals or max(vals.values()) - min(vals.values()) < 1e-9:
+    if not vals or max(vals.values()) - min(vals.values()) < FLAT:
         return None
     return max(vals, key=lambda a: vals[a])
 
