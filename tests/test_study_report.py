@@ -178,12 +178,12 @@ def test_seed_study_row_gives_mean_ci_and_the_seeds_flag(runs: Path) -> None:
     study = json.loads((runs / "seeds_seeds" / "seed_study.json").read_text())
     h = study["headline_effect"]
     row = _row(md, "seeds")
-    assert row[1] == f"holds in {study['reproduced_in']} of 2 seeds" and row[4] == "2"
+    assert row[1] == f"reproduced in {study['reproduced_in']} of 2 seeds" and row[4] == "2"
     assert row[7] == "`reasonlab run recipes/seeds.yaml --seeds 2`"  # the seeds came from the command line
     lo, hi = seed_ci(h["mean"], h["std"], 2) or (0.0, 0.0)
     assert f"{_pp(h['mean'])} +- {100 * h['std']:.1f} pp [95% CI {_pp(lo)}, {_pp(hi)}]" in row[2]
     assert "+15.0 +- 3.0 pp [95% CI -12.0, +42.0]" in row[2]  # mean +- t(0.975, 1) * std / sqrt(2)
-    assert row[3].startswith("Holm p per seed: ") and len(row[3].split(",")) == 2
+    assert row[3].startswith("band p per seed: ") and len(row[3].split(",")) == 2
     assert data["seeds"]["headline"][0]["mean"] == h["mean"] and data["seeds"]["kind"] == "seed study"
     assert "Verdict: over 2 training seeds" in md
 
@@ -213,7 +213,7 @@ def test_rpt_and_its_seed_study(runs: Path) -> None:
     assert row[1] == "reproduced" and "RPT (reasoning) - control (standard): +20.0 pp [95% CI +10.0, +30.0]" in row[2]
     assert row[3] == "p = 0.005 (Holm 0.01)" and row[5] == "30 s" and row[6].startswith("Test CPU, 2 threads")
     seeds = _row(md, "rpt_seeds")
-    assert seeds[1] == "holds in 1 of 2 seeds" and "+20.0 +- 14.1 pp" in seeds[2]
+    assert seeds[1] == "reproduced in 1 of 2 seeds" and "+20.0 +- 14.1 pp" in seeds[2]
     assert seeds[3] == "Holm p < 0.05 in 1 of 2 seeds" and seeds[5] == "60 s"
     assert data["rpt_seeds"]["kind"] == "rpt seed study" and "Reinforcement Pre-Training" in data["rpt"]["claim"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["STUDIES", "Study", "judge"]
+__all__ = ["FLAT", "STUDIES", "Study", "best_arm", "judge"]
 
 Measured = dict[str, Any]
 Verdict = dict[str, Any]
@@ -91,7 +91,7 @@ def _share(m: Measured, arm: str) -> float:
 FLAT = 0.01
 
 
-def _best(m: Measured, band: str, key: str) -> str | None:
+def best_arm(m: Measured, band: str, key: str) -> str | None:
     """The arm with the highest ``key`` on ``band``; None when the arms span less than ``FLAT`` (1 pp: e.g. all
     at ~0 on a band the base cannot do, where one lucky sample would otherwise name a best arm)."""
     vals = {a: v for a in m["effects"] if (v := _get(m, "effects", a, band, key, "value")) is not None}
@@ -122,12 +122,12 @@ def _judge_midtrain(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
     all_mid = next((a for a in arms if _share(m, a) == 1.0), None)
     ref = m.get("reference")
     # a band where every arm scores the same (all 0 on ops the base cannot do) cannot rank arms: not testable
-    bands = [b for b in ("edge", "hard") if _best(m, b, "pass@1") is not None]
+    bands = [b for b in ("edge", "hard") if best_arm(m, b, "pass@1") is not None]
     beats = [_gt(_get(m, "vs_reference", a, b, "pass@1"), 0.0) for a in mixes if a != ref for b in bands]
     checks = {
-        "light RL best on edge pass@1": _is(_best(m, "edge", "pass@1"), light),
-        "all mid-training best on edge pass@k": _is(_best(m, "edge", k), all_mid),
-        "heavy RL best on hard pass@1": _is(_best(m, "hard", "pass@1"), heavy),
+        "light RL best on edge pass@1": _is(best_arm(m, "edge", "pass@1"), light),
+        "all mid-training best on edge pass@k": _is(best_arm(m, "edge", k), all_mid),
+        "heavy RL best on hard pass@1": _is(best_arm(m, "hard", "pass@1"), heavy),
         f"every mix beats all-RL ({', '.join(bands) or 'no band with signal'} pass@1)": None
         if not beats or None in beats
         else all(beats),

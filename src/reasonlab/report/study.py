@@ -13,19 +13,19 @@ Everything is read from the JSON the runs wrote (``results.json``, ``seed_study.
 - a pipeline comparison (a ``report`` step over two evaluations): RL - base pass@1 (process-verified when
   verified, else answer) on each op of the report's headline band, with its paired t-interval over problems,
   the sign-flip p-value and its Holm correction over the ops;
-- RL arms (a ``report`` step over an ``arms`` step): the comparison the study's claim rests on (the edge
-  arm on the edge ops against the base; every arm against the reference arm; or every arm against the base),
-  mean +- std over RL seeds, with the paired t-interval and sign-flip p over problems pooled over seeds;
-- a seed study (``run --seeds N``): the headline effect of every seed, mean +- std, the t-interval over
-  seeds and each seed's Holm p (the largest over its headline ops: the claim needs all of them);
+- RL arms (a ``report`` step over an ``arms`` step): the comparison the study's claim rests on (the edge arm
+  on the edge ops against the base; every arm against the reference arm on the claim's band, the edge when
+  that band ranks no arm; or every arm against the base), mean +- std over RL seeds, with the paired t-interval
+  and sign-flip p over problems pooled over seeds;
+- a seed study (``run --seeds N``): the headline effect of every seed, mean +- std, the t-interval over seeds
+  and each seed's pooled band p (older results: the largest Holm p over its headline ops);
 - Reinforcement Pre-Training (``rpt_report``) and its seed study: RPT (reasoning) - the compute-matched
   control (standard) on the headline bucket;
 - a memorisation test (a ``report`` over a ``memorisation`` step): final mean LiMem SFT - RL, paired by seed.
 
-A run whose results are not there (a step unfinished, no report step, a results file of an older format)
-is listed as incomplete with what is missing; it never stops the page. Writes ``OUT/study.md`` (plots linked
-by relative path), ``OUT/study.html`` (one self-contained file, plots inline as base64 PNG) and
-``OUT/study.json`` (the table as data), each atomically.
+A run whose results are not there (a step unfinished, no report step, an older results file) is listed as
+incomplete with what is missing; it never stops the page. Writes ``OUT/study.md`` (plots linked by relative
+path), ``OUT/study.html`` (self-contained, plots inline as base64 PNG) and ``OUT/study.json``, atomically.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from reasonlab.config import load_yaml
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms import band_table
+from reasonlab.report.arms_studies import best_arm
 from reasonlab.report.context_transfer import exposure_value
 from reasonlab.report.memorisation import study_summary as memorisation_summary
 from reasonlab.report.pipeline import BAND_LABEL, EDGE_CLAIM, LABEL, rows_table
@@ -151,15 +152,14 @@ def _seeds(root: Path, recipe: dict[str, Any]) -> list[int] | None:
     if (root / "seed_study.json").is_file():
         return [int(s) for s in read_json(root / "seed_study.json", "seed study")["seeds"]]
     if recipe.get("seeds"):
-        return [int(s) for s in recipe["seeds"]]
+        return [int(s) for s in recipe["seeds"]]  # else the seed-S directories
     found = sorted(int(m.group(1)) for p in root.glob("seed-*") if (m := re.fullmatch(r"seed-(\d+)", p.name)))
     return found or None
 
 
 def _command(name: str, recipe: dict[str, Any], seeds: list[int] | None) -> str:
     """``reasonlab run recipes/NAME.yaml``, with ``--seeds N`` when the seeds came from the command line."""
-    cmd = f"reasonlab run recipes/{name}.yaml"
-    from_recipe = seeds is not None and [int(s) for s in recipe.get("seeds") or []] == seeds
+    cmd, from_recipe = f"reasonlab run recipes/{name}.yaml", [int(s) for s in recipe.get("seeds") or []] == seeds
     return cmd if seeds is None or from_recipe else f"{cmd} --seeds {len(seeds)}"
 
 
@@ -183,9 +183,8 @@ def _missing(root: Path, recipe: dict[str, Any], seeds: list[int] | None) -> lis
         return [] if (root / "seed_study.json").is_file() else ["seed_study.json (the seed study was not written)"]
     if (root / "results.json").is_file():
         return []
-    if steps and not any(s.get("kind") in REPORT_KINDS for s in steps):
-        return ["results.json: the recipe has no report step"]
-    return ["results.json"]
+    no_report = steps and not any(s.get("kind") in REPORT_KINDS for s in steps)
+    return ["results.json: the recipe has no report step" if no_report else "results.json"]
 
 
 def _wall_seconds(root: Path, recipe: dict[str, Any], seeds: list[int] | None) -> float | None:
@@ -258,7 +257,9 @@ def _arms(run: RecipeRun, res: dict[str, Any], cfg: dict[str, Any]) -> None:
         picks = [("effects", "edge", "edge")]
     elif m.get("vs_reference"):
         band = ARMS_BAND.get(study, "all")
-        picks = [("vs_reference", a, band if band in m["bands"] else "all") for a in m["vs_reference"]]
+        if band not in m["bands"] or best_arm(m, band, "pass@1") is None:  # the claim's band ranks no arm
+            band = "edge" if "edge" in m["bands"] else "all"
+        picks = [("vs_reference", a, band) for a in m["vs_reference"]]
     else:
         picks = [("effects", a, "all") for a in m["effects"]]
     for table, arm, band in picks:
@@ -315,17 +316,19 @@ def _seed_study(run: RecipeRun, study: dict[str, Any], results: dict[int, dict[s
     first = results[min(results)]
     run.kind, run.seeds, run.verdict = "seed study", n, study_verdict(study)
     run.claim = first.get("claim") or cfg.get("claim") or EDGE_CLAIM
-    run.reproduced = f"holds in {study['reproduced_in']} of {n} seeds"
+    run.reproduced = f"reproduced in {study['reproduced_in']} of {n} seeds"
     corr, band = study["correctness"], study["headline_band"]
     h = study["headline_effect"]
     if h["mean"] is not None:
-        ps = []
+        ps = []  # each seed's pooled band test, else (older results) the band's largest Holm p
         for res in results.values():
-            heads = [r[corr]["diff_pass@1"] for r in res["rows"] if r["band"] == band and corr in r]
-            ps.append("-" if not heads else f"{max(d.get('p_holm', d['p_value']) for d in heads):.2g}")
+            ds = [r[corr]["diff_pass@1"] for r in res["rows"] if r["band"] == band and corr in r]
+            p = ((res.get("headline_band") or {}).get("pass@1") or {}).get("p_value")
+            p = p if p is not None else max((d.get("p_holm", d["p_value"]) for d in ds), default=None)
+            ps.append("-" if p is None else f"{p:.2g}")
         what = f"{BAND_LABEL.get(band, band)} ops, {LABEL[corr]} pass@1, RL - base, mean over {n} seeds"
         run.headline.append(
-            Headline(what, h["mean"], seed_ci(h["mean"], h["std"], n), h["std"], "Holm p per seed: " + ", ".join(ps))
+            Headline(what, h["mean"], seed_ci(h["mean"], h["std"], n), h["std"], "band p per seed: " + ", ".join(ps))
         )
     run.table = [f"**{LABEL[corr].capitalize()} pass@1 gain by op over training seeds.**", "", *study_table(study)]
 
@@ -340,7 +343,7 @@ def _rpt_seed_study(
     run.kind, run.seeds, run.verdict = "rpt seed study", n, rpt_seed_verdict(study)
     run.claim = cfg.get("claim") or RPT_CLAIM
     better = sum(bool(r.get("verdict", {}).get("rpt_better")) for r in results.values())
-    run.reproduced = f"holds in {better} of {n} seeds"
+    run.reproduced = f"reproduced in {better} of {n} seeds"
     b = study["headline_bucket"]
     h = study["tests"].get(COMPARISONS[0][0], {}).get(b)
     if h:
