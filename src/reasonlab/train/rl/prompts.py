@@ -16,6 +16,8 @@ A problems file is read by a pure function of ``(step, round, i)``, so that a re
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from collections.abc import Iterable
 from typing import Any
@@ -99,26 +101,23 @@ def mixture_counts(weights: list[float], n: int, rng: random.Random) -> list[int
     """Split ``n`` prompts among parts of shares ``q_c = n w_c / sum(w)`` by unbiased (systematic) rounding.
 
     Part ``c`` gets ``floor(q_c)`` plus one more with probability ``f_c = q_c - floor(q_c)``: the fractions
-    ``f_c`` sum to an integer ``r``, and one uniform ``u`` in [0, 1) picks the parts whose cumulative
-    fraction interval contains one of ``u, u + 1, ..., u + r - 1``. So ``E[count_c] = q_c`` exactly, the
-    counts always sum to ``n``, and when every ``q_c`` is whole (a 50/50 mix of 8 prompts) no draw is made.
+    ``f_c`` sum to a whole number ``r``, and one uniform ``u`` in [0, 1) gives the extra ones to the parts whose
+    cumulative interval ``[F_{c-1}, F_c)`` holds a point ``u + j``: ``ceil(F_c - u) - ceil(F_{c-1} - u)`` of
+    them (0 or 1, as ``f_c < 1``; the sum telescopes to ``r``). So ``E[count_c] = q_c`` exactly, the counts
+    always sum to ``n``, and when every ``q_c`` is whole (a 50/50 mix of 8 prompts) no draw is made.
     Example: weights (1, 1), n = 8 -> [4, 4]; weights (0.3, 0.7), n = 8 -> [2, 6] or [3, 5], 40% / 60%.
     """
     total = float(sum(weights))
     quotas = [n * w / total for w in weights]
-    counts = [int(q) for q in quotas]
-    fractions = [q - c for q, c in zip(quotas, counts, strict=True)]
+    counts = [math.floor(q) for q in quotas]
     left = n - sum(counts)
     if left:
-        u, cum = rng.random(), 0.0
-        for c, f in enumerate(fractions):
-            lo, cum = cum, cum + f
-            # parts whose interval [lo, cum) holds a point u + j (j = 0 .. left - 1)
-            if any(lo <= u + j < cum for j in range(left)):
-                counts[c] += 1
-        # floating point can leave the last point just past the final interval: give it to the largest fraction
-        for _ in range(n - sum(counts)):
-            counts[max(range(len(fractions)), key=lambda i: fractions[i])] += 1
+        bounds = list(itertools.accumulate(q - c for q, c in zip(quotas, counts, strict=True)))
+        bounds[-1] = float(left)  # the fractions sum to the whole number `left`: pin it against rounding
+        u, lo = rng.random(), 0.0
+        for c, hi in enumerate(bounds):
+            counts[c] += math.ceil(hi - u) - math.ceil(lo - u)
+            lo = hi
     return counts
 
 
