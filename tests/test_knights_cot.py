@@ -82,6 +82,25 @@ def test_few_names_are_the_fixed_twelve_at_every_position_with_the_same_puzzles(
     assert [p.prompt for p in again] == [p.prompt for p in few]  # deterministic under the seed
 
 
+def test_cycle_names_are_consecutive_on_the_circle_of_twelve_with_the_same_puzzles():
+    """`cycle`: person k is the name k places after person 1's on the circle of the twelve fixed names (so only
+    person 1's name must be copied); the puzzles are the common draw's and every name is seen at every position."""
+    common = list(TASK.generate(TASK.params(people="2-4"), 300, seed=5))
+    cyc = list(TASK.generate(TASK.params(people="2-4", names="cycle"), 300, seed=5))
+    at_position: dict[int, set[str]] = {0: set(), 1: set()}
+    for c, f in zip(common, cyc, strict=True):
+        names = f.meta["names"]
+        start = FIXED_NAMES.index(names[0])
+        assert names == [FIXED_NAMES[(start + k) % 12] for k in range(c.meta["people"])]
+        for key in ("statements", "solution", "templates", "roles"):
+            assert c.meta[key] == f.meta[key]
+        for k in at_position:
+            at_position[k].add(names[k])
+    assert at_position[0] == at_position[1] == set(FIXED_NAMES)
+    wrap = next(p for p in TASK.generate(TASK.params(people=12, names="cycle"), 1, seed=0))
+    assert sorted(wrap.meta["names"]) == sorted(FIXED_NAMES)  # twelve people: the whole circle, no repeat
+
+
 def test_unknown_cot_is_a_one_line_error():
     with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full' or 'compact'"):
         task_params("knights", {"cot": "short"})
@@ -108,7 +127,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
-    st.sampled_from(["common", "uncommon", "mixed", "fixed", "few"]),
+    st.sampled_from(["common", "uncommon", "mixed", "fixed", "few", "cycle"]),
     st.sampled_from(["full", "compact"]),
     st.integers(0, 10**6),
 )

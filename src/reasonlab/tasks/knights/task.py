@@ -61,12 +61,14 @@ class KnightsParams(StrictModel):
     roles: str = Field(
         "knight/knave", description=f"role-word pair TRUTH/LIE or 'random'; one of {', '.join(ROLE_CHOICES)}"
     )
-    names: Literal["common", "uncommon", "mixed", "fixed", "few"] = Field(
+    names: Literal["common", "uncommon", "mixed", "fixed", "few", "cycle"] = Field(
         "common",
         description="name pool: common, uncommon, mixed, fixed (Alice, Bob, Carol, ... in that order: no name "
         "to copy from the prompt, for small from-scratch models) or few (n of those twelve names in a random "
         "order: few names to learn, yet every name at every position, so a model trained on 2-4 people has "
-        "written every name a larger puzzle uses)",
+        "written every name a larger puzzle uses) or cycle (n consecutive names of those twelve, read as a "
+        "circle, from a seeded start: only person 1's name is copied from the prompt, every later name is its "
+        "predecessor's successor, and every name appears at every position)",
     )
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
@@ -132,13 +134,16 @@ class KnightsTask(Task):
             self._seen_statements.add(statements)
         if p.names == "mixed":
             pool = name_pool("common") + name_pool("uncommon")
-        else:  # `fixed` and `few` draw from the common pool, then rename
-            pool = name_pool("common" if p.names in ("fixed", "few") else p.names)
+        else:  # `fixed`, `few` and `cycle` draw from the common pool, then rename
+            pool = name_pool("common" if p.names in ("fixed", "few", "cycle") else p.names)
         names = rng.sample(pool, n)  # drawn for every pool, so `fixed` and `few` keep the other draws paired
         if p.names == "fixed":
             names = list(FIXED_NAMES[:n])
         elif p.names == "few":  # seeded by the common draw: no extra draw from rng
             names = random.Random(stable_seed("knights-few-names", *names)).sample(FIXED_NAMES, n)
+        elif p.names == "cycle":  # the start is seeded by the common draw, as for `few`
+            start = stable_seed("knights-cycle-names", *names) % len(FIXED_NAMES)
+            names = [FIXED_NAMES[(start + k) % len(FIXED_NAMES)] for k in range(n)]
         roles = list(ROLE_PAIRS[rng.randrange(len(ROLE_PAIRS))]) if p.roles == "random" else p.roles.split("/")
         templates = [rng.randrange(len(TEMPLATES)) if p.phrasing == "varied" else 0 for _ in range(n)]
         meta = {
