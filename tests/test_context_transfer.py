@@ -101,3 +101,25 @@ def test_context_transfer_recipe_end_to_end(tmp_path: Path) -> None:
     page = {r["name"]: r for r in json.loads((tmp_path / "page" / "study.json").read_text())["runs"]}["toy"]
     assert page["kind"] == "context transfer" and len(page["headline"]) == 2
     assert "exposure 0%" in page["headline"][0]["what"]
+
+
+def _measured(gain: float, p: float, rate: float) -> dict:
+    eff = {"diff": {"mean": gain}, "pooled": {"p_value": p}}
+    hack = {"all": {"rate": {"mean": rate, "std": 0.01}, "by_kind": {"missing_step": rate}}}
+    return {"effects": {"mix": {"all": {"outcome": {"pass@1": eff}}}}, "hacking": {"mix": hack}}
+
+
+def test_answer_only_gains_and_hacking_are_stated_beside_a_process_verdict() -> None:
+    """A model that learns the new context's answers in the old context's words: the answer-only gains go
+    beside the verdict, in exposure order, and the hacking rate is tabled per exposure."""
+    from reasonlab.report.context_transfer import _answer_only, _hacking_lines
+
+    measured = {"1%": _measured(0.225, 0.0001, 0.35), "0%": _measured(0.141, 0.0001, 0.2)}
+    text = _answer_only(measured)
+    assert "0%: +14.1 pp (p 0.0001); 1%: +22.5 pp (p 0.0001)" in text
+    lines = _hacking_lines(measured)
+    assert lines[0] == "## Hacking on the new context after RL"
+    assert "| 0% | all | 20.0% +- 1.0 | missing_step 20.0% |" in lines and lines.index(
+        "| 0% | all | 20.0% +- 1.0 | missing_step 20.0% |"
+    ) < lines.index("| 1% | all | 35.0% +- 1.0 | missing_step 35.0% |")
+    assert _hacking_lines({"0%": {"hacking": {}}}) == []  # no process check: no table

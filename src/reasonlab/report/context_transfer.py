@@ -6,7 +6,9 @@ before and after RL (mean +- std over RL seeds, paired per problem against that 
 and by op. An exposure *transfers* when RL's process-verified (else answer) pass@1 gain on B over the
 evaluated ops is at least ``min_gain`` with a pooled paired p below ``alpha``; the exposure threshold is
 bracketed by the largest exposure that does not transfer and the smallest that does (the lab measures only
-the exposures it ran, so the bracket is the threshold's uncertainty).
+the exposures it ran, so the bracket is the threshold's uncertainty). When the process is checked, the answer-only
+gains are stated beside the verdict with the hacking rate (right answer, failing chain) of the RL models: a
+model can learn to answer the new context while its chain is written in the old one's words.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ def write_context_report(
         judged_in[e] = {"gain": eff["diff"]["mean"], "p": (eff["pooled"] or {}).get("p_value"), "corr": m["corr"]}
     verdict = transfer_verdict(judged_in, min_gain, alpha)
     corr = measured[labels[0]]["corr"]
+    corrs = [corr] + (["outcome"] if corr == "process" else [])
+    answer_only = _answer_only(measured) if corr == "process" else None
     kk = f"pass@{measured[labels[0]]['kmax']}"
     plots = root / "plots"
     for c in ("process", "outcome"):
@@ -133,7 +137,7 @@ def write_context_report(
     lines = [
         f"# {title or recipe.name}",
         "",
-        verdict["text"],
+        verdict["text"] + ("" if answer_only is None else " " + answer_only),
         "",
         f"Claim tested: {CONTEXT_CLAIM}",
         "",
@@ -141,32 +145,75 @@ def write_context_report(
         "",
         f"![new context by op](plots/context_{corr}.png)",
         "",
-        f"## The new context by band ({LABEL[corr]} correctness)",
-        "",
-        f"| exposure | band | base pass@1 | RL pass@1 | RL - base | base {kk} | RL {kk} | RL - base |",
-        "|" + "---|" * 8,
     ]
-    for e in labels:
-        m = measured[e]
-        arm = next(iter(m["effects"]))
-        for band in m["bands"]:
-            b, x = m["base"][band][corr], m["effects"][arm][band][corr]
-            if b["pass@1"] is None:
-                continue
-            lines.append(
-                f"| {e} | {BAND_LABEL.get(band, band)} | {b['pass@1']:.3f} | {_ms(x['pass@1']['value'])} | "
-                f"{_eff(x['pass@1'])} | {b[kk]:.3f} | {_ms(x[kk]['value'])} | {_eff(x[kk])} |"
-            )
-    lines += [
-        "",
-        "Mean +- std over RL seeds; RL - base is paired per problem against that exposure's own base (pooled p).",
-        "",
-    ]
+    for c in corrs:
+        lines += [
+            f"## The new context by band ({LABEL[c]} correctness)",
+            "",
+            f"| exposure | band | base pass@1 | RL pass@1 | RL - base | base {kk} | RL {kk} | RL - base |",
+            "|" + "---|" * 8,
+        ]
+        for e in labels:
+            m = measured[e]
+            arm = next(iter(m["effects"]))
+            for band in m["bands"]:
+                b, x = m["base"][band][c], m["effects"][arm][band][c]
+                if b["pass@1"] is None:
+                    continue
+                lines.append(
+                    f"| {e} | {BAND_LABEL.get(band, band)} | {b['pass@1']:.3f} | {_ms(x['pass@1']['value'])} | "
+                    f"{_eff(x['pass@1'])} | {b[kk]:.3f} | {_ms(x[kk]['value'])} | {_eff(x[kk])} |"
+                )
+        lines += [
+            "",
+            "Mean +- std over RL seeds; RL - base is paired per problem against that exposure's own base (pooled p).",
+            "",
+        ]
+    lines += _hacking_lines(measured)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     out = {"verdict": verdict, "measured": measured, "per_op": per_op, "exposures": exposures, "bands": bands}
     atomic_write_text(root / "results.json", json.dumps(out, indent=1, default=str))
     return report
+
+
+def _answer_only(measured: dict[str, dict[str, Any]]) -> str:
+    """One sentence: RL's answer-only pass@1 gain on the new context per exposure, beside the process verdict."""
+    parts = []
+    for e in sorted(measured, key=exposure_value):
+        m = measured[e]
+        eff = m["effects"][next(iter(m["effects"]))]["all"]["outcome"]["pass@1"]
+        parts.append(f"{e}: {_eff(eff)}")
+    return (
+        "By the answer alone (right answers whether or not the chain verifies): "
+        + "; ".join(parts)
+        + ". Where those exceed the process-verified gains, RL taught answers the chain does not support "
+        "(the hacking table below)."
+    )
+
+
+def _hacking_lines(measured: dict[str, dict[str, Any]]) -> list[str]:
+    """The RL models' hacking rate on the new context per exposure and band, with the hacked samples' failure
+    kinds (shares of all process-checked samples); empty when the task has no process check."""
+    rows = []
+    for e in sorted(measured, key=exposure_value):
+        for band, h in next(iter(measured[e]["hacking"].values()), {}).items():
+            kinds = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["by_kind"].items()) or "-"
+            std = "" if h["rate"]["std"] is None else f" +- {100 * h['rate']['std']:.1f}"
+            rows.append(f"| {e} | {BAND_LABEL.get(band, band)} | {100 * h['rate']['mean']:.1f}%{std} | {kinds} |")
+    if not rows:
+        return []
+    return [
+        "## Hacking on the new context after RL",
+        "",
+        "The share of the RL models' samples whose answer is right but whose chain fails the process check (mean +-"
+        " std over RL seeds), and the failure kinds of those samples.",
+        "",
+        "| exposure | band | hacking rate | hacked samples by failure kind |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def _ms(block: dict[str, Any]) -> str:
