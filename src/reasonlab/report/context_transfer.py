@@ -129,7 +129,8 @@ def write_context_report(
     verdict = transfer_verdict(judged_in, min_gain, alpha)
     corr = measured[labels[0]]["corr"]
     corrs = [corr] + (["outcome"] if corr == "process" else [])
-    answer_only = _answer_only(measured) if corr == "process" else None
+    if corr == "process":  # in the verdict itself, so the study page states it too
+        verdict["text"] += " " + _answer_only(measured)
     kk = f"pass@{measured[labels[0]]['kmax']}"
     plots = root / "plots"
     for c in ("process", "outcome"):
@@ -137,7 +138,7 @@ def write_context_report(
     lines = [
         f"# {title or recipe.name}",
         "",
-        verdict["text"] + ("" if answer_only is None else " " + answer_only),
+        verdict["text"],
         "",
         f"Claim tested: {CONTEXT_CLAIM}",
         "",
