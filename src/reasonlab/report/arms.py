@@ -25,7 +25,7 @@ from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
 from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
 
-__all__ = ["arms_rows", "band_table", "measure", "write_arms_report"]
+__all__ = ["arms_rows", "band_table", "hacking_cells", "measure", "write_arms_report"]
 
 
 def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -193,11 +193,17 @@ def _hacking_table(m: dict[str, Any]) -> list[str]:
     ]
     for arm, per_band in m["hacking"].items():
         for band, h in per_band.items():
-            kinds = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["by_kind"].items()) or "-"
-            rate = h["rate"]
-            std = "" if rate["std"] is None else f" +- {100 * rate['std']:.1f}"
-            lines.append(f"| {arm} | {BAND_LABEL.get(band, band)} | {100 * rate['mean']:.1f}%{std} | {kinds} |")
+            lines.append(f"| {arm} | {BAND_LABEL.get(band, band)} | {hacking_cells(h)} |")
     return [*lines, ""]
+
+
+def hacking_cells(h: dict[str, Any]) -> str:
+    """The two table cells of one band's hacking record (:func:`hacking_by_band`): the rate in % as mean +- std
+    over seeds, and the hacked samples' failure kinds as shares of all process-checked samples."""
+    rate = h["rate"]
+    std = "" if rate["std"] is None else f" +- {100 * rate['std']:.1f}"
+    kinds = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["by_kind"].items()) or "-"
+    return f"{100 * rate['mean']:.1f}%{std} | {kinds}"
 
 
 def _cost_table(m: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reasonlab.io import atomic_write_text, read_json
-from reasonlab.report.arms import arms_rows, measure
+from reasonlab.report.arms import arms_rows, hacking_cells, measure
 from reasonlab.report.pipeline import BAND_LABEL, LABEL
 from reasonlab.report.plots import plot_arms
 
@@ -199,9 +199,7 @@ def _hacking_lines(measured: dict[str, dict[str, Any]]) -> list[str]:
     rows = []
     for e in sorted(measured, key=exposure_value):
         for band, h in next(iter(measured[e]["hacking"].values()), {}).items():
-            kinds = ", ".join(f"{k} {100 * v:.1f}%" for k, v in h["by_kind"].items()) or "-"
-            std = "" if h["rate"]["std"] is None else f" +- {100 * h['rate']['std']:.1f}"
-            rows.append(f"| {e} | {BAND_LABEL.get(band, band)} | {100 * h['rate']['mean']:.1f}%{std} | {kinds} |")
+            rows.append(f"| {e} | {BAND_LABEL.get(band, band)} | {hacking_cells(h)} |")
     if not rows:
         return []
     return [

@@ -136,7 +136,7 @@ class KnightsTask(Task):
             pool = name_pool("common") + name_pool("uncommon")
         else:  # `fixed`, `few` and `cycle` draw from the common pool, then rename
             pool = name_pool("common" if p.names in ("fixed", "few", "cycle") else p.names)
-        names = rng.sample(pool, n)  # drawn for every pool, so `fixed` and `few` keep the other draws paired
+        names = rng.sample(pool, n)  # drawn for every pool, so the renamed pools keep the other draws paired
         if p.names == "fixed":
             names = list(FIXED_NAMES[:n])
         elif p.names == "few":  # seeded by the common draw: no extra draw from rng
