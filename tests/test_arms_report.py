@@ -160,3 +160,39 @@ def test_process_reward_verdict_needs_gains_and_less_hacking() -> None:
 def test_a_claim_without_its_arms_is_not_testable_rather_than_passed() -> None:
     v = judge("algorithms", measured({"grpo": {"all": (0.3, 0.5)}}))
     assert v["reproduced"] is None and "Not testable here" in v["text"]
+
+
+def test_algorithms_verdict_needs_a_paired_significant_difference() -> None:
+    vals = {"grpo": {"all": (0.30, 0.5)}, "reinforce_pp": {"all": (0.34, 0.5)}, "ppo": {"all": (0.40, 0.6)}}
+    ref = {
+        "reinforce_pp": {"all": {"process": {"pass@1": eff(0.34, 0.04, 0.01)}}},
+        "ppo": {"all": {"process": {"pass@1": eff(0.40, 0.10, 0.001)}}},
+    }
+    training = {
+        "grpo": {"seconds_per_step": {"mean": 5.0}},
+        "reinforce_pp": {"seconds_per_step": {"mean": 4.8}},
+        "ppo": {"seconds_per_step": {"mean": 7.5}},
+    }
+    v = judge("algorithms", measured(vals, ref, reference="grpo", training=training))
+    assert v["reproduced"] is True and "reinforce_pp: pass@1 0.340 +- 0.010, vs grpo +4.0 pp (p = 0.01)" in v["text"]
+    # a higher mean that the paired test does not support is not a win
+    ref["reinforce_pp"]["all"]["process"]["pass@1"] = eff(0.34, 0.04, 0.3)
+    v = judge("algorithms", measured(vals, ref, reference="grpo", training=training))
+    assert v["checks"]["REINFORCE++ beats GRPO (paired, p < 0.05)"] is False and v["reproduced"] is False
+    # the reference may be either arm of the pair: GRPO measured against REINFORCE++ reads with the sign flipped
+    flipped = {"grpo": {"all": {"process": {"pass@1": eff(0.30, -0.04, 0.01)}}}}
+    v = judge("algorithms", measured(vals, flipped, reference="reinforce_pp", training=training))
+    assert v["checks"]["REINFORCE++ beats GRPO (paired, p < 0.05)"] is True
+    # without a paired comparison of the two the claim is not testable
+    v = judge("algorithms", measured(vals, training=training))
+    assert v["checks"]["REINFORCE++ beats GRPO (paired, p < 0.05)"] is None
+    assert v["checks"]["PPO slowest per step"] is True
+
+
+def test_curriculum_verdict_needs_significance() -> None:
+    vals = {"shuffled": {"all": (0.30, 0.5)}, "curriculum": {"all": (0.33, 0.5)}}
+    ref = {"curriculum": {"all": {"process": {"pass@1": eff(0.33, 0.03, 0.2)}}}}
+    v = judge("curriculum", measured(vals, ref, reference="shuffled"))
+    assert v["reproduced"] is False and "curriculum vs shuffled: +3.0 pp (p = 0.2)" in v["text"]
+    ref["curriculum"]["all"]["process"]["pass@1"] = eff(0.33, 0.03, 0.004)
+    assert judge("curriculum", measured(vals, ref, reference="shuffled"))["reproduced"] is True

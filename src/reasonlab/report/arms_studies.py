@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FLAT", "STUDIES", "Study", "best_arm", "judge"]
+__all__ = ["ALPHA", "FLAT", "STUDIES", "Study", "best_arm", "judge"]
 
 Measured = dict[str, Any]
 Verdict = dict[str, Any]
@@ -161,8 +161,24 @@ def _judge_process(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
     return parts, checks
 
 
+#: A "beats" claim between two arms needs their paired difference to be positive at this significance.
+ALPHA = 0.05
+
+
+def _beats(m: Measured, arm: str, other: str, band: str = "all", key: str = "pass@1") -> bool | None:
+    """Whether ``arm`` beats ``other``: their paired difference (same seed, same problems; the step's reference
+    arm must be one of the two) is positive with pooled p < ``ALPHA``. None when there is no such comparison."""
+    ref = m.get("reference")
+    if ref not in (arm, other) or arm == other:
+        return None
+    sign, measured = (1.0, arm) if ref == other else (-1.0, other)
+    d, p = _get(m, "vs_reference", measured, band, key), _p(m, "vs_reference", measured, band, key)
+    return None if d is None or p is None else sign * d > 0 and p < ALPHA
+
+
 def _judge_algorithms(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
     parts = []
+    ref = m.get("reference")
     acc = {a: _get(m, "effects", a, "all", "pass@1", "value") for a in m["effects"]}
     speed = {a: (m["training"].get(a, {}).get("seconds_per_step") or {}).get("mean") for a in m["effects"]}
     for a in m["effects"]:
@@ -170,13 +186,18 @@ def _judge_algorithms(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
         parts.append(
             f"{a}: pass@1 {'n/a' if acc[a] is None else f'{acc[a]:.3f}'}"
             + ("" if std is None else f" +- {std:.3f}")
+            + (f", vs {ref} {_effect(m, 'vs_reference', a, 'all', 'pass@1')}" if ref and a != ref else "")
             + ("" if speed[a] is None else f", {speed[a]:.1f} s/step")
         )
     known = {a: v for a, v in acc.items() if v is not None}
     ppo_speed = speed.get("ppo")
+    ppo_top = None if "ppo" not in known else max(known, key=lambda a: known[a]) == "ppo"
+    ppo_sig = _beats(m, "ppo", "grpo")
     checks = {
-        "PPO most accurate": None if "ppo" not in known else max(known, key=lambda a: known[a]) == "ppo",
-        "REINFORCE++ beats GRPO": _gt(known.get("reinforce_pp"), known.get("grpo")),
+        "PPO most accurate (highest mean, significantly above GRPO)": None
+        if ppo_top is None or ppo_sig is None
+        else ppo_top and ppo_sig,
+        "REINFORCE++ beats GRPO (paired, p < 0.05)": _beats(m, "reinforce_pp", "grpo"),
         "PPO slowest per step": None if ppo_speed is None else all(ppo_speed >= (s or 0.0) for s in speed.values()),
     }
     return parts, checks
@@ -184,13 +205,12 @@ def _judge_algorithms(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
 
 def _judge_curriculum(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
     ref = m.get("reference")
-    parts = [
-        f"{a} vs {ref}: {_effect(m, 'vs_reference', a, 'all', 'pass@1')} pass@1 over all buckets"
-        for a in m["effects"]
-        if a != ref
-    ]
-    gains = [_gt(_get(m, "vs_reference", a, "all", "pass@1"), 0.0) for a in m["effects"] if a != ref]
-    return parts, {"curriculum beats the shuffled mix": None if not gains or None in gains else all(gains)}
+    others = [a for a in m["effects"] if a != ref]
+    parts = [f"{a} vs {ref}: {_effect(m, 'vs_reference', a, 'all', 'pass@1')} pass@1 over all buckets" for a in others]
+    gains = [_beats(m, a, str(ref)) for a in others]
+    return parts, {
+        "curriculum beats the shuffled mix (paired, p < 0.05)": None if not gains or None in gains else all(gains)
+    }
 
 
 def _judge_none(m: Measured) -> tuple[list[str], dict[str, bool | None]]:
