@@ -324,3 +324,51 @@ def test_config_errors_are_one_line() -> None:
     assert checkpoint_steps("rl", 2.5, [1, 2, 4]) == [2, 5, 10]
     with pytest.raises(ReasonlabError, match="fall on steps"):
         checkpoint_steps("sft", 0.4, [1, 2])
+
+
+def test_verdict_context_gap_and_kinds_out_of_reach() -> None:
+    """Hand-built: the base solves none of kind "b"'s perturbed set, so b's LiMem is training accuracy."""
+
+    def seed(train: float, test: float, limem: dict[str, float], acc_pert: dict[str, float]) -> dict[str, Any]:
+        return {
+            "train_acc": train,
+            "test_acc": test,
+            "limem_mean": sum(limem.values()) / len(limem),
+            "limem": limem,
+            "acc_perturbed": acc_pert,
+        }
+
+    base = {"0": seed(0.2, 0.2, {"a": 0.1, "b": 0.2}, {"a": 0.15, "b": 0.0})}
+    m = {
+        "seeds": [0],
+        "kinds": ["a", "b"],
+        "checkpoints": [8.0],
+        "arms": {
+            "sft": {
+                "points": [
+                    {"epoch": 0.0, "seeds": base},
+                    {"epoch": 8.0, "seeds": {"0": seed(0.6, 0.1, {"a": 0.4, "b": 0.6}, {"a": 0.2, "b": 0.0})}},
+                ]
+            },
+            "rl": {
+                "points": [
+                    {"epoch": 0.0, "seeds": base},
+                    {"epoch": 8.0, "seeds": {"0": seed(0.4, 0.3, {"a": 0.15, "b": 0.4}, {"a": 0.3, "b": 0.0})}},
+                ]
+            },
+        },
+    }
+    v = judge(m, limem_rise=0.05, min_accuracy=0.1)
+    c = v["context"]
+    assert c["out_of_reach"] == ["b"]
+    assert c["arms"]["sft"]["gap"]["mean"] == pytest.approx(0.5) and c["arms"]["rl"]["gap"]["mean"] == pytest.approx(
+        0.1
+    )
+    assert c["arms"]["sft"]["limem_end"]["mean"] == pytest.approx(0.4) and c["arms"]["rl"]["limem_end"][
+        "mean"
+    ] == pytest.approx(0.15)
+    assert "train - test accuracy at the end SFT +0.500, RL +0.100" in v["text"]
+    assert "the base solves none of the b set(s)" in v["text"] and "SFT 0.100 -> 0.400, RL 0.100 -> 0.150" in v["text"]
+    # curves without per-kind numbers keep the gap and name no kind
+    v = judge(_curves([(0.0, 0.0, 0.0), (0.9, 0.3, 0.4)], [(0.0, 0.0, 0.0), (0.7, 0.5, 0.01)]), 0.05, 0.1)
+    assert v["context"]["out_of_reach"] == [] and "SFT +0.600 +- 0.000" in v["text"]

@@ -31,8 +31,10 @@ from reasonlab.report.plots import plot_memorisation_curves, plot_memorisation_k
 
 __all__ = [
     "MEMORISATION_CLAIM",
+    "context",
     "headline",
     "judge",
+    "out_of_reach",
     "rise",
     "study_summary",
     "table_lines",
@@ -106,6 +108,55 @@ def _test_part(sft: dict[str, Any], rl: dict[str, Any], min_accuracy: float) -> 
     return {**out, "outcome": "fails" if d["mean"] + (d["std"] or 0.0) < 0 else "holds"}
 
 
+def out_of_reach(m: dict[str, Any]) -> list[str]:
+    """Perturbation kinds of which the base solves none of the perturbed set in any seed. There CR is 0 before any
+    training, so LiMem = training accuracy: it rises with whatever an arm learns and says nothing about
+    memorisation (e.g. ``uncommon_name`` for a base that has only ever read a dozen names)."""
+    base = m["arms"]["sft"]["points"][0]["seeds"]
+    return [
+        k
+        for k in m.get("kinds", [])
+        if base and all((s.get("acc_perturbed") or {}).get(k, 1.0) == 0.0 for s in base.values())
+    ]
+
+
+def context(m: dict[str, Any]) -> dict[str, Any]:
+    """What the verdict's numbers need beside them: per arm, the final train - test accuracy gap (mean +- std over
+    seeds: a memorising arm widens it) and the mean LiMem at the base and at the end over the kinds the base can
+    reach (:func:`out_of_reach` excluded; None when no kind is left or per-kind numbers are absent)."""
+    skip = set(out_of_reach(m))
+    out: dict[str, Any] = {"out_of_reach": sorted(skip), "arms": {}}
+    for arm, a in m["arms"].items():
+        last = a["points"][-1]["seeds"]
+        row: dict[str, Any] = {"gap": mean_std([s["train_acc"] - s["test_acc"] for s in last.values()])}
+        for name, point in (("limem_start", a["points"][0]), ("limem_end", a["points"][-1])):
+            vals = []
+            for s in point["seeds"].values():
+                kept = [v for k, v in (s.get("limem") or {}).items() if k not in skip and v is not None]
+                if kept:
+                    vals.append(sum(kept) / len(kept))
+            row[name] = mean_std(vals) if vals else None
+        out["arms"][arm] = row
+    return out
+
+
+def _context_text(c: dict[str, Any]) -> str:
+    arms = c["arms"]
+    text = "Beside it: train - test accuracy at the end " + ", ".join(
+        f"{ARM_LABEL.get(a, a)} {_ms(r['gap'], signed=True)}" for a, r in arms.items()
+    )
+    if c["out_of_reach"]:
+        text += (
+            f"; the base solves none of the {', '.join(c['out_of_reach'])} set(s), whose LiMem therefore equals "
+            "training accuracy"
+        )
+        if all(r["limem_start"] is not None and r["limem_end"] is not None for r in arms.values()):
+            text += "; over the other kinds mean LiMem goes " + ", ".join(
+                f"{ARM_LABEL.get(a, a)} {_ms(r['limem_start'])} -> {_ms(r['limem_end'])}" for a, r in arms.items()
+            )
+    return text + "."
+
+
 def _outcome(status: str, holds_when: str) -> str:
     return "not testable" if status == "not testable" else "holds" if status == holds_when else "fails"
 
@@ -148,8 +199,10 @@ def judge(m: dict[str, Any], limem_rise: float, min_accuracy: float) -> dict[str
         "not testable": "The claim is not testable on this run.",
     }[status]
     text = f"Verdict ({n} seed{'s' if n != 1 else ''}, mean +- std over seeds): " + "; ".join(texts) + ". " + ending
+    ctx = context(m)
     return {
-        "text": text,
+        "text": text + " " + _context_text(ctx),
+        "context": ctx,
         "status": status,
         "reproduced": {"reproduced": True, "not reproduced": False}.get(status),
         "parts": parts,
