@@ -10,7 +10,14 @@ from pydantic import BaseModel
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.model import Decoder, ModelConfig, TaskTokenizer, load_model
-from reasonlab.rundir import ProgressLine, RunDir, capture_rng_state, load_checkpoint_state, restore_rng_state
+from reasonlab.rundir import (
+    ProgressLine,
+    RunDir,
+    capture_rng_state,
+    load_checkpoint_state,
+    restore_rng_state,
+    resume_checkpoint,
+)
 
 
 class Cfg(BaseModel):
@@ -51,6 +58,16 @@ def test_metrics_append_and_truncate(tmp_path) -> None:
     rows = run.read_metrics()
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert rows[1]["loss"] == 0.5
+
+
+def test_resume_without_a_checkpoint_drops_a_killed_attempts_metrics(tmp_path) -> None:
+    """A run killed before its first checkpoint starts again at step 0: its old rows must not stay in the log."""
+    run = RunDir.create(tmp_path, "r")
+    model, _ = _model_and_tok()
+    for step in (1, 2, 3):
+        run.log_metrics(step, {"loss": 1.0})
+    assert resume_checkpoint(run, model, torch.optim.AdamW(model.parameters()), "cpu") is None
+    assert run.read_metrics() == []
 
 
 def test_checkpoints_atomic_latest_and_keep_last(tmp_path) -> None:

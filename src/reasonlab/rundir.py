@@ -350,11 +350,13 @@ def resume_checkpoint(run: RunDir, model: Any, optimizer: Any, device: Any = "cp
 
     Loads the weights, the optimizer state (required: without it a resume would not be exact), the
     Python/NumPy/torch RNG states, and drops metric lines logged after the checkpoint. Returns the
-    checkpoint's trainer state, or None when the run has no checkpoint yet.
+    checkpoint's trainer state, or None when the run has no checkpoint yet - then the run starts again from step 0
+    and the metric lines of a killed attempt are dropped too (otherwise its steps would be logged twice).
     """
 
     ckpt = run.latest_checkpoint()
     if ckpt is None:
+        run.truncate_metrics(0)
         return None
     verify_checksums(ckpt)
     state = load_checkpoint_state(ckpt)
