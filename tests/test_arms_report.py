@@ -187,6 +187,14 @@ def test_algorithms_verdict_needs_a_paired_significant_difference() -> None:
     v = judge("algorithms", measured(vals, training=training))
     assert v["checks"]["REINFORCE++ beats GRPO (paired, p < 0.05)"] is None
     assert v["checks"]["PPO slowest per step"] is True
+    # PPO without the highest mean fails even where no paired test exists
+    low = {**vals, "ppo": {"all": (0.20, 0.4)}}
+    assert (
+        judge("algorithms", measured(low, training=training))["checks"][
+            "PPO most accurate (highest mean, significantly above GRPO)"
+        ]
+        is False
+    )
 
 
 def test_curriculum_verdict_needs_significance() -> None:
