@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from reasonlab.report.arms import bucket_label
 from reasonlab.report.arms_data import band_effect, band_map, hacking_by_band
 from reasonlab.report.arms_studies import judge
 
@@ -204,3 +205,11 @@ def test_curriculum_verdict_needs_significance() -> None:
     assert v["reproduced"] is False and "curriculum vs shuffled: +3.0 pp (p = 0.2)" in v["text"]
     ref["curriculum"]["all"]["process"]["pass@1"] = eff(0.33, 0.03, 0.004)
     assert judge("curriculum", measured(vals, ref, reference="shuffled"))["reproduced"] is True
+
+
+def test_bucket_label_names_what_the_buckets_count() -> None:
+    def summary(knob: str) -> dict[str, Any]:
+        return {"record": {"config": {"buckets": {"knob": knob, "values": [2, 3]}}}}
+
+    assert bucket_label(summary("ops")) == "op"
+    assert bucket_label(summary("people")) == "people"

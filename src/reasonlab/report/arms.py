@@ -25,7 +25,7 @@ from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
 from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
 
-__all__ = ["arms_rows", "band_table", "hacking_cells", "measure", "write_arms_report"]
+__all__ = ["arms_rows", "band_table", "bucket_label", "hacking_cells", "measure", "write_arms_report"]
 
 
 def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -231,19 +231,26 @@ def _cost_table(m: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _per_op_tables(per_arm: dict[str, list[dict[str, Any]]]) -> list[str]:
+def bucket_label(summary: dict[str, Any]) -> str:
+    """What an evaluation's buckets count, for table headers and axes: ``op`` for the arith ``ops`` knob,
+    otherwise the knob's name (``people`` for Knights & Knaves)."""
+    knob = str(summary["record"]["config"]["buckets"]["knob"])
+    return "op" if knob == "ops" else knob
+
+
+def _per_op_tables(per_arm: dict[str, list[dict[str, Any]]], label: str = "op") -> list[str]:
     lines: list[str] = []
     for c in ("process", "outcome"):
         if not any(c in r for rows in per_arm.values() for r in rows):
             continue
-        lines += [f"## Per op, {LABEL[c]} correctness", "", f"![per op](plots/arms_{c}.png)", ""]
+        lines += [f"## Per {label}, {LABEL[c]} correctness", "", f"![per {label}](plots/arms_{c}.png)", ""]
         for arm, rows in per_arm.items():
             kmax = str(rows[0]["k"][-1]) if rows else "1"
             lines += [
                 f"### {arm.replace('_', ' ')}",
                 "",
-                f"| op | band | base pass@1 | RL pass@1 | RL - base pass@1 | significant seeds | base pass@{kmax} | "
-                f"RL pass@{kmax} | RL - base pass@{kmax} |",
+                f"| {label} | band | base pass@1 | RL pass@1 | RL - base pass@1 | significant seeds | "
+                f"base pass@{kmax} | RL pass@{kmax} | RL - base pass@{kmax} |",
                 "|" + "---|" * 9,
             ]
             for r in rows:
@@ -263,8 +270,8 @@ def _per_op_tables(per_arm: dict[str, list[dict[str, Any]]]) -> list[str]:
             lines.append("")
     return [
         *lines,
-        "Per op: mean +- std over RL seeds of the paired per-problem difference; significant seeds: Holm-corrected "
-        "p < 0.05 over the ops of the table.",
+        f"Per {label}: mean +- std over RL seeds of the paired per-problem difference; significant seeds: "
+        f"Holm-corrected p < 0.05 over the buckets of the table.",
         "",
     ]
 
@@ -276,6 +283,7 @@ def write_arms_report(
     arms = read_json(arms_path, "arms record")
     m = measure(arms, bands)
     per_arm = arms_rows(arms, bands)
+    label = bucket_label(read_json(Path(arms["baseline"]) / "eval" / "summary.json", "eval summary"))
     verdict = judge(study, m)
     plots = root / "plots"
     xs = None
@@ -288,7 +296,9 @@ def write_arms_report(
         plots / "arms_training.png",
     )
     for c in ("process", "outcome"):
-        plot_arms(per_arm, c, plots / f"arms_{c}.png")
+        # arms named after the bands they train on read "RL on the edge ops"; other arms by their name
+        panel = "RL on the {arm} ops" if study == "edge" else "{arm}"
+        plot_arms(per_arm, c, plots / f"arms_{c}.png", title=panel, xlabel=label)
     lines = [
         f"# {title or recipe.name}",
         "",
@@ -311,7 +321,7 @@ def write_arms_report(
             "![training](plots/arms_training.png)",
             "",
         ]
-    lines += _per_op_tables(per_arm)
+    lines += _per_op_tables(per_arm, label)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     results = {"verdict": verdict, "measured": m, "arms": per_arm, "bands": bands, "runs": arms["arms"]}

@@ -321,9 +321,10 @@ def plot_arms(
     correctness: str,
     path: str | os.PathLike[str],
     title: str = "RL on the {arm} ops",
+    xlabel: str = "op",
 ) -> None:
-    """One panel per RL arm: pass@1 and pass@k by op, base (dashed) and RL (solid, mean +- std over seeds),
-    the bands shaded; ``title`` names a panel (``{arm}`` is the arm)."""
+    """One panel per RL arm: pass@1 and pass@k by bucket (``xlabel``: op, people, ...), base (dashed) and RL
+    (solid, mean +- std over seeds), the bands shaded; ``title`` names a panel (``{arm}`` is the arm)."""
     arms = [a for a, rows in per_arm.items() if rows and correctness in rows[0]]
     if not arms:
         return
@@ -351,7 +352,7 @@ def plot_arms(
                 label=f"RL pass@{key}",
             )
         ax.set_title(title.format(arm=arm.replace("_", " ")))
-        ax.set_xlabel("op")
+        ax.set_xlabel(xlabel)
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"pass@k ({'process-verified' if correctness == 'process' else 'answer only'})")
