@@ -18,7 +18,8 @@ from reasonlab.experiments.pipeline import Recipe, run_recipe
 from reasonlab.experiments.rpt import ComputeMatchedConfig, matched_steps
 from reasonlab.io import read_json, read_records
 from reasonlab.model import load_model
-from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling, write_rpt_seed_study
+from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling
+from reasonlab.report.rpt_seeds import judge_claim, write_rpt_seed_study
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -160,5 +161,33 @@ def test_seed_study_aggregates_per_seed_results(tmp_path: Path) -> None:
     assert study["rlvr"]["mean"] == pytest.approx(0.05)
     assert study["table1"]["rpt/reasoning"]["hard"]["mean"] == pytest.approx(0.4)
     assert study["scaling"]["rpt"]["fits"]["hard"]["alpha"] == pytest.approx(0.5, rel=1e-3)
+    assert study["tests"]["rpt_reasoning_vs_control_standard"]["hard"]["per_seed_p_holm"] == [0.01, 0.2, 0.9]
+    # significantly better in one seed of three, positive on average: partly
+    assert study["claims"]["next_token"]["status"] == "partly"
+    assert study["claims"]["rlvr_start"] == {
+        "status": "partly",
+        "seeds": 3,
+        "significant_positive": 1,
+        "significant_negative": 0,
+    }
     text = (tmp_path / "report.md").read_text()
     assert "Verdict over 3 training seeds" in text.splitlines()[2]
+    assert "better than the control: **partly** (significantly better in 1 of 3 seeds" in text
+
+
+@pytest.mark.parametrize(
+    ("diffs", "ps", "status"),
+    [
+        ([0.1, 0.2, 0.05], [0.01, 0.001, 0.04], "reproduced"),  # significant and positive in every seed
+        ([0.1, 0.2, 0.05], [0.01, 0.001, 0.06], "partly"),  # one seed misses alpha
+        ([0.1, -0.3, -0.2], [0.01, 0.001, 0.001], "contradicted"),  # two of three significantly negative
+        ([0.1, -0.3, 0.01], [0.01, 0.001, 0.5], "not reproduced"),  # one each way and negative on average
+        ([0.02, -0.01, 0.0], [0.5, 0.7, 1.0], "not reproduced"),  # noise
+        ([0.3, -0.1], [0.001, 0.001], "partly"),  # one each way, positive on average, not a majority against
+    ],
+)
+def test_judge_claim_by_hand(diffs: list[float], ps: list[float], status: str) -> None:
+    got = judge_claim(diffs, ps, 0.05)
+    assert got["seeds"] == len(diffs)
+    assert got["significant_positive"] == sum(d > 0 and p < 0.05 for d, p in zip(diffs, ps, strict=True))
+    assert got["status"] == status

@@ -16,7 +16,7 @@ writes ``report.md``, ``results.json`` and ``plots/``:
 - **the think slot**: what the models write between ``<think>`` and ``</think>``.
 
 A seed study over recipes of this kind (``reasonlab run recipes/rpt.yaml`` with ``seeds``) aggregates the
-per-seed ``results.json`` (:func:`write_rpt_seed_study`).
+per-seed ``results.json`` (:mod:`reasonlab.report.rpt_seeds`).
 """
 
 from __future__ import annotations
@@ -41,16 +41,16 @@ from reasonlab.tasks.nexttoken import BUCKETS
 
 __all__ = [
     "COMPARISONS",
+    "MODELS",
     "RPT_CLAIM",
     "RPT_SCHEMA",
     "RPTReportConfig",
     "fit_scaling",
+    "fit_text",
+    "plot_scaling",
     "rpt_results",
-    "rpt_seed_verdict",
-    "seed_table1_lines",
     "table1_lines",
     "write_rpt_report",
-    "write_rpt_seed_study",
 ]
 
 RPT_SCHEMA = "reasonlab.rpt/1"
@@ -319,7 +319,8 @@ def plot_scaling(scaling: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
-def _fit_text(fit: dict[str, Any] | None) -> str:
+def fit_text(fit: dict[str, Any] | None) -> str:
+    """One line for a :func:`fit_scaling` result: its parameters, rmse, points, and whether it is determined."""
     if not fit:
         return "-"
     head = f"A = {fit['A']:.3g}, alpha = {fit['alpha']:.3f}, P* = {100 * fit['P_star']:.1f}%"
@@ -381,7 +382,7 @@ def report_lines(res: dict[str, Any], title: str) -> list[str]:
         lines += ["|---|---|---|---|"]
         for m, s in res["scaling"].items():
             for b in BUCKETS:
-                lines.append(f"| {m} | {s['mode']} | {b} | {_fit_text(s['fits'].get(b))} |")
+                lines.append(f"| {m} | {s['mode']} | {b} | {fit_text(s['fits'].get(b))} |")
         lines += ["", "![accuracy against training FLOPs](plots/rpt_scaling.png)"]
     if res.get("compute_match"):
         cm = res["compute_match"]
@@ -420,113 +421,3 @@ def write_rpt_report(root: Path, recipe: Any, config: RPTReportConfig) -> Path:
     atomic_write_text(report, "\n".join(report_lines(res, config.title or recipe.name)) + "\n")
     atomic_write_text(root / "results.json", json.dumps(res, indent=1, default=str))
     return report
-
-
-def rpt_seed_verdict(study: dict[str, Any]) -> str:
-    """The verdict of an RPT seed study: the headline comparison's difference over seeds, then RLVR's."""
-    head, alpha = study["headline_bucket"], study["alpha"]
-    h = study["tests"].get(COMPARISONS[0][0], {}).get(head)
-    text = f"**Verdict over {len(study['seeds'])} training seeds.** "
-    if h:
-        std = "-" if h["std"] is None else f"{100 * h['std']:.1f}"
-        text += (
-            f"RPT (reasoning) minus the compute-matched control (standard) on the {head} bucket: "
-            f"{100 * h['mean']:+.1f} +- {std} pp (mean +- std over seeds), significant (Holm, {alpha}) in "
-            f"{100 * h['share_significant']:.0f}% of seeds."
-        )
-    rl = study.get("rlvr")
-    if rl:
-        rstd = "-" if rl["std"] is None else f"{100 * rl['std']:.1f}"
-        text += f" After RLVR on arith, RPT start minus control start: {100 * rl['mean']:+.1f} +- {rstd} pp."
-    return text
-
-
-def seed_table1_lines(table1: dict[str, Any]) -> list[str]:
-    """Markdown table of an RPT seed study: next-token accuracy (%) by bucket, mean +- std over seeds."""
-    lines = ["| model | mode | " + " | ".join(BUCKETS) + " |", "|---|---|" + "---|" * len(BUCKETS)]
-    for key, blocks in table1.items():
-        m, mode = key.split("/")
-        cells = [
-            "-"
-            if b not in blocks
-            else f"{100 * blocks[b]['mean']:.1f}"
-            + ("" if blocks[b]["std"] is None else f" +- {100 * blocks[b]['std']:.1f}")
-            for b in BUCKETS
-        ]
-        lines.append(f"| {m} | {mode} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate per-seed RPT results: each comparison's difference per bucket (mean +- std, share significant),
-    the RLVR difference, and a scaling fit over every seed's points; writes ``report.md`` and ``seed_study.json``."""
-    seeds = sorted(results)
-    alpha = float(results[seeds[0]].get("alpha", 0.05))
-    study: dict[str, Any] = {"schema": RPT_SCHEMA + "/seeds", "seeds": seeds, "alpha": alpha, "tests": {}}
-    for name_, *_ in COMPARISONS:
-        for b in BUCKETS:
-            rows = [results[s]["tests"].get(name_, {}).get(b) for s in seeds]
-            rows = [r for r in rows if r]
-            if rows:
-                d = np.array([r["mean_diff"] for r in rows])
-                study["tests"].setdefault(name_, {})[b] = {
-                    "per_seed": d.tolist(),
-                    "mean": float(d.mean()),
-                    "std": float(d.std(ddof=1)) if len(d) > 1 else None,
-                    "share_significant": float(np.mean([r["p_holm"] < alpha for r in rows])),
-                }
-    table1: dict[str, Any] = {}
-    for m in MODELS:
-        for mode in ("standard", "reasoning"):
-            for b in BUCKETS:
-                vals = [results[s]["table1"].get(m, {}).get(mode, {}).get(b) for s in seeds]
-                acc = [v["mean"] for v in vals if v]
-                if acc:
-                    sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else None
-                    table1.setdefault(f"{m}/{mode}", {})[b] = {
-                        "mean": float(np.mean(acc)),
-                        "std": sd,
-                        "seeds": len(acc),
-                    }
-    study["table1"] = table1
-    rl = [results[s]["rlvr"]["paired"]["mean_diff"] for s in seeds if results[s].get("rlvr")]
-    if rl:
-        study["rlvr"] = {
-            "per_seed": rl,
-            "mean": float(np.mean(rl)),
-            "std": float(np.std(rl, ddof=1)) if len(rl) > 1 else None,
-        }
-    pooled: dict[str, Any] = {}
-    for m in ("rpt", "control"):
-        pts = [p for s in seeds for p in results[s].get("scaling", {}).get(m, {}).get("points", [])]
-        if pts:
-            mode = next(results[s]["scaling"][m]["mode"] for s in seeds if m in results[s].get("scaling", {}))
-            fits = {
-                b: fit_scaling([p["flops"] for p in pts], [p["buckets"].get(b, float("nan")) for p in pts])
-                for b in BUCKETS
-            }
-            pooled[m] = {"mode": mode, "points": pts, "fits": fits}
-    study["scaling"] = pooled
-    study["headline_bucket"] = results[seeds[0]].get("headline_bucket", "hard")
-    lines = [f"# Seed study: {name}", "", rpt_seed_verdict(study), ""]
-    lines += ["Next-token accuracy (%), mean +- std over seeds:", "", *seed_table1_lines(table1)]
-    lines += ["", "| comparison | bucket | per seed (pp) | mean +- std | Holm p < alpha in |", "|---|---|---|---|---|"]
-    for cmp_name, rows in study["tests"].items():
-        for b, r in rows.items():
-            per = " ".join(f"{100 * x:+.1f}" for x in r["per_seed"])
-            std = "-" if r["std"] is None else f"{100 * r['std']:.1f}"
-            lines.append(
-                f"| {cmp_name} | {b} | {per} | {100 * r['mean']:+.1f} +- {std} | {100 * r['share_significant']:.0f}% |"
-            )
-    if pooled:
-        (root / "plots").mkdir(parents=True, exist_ok=True)
-        plot_scaling(pooled, root / "plots" / "rpt_scaling.png")
-        lines += ["", "Scaling fits over every seed's checkpoints:", ""]
-        for m, s in pooled.items():
-            for b in BUCKETS:
-                lines.append(f"- {m} ({s['mode']}), {b}: {_fit_text(s['fits'].get(b))}")
-        lines += ["", "![accuracy against training FLOPs, all seeds](plots/rpt_scaling.png)"]
-    lines += ["", f"Each seed's own report: `seed-S/report.md` (S in {seeds})."]
-    atomic_write_text(root / "seed_study.json", json.dumps(study, indent=1, default=str))
-    atomic_write_text(root / "report.md", "\n".join(lines) + "\n")
-    return study

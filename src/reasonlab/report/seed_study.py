@@ -27,7 +27,8 @@ import numpy as np
 from reasonlab.errors import ReasonlabError
 from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.plots import plot_seed_effects
-from reasonlab.report.rpt import RPT_SCHEMA, write_rpt_seed_study
+from reasonlab.report.rpt import RPT_SCHEMA
+from reasonlab.report.rpt_seeds import write_rpt_seed_study
 
 __all__ = ["seed_study", "study_markdown", "study_table", "study_verdict", "write_seed_study"]
 

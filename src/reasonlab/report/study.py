@@ -51,7 +51,8 @@ from reasonlab.report.arms_studies import best_arm
 from reasonlab.report.context_transfer import exposure_value
 from reasonlab.report.memorisation import study_summary as memorisation_summary
 from reasonlab.report.pipeline import BAND_LABEL, EDGE_CLAIM, LABEL, rows_table
-from reasonlab.report.rpt import COMPARISONS, RPT_CLAIM, RPT_SCHEMA, rpt_seed_verdict, seed_table1_lines, table1_lines
+from reasonlab.report.rpt import COMPARISONS, RPT_CLAIM, RPT_SCHEMA, table1_lines
+from reasonlab.report.rpt_seeds import rpt_seed_verdict, seed_table1_lines
 from reasonlab.report.seed_study import SCHEMA as SEED_SCHEMA
 from reasonlab.report.seed_study import study_table, study_verdict
 
@@ -342,19 +343,16 @@ def _rpt_seed_study(
     study.setdefault("headline_bucket", results[min(results)].get("headline_bucket", "hard"))
     run.kind, run.seeds, run.verdict = "rpt seed study", n, rpt_seed_verdict(study)
     run.claim = cfg.get("claim") or RPT_CLAIM
-    better = sum(bool(r.get("verdict", {}).get("rpt_better")) for r in results.values())
-    run.reproduced = f"reproduced in {better} of {n} seeds"
+    judged = (study.get("claims") or {}).get("next_token")  # None in studies written before the judgements
+    run.reproduced = f"{judged['status']}: better in {judged['significant_positive']} of {n} seeds" if judged else "-"
     b = study["headline_bucket"]
     h = study["tests"].get(COMPARISONS[0][0], {}).get(b)
     if h:
         what = f"{b} bucket, next-token accuracy, RPT (reasoning) - control (standard), mean over {n} seeds"
         sig = f"Holm p < {study['alpha']} in {round(h['share_significant'] * n)} of {n} seeds"
         run.headline.append(Headline(what, h["mean"], seed_ci(h["mean"], h["std"], n), h["std"], sig))
-    run.table = [
-        "**Next-token accuracy (%) by entropy bucket**, mean +- std over seeds.",
-        "",
-        *seed_table1_lines(study["table1"]),
-    ]
+    run.table = ["**Next-token accuracy (%) by entropy bucket**, mean +- std over seeds.", ""]
+    run.table += seed_table1_lines(study["table1"])
 
 
 def _memorisation(run: RecipeRun, res: dict[str, Any]) -> None:
