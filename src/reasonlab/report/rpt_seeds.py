@@ -155,9 +155,9 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
     for cmp_name, rows_ in study["tests"].items():
         for b, r in rows_.items():
             per = " ".join(f"{100 * x:+.1f}" for x in r["per_seed"])
-            std = "-" if r["std"] is None else f"{100 * r['std']:.1f}"
+            sd = "-" if r["std"] is None else f"{100 * r['std']:.1f}"
             lines.append(
-                f"| {cmp_name} | {b} | {per} | {100 * r['mean']:+.1f} +- {std} | {100 * r['share_significant']:.0f}% |"
+                f"| {cmp_name} | {b} | {per} | {100 * r['mean']:+.1f} +- {sd} | {100 * r['share_significant']:.0f}% |"
             )
     if pooled:
         (root / "plots").mkdir(parents=True, exist_ok=True)
