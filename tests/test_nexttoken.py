@@ -29,6 +29,7 @@ from reasonlab.tasks.nexttoken import (
     extract_prediction,
     get_segmenter,
     last_boxed,
+    position_kind,
     split_of,
     write_table,
 )
@@ -262,6 +263,32 @@ def test_determinism_under_a_seed() -> None:
     assert a == b
     assert a != c
     assert len({p["prompt"] for p in a}) == 30  # de-duplicated
+
+
+@pytest.mark.parametrize(
+    ("prefix", "token", "kind"),
+    [
+        ("<question> There are", " 5", "question number"),
+        ("<question> q", "  7", "question number"),  # leading spaces aside
+        ("<question> q </question> <solution> so a =", " 5", "solution number"),
+        ("<question> q </question> <solution> Define lions as", " b", "solution word"),
+        ("<question> q </question> <solution> a = 5", ".", "solution symbol"),
+        ("<question> q </question> <solution> x </solution>", " ", "text symbol"),  # after the document
+        ("plain text without tags", " word", "text word"),
+        ("<solution> s </solution> <question> b", "x", "question word"),  # the last opened tag counts
+        ("", "", "text symbol"),
+    ],
+)
+def test_position_kind_by_hand(prefix: str, token: str, kind: str) -> None:
+    assert position_kind(prefix, token) == kind
+
+
+def test_generated_problems_carry_their_kind() -> None:
+    problems = TASK.generate(TASK.params(corpus_docs=50), 200, 0)
+    kinds = {p.meta["kind"] for p in problems}
+    assert {"question word", "question number", "solution number", "solution word"} <= kinds
+    for p in problems:  # the whole document precedes the position here (short documents, no context cut)
+        assert p.meta["kind"] == position_kind(p.prompt.removesuffix("<think>"), p.answer)
 
 
 def test_splits_hold_out_documents_and_documents_are_deduplicated(tmp_path: Path) -> None:

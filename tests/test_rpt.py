@@ -18,7 +18,7 @@ from reasonlab.experiments.pipeline import Recipe, run_recipe
 from reasonlab.experiments.rpt import ComputeMatchedConfig, matched_steps
 from reasonlab.io import read_json, read_records
 from reasonlab.model import load_model
-from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling
+from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling, kind_table, verdict
 from reasonlab.report.rpt_seeds import judge_claim, write_rpt_seed_study
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,6 +74,11 @@ def test_recipe_runs_end_to_end_and_reports(smoke: Path) -> None:
     assert results["rlvr"]["before_rpt"] is not None
     pts = results["scaling"]["rpt"]["points"]
     assert [p["step"] for p in pts] == [2, 4] and pts[0]["flops"] < pts[1]["flops"]
+    # what the buckets hold: every evaluated problem has a kind; the arith corpus is tagged, so regions show
+    counts = results["kinds"]["counts"]
+    assert sum(counts["easy"].values()) == results["table1"]["base"]["standard"]["easy"]["n"]
+    assert any(k.startswith("question") for c in counts.values() for k in c)
+    assert "## What the buckets hold" in report and "What the hard bucket holds" in results["verdict"]["text"]
 
 
 def test_control_flops_equal_rpt_flops_within_5_percent(smoke: Path) -> None:
@@ -173,6 +178,10 @@ def test_seed_study_aggregates_per_seed_results(tmp_path: Path) -> None:
     text = (tmp_path / "report.md").read_text()
     assert "Verdict over 3 training seeds" in text.splitlines()[2]
     assert "better than the control: **partly** (significantly better in 1 of 3 seeds" in text
+    assert "computed_share" not in study  # the seeds' results say nothing of what the bucket holds
+    with_kinds = {s: {**result(0.1, 0.01), "verdict": {"computed_share": c}} for s, c in enumerate([0.0, 0.1])}
+    assert write_rpt_seed_study(tmp_path, "x", with_kinds)["computed_share"]["mean"] == pytest.approx(0.05)
+    assert "make 5% of the hard bucket's positions" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -191,3 +200,31 @@ def test_judge_claim_by_hand(diffs: list[float], ps: list[float], status: str) -
     assert got["seeds"] == len(diffs)
     assert got["significant_positive"] == sum(d > 0 and p < 0.05 for d, p in zip(diffs, ps, strict=True))
     assert got["status"] == status
+
+
+def test_kind_table_and_what_the_verdict_says_the_bucket_holds() -> None:
+    def row(bucket: str, kind: str | None, std: float | None, reas: float | None = None) -> dict[str, Any]:
+        return {"bucket": bucket, "kind": kind, "standard": std, "reasoning": reas}
+
+    scores = {
+        "rpt": {
+            "a": row("hard", "question number", 1.0, 0.5),
+            "b": row("hard", "solution number", 0.0),
+            "c": row("hard", "question word", 0.0, 0.25),
+            "d": row("hard", "solution word", 1.0, 1.0),
+        },
+        "control": {"a": row("hard", "question number", 0.0), "e": row("easy", None, 1.0)},  # e: no kind, skipped
+    }
+    t = kind_table(scores)
+    assert t["counts"] == {"hard": {"question number": 1, "question word": 1, "solution number": 1, "solution word": 1}}
+    assert t["accuracy"]["rpt"]["standard"]["hard"]["question number"] == {"mean": 1.0, "n": 1}
+    assert t["accuracy"]["rpt"]["reasoning"]["hard"]["question word"] == {"mean": 0.25, "n": 1}
+    assert "solution number" not in t["accuracy"]["rpt"]["reasoning"]["hard"]  # no reasoning score there
+    assert t["accuracy"]["control"]["standard"] == {"hard": {"question number": {"mean": 0.0, "n": 1}}}
+    v = verdict({"headline_bucket": "hard", "alpha": 0.05, "tests": {}, "kinds": t})
+    assert v["computed_share"] == pytest.approx(0.25)
+    assert "What the hard bucket holds (4 positions): 25% numbers of a solution" in v["text"]
+    assert "25% other solution tokens, 50% question tokens" in v["text"]
+    # an untagged corpus: kinds are all "text ...", so the verdict says nothing about regions
+    plain = kind_table({"rpt": {"a": row("hard", "text word", 1.0)}})
+    assert "computed_share" not in verdict({"headline_bucket": "hard", "alpha": 0.05, "tests": {}, "kinds": plain})

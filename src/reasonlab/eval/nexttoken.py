@@ -12,8 +12,9 @@ A :class:`NextTokenEvalConfig` is an :class:`~reasonlab.eval.config.EvalConfig` 
   under ``reasoning/``.
 
 Both modes see the same problems (those of the reasoning run, or generated the same way). Per-problem
-scores (standard 0/1, reasoning pass@1 over the samples) go to ``nexttoken/scores.jsonl`` so two models
-can be compared problem by problem; ``nexttoken/summary.json`` holds each bucket's accuracy with a
+scores (standard 0/1, reasoning pass@1 over the samples) and the position's kind
+(:func:`~reasonlab.tasks.nexttoken.position_kind`) go to ``nexttoken/scores.jsonl`` so two models can be
+compared problem by problem; ``nexttoken/summary.json`` holds each bucket's accuracy with a
 bootstrap CI and what the model does with its think slot (how often it closes it, how many words it
 writes there, accuracy with and without words).
 
@@ -54,6 +55,7 @@ from reasonlab.rundir import (
     resolve_model_path,
 )
 from reasonlab.tasks import get_task
+from reasonlab.tasks.nexttoken import PLAIN_CUE, position_kind
 from reasonlab.tasks.nexttoken.verify import END_THINK
 
 __all__ = [
@@ -249,6 +251,11 @@ def run_nexttoken_eval(
             write_records(out / "nexttoken" / "standard.jsonl", rows)
         summary["modes"] = {m: _bucket_block(s, buckets, cfg) for m, s in scores.items()}
         meta = {p["id"]: p["meta"] for p in problems}
+        # problems generated before meta carried the kind: read it from the context in the prompt
+        kinds = {
+            p["id"]: p["meta"].get("kind") or position_kind(p["prompt"].removesuffix(PLAIN_CUE), p["answer"])
+            for p in problems
+        }
         write_records(
             out / "nexttoken" / "scores.jsonl",
             [
@@ -256,6 +263,7 @@ def run_nexttoken_eval(
                     "id": i,
                     "bucket": buckets[i],
                     "entropy": meta[i].get("entropy"),
+                    "kind": kinds[i],
                     **{m: s.get(i) for m, s in scores.items()},
                 }
                 for i in buckets

@@ -13,7 +13,10 @@ writes ``report.md``, ``results.json`` and ``plots/``:
   test of their ``compare`` step), with each model's pass@1 before RLVR when evaluated;
 - **scaling**: accuracy against training FLOPs over each run's checkpoints with ``P(C) = A / C^alpha + P*``
   fitted (:func:`fit_scaling`);
-- **the think slot**: what the models write between ``<think>`` and ``</think>``.
+- **the think slot**: what the models write between ``<think>`` and ``</think>``;
+- **what the buckets hold** (:func:`kind_table`): each bucket's positions by kind (question or solution, number,
+  word or symbol: :func:`reasonlab.tasks.nexttoken.position_kind`) and every model's accuracy by kind, because
+  a high-entropy position may be one that reasoning could settle or a free draw of the corpus's generator.
 
 A seed study over recipes of this kind (``reasonlab run recipes/rpt.yaml`` with ``seeds``) aggregates the
 per-seed ``results.json`` (:mod:`reasonlab.report.rpt_seeds`).
@@ -47,6 +50,7 @@ __all__ = [
     "RPTReportConfig",
     "fit_scaling",
     "fit_text",
+    "kind_table",
     "plot_scaling",
     "rpt_results",
     "table1_lines",
@@ -152,6 +156,38 @@ def paired_rows(
     return out
 
 
+def kind_table(scores: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Positions by kind (``position_kind``) per bucket, and accuracy by kind per model, mode and bucket.
+
+    ``scores``: per model, its ``nexttoken/scores.jsonl`` rows by id (rows without a ``kind`` are skipped).
+    Returns ``{"counts": {bucket: {kind: n}}, "accuracy": {model: {mode: {bucket: {kind: {"mean", "n"}}}}}}``;
+    counts are over the union of the models' problems (within a seed every model sees the same ones).
+    """
+    counts: dict[str, dict[str, int]] = {}
+    seen: set[str] = set()
+    acc: dict[str, Any] = {}
+    for m, rows in scores.items():
+        for i, r in rows.items():
+            kind = r.get("kind")
+            if not kind:
+                continue
+            if i not in seen:
+                seen.add(i)
+                counts.setdefault(r["bucket"], {}).setdefault(kind, 0)
+                counts[r["bucket"]][kind] += 1
+            for mode in ("standard", "reasoning"):
+                if r.get(mode) is not None:
+                    acc.setdefault(m, {}).setdefault(mode, {}).setdefault(r["bucket"], {}).setdefault(kind, []).append(
+                        float(r[mode])
+                    )
+
+    def block(ks: dict[str, list[float]]) -> dict[str, Any]:
+        return {k: {"mean": float(np.mean(v)), "n": len(v)} for k, v in sorted(ks.items())}
+
+    accuracy = {m: {mode: {b: block(ks) for b, ks in bs.items()} for mode, bs in md.items()} for m, md in acc.items()}
+    return {"counts": {b: dict(sorted(c.items())) for b, c in counts.items()}, "accuracy": accuracy}
+
+
 def rpt_results(config: RPTReportConfig) -> dict[str, Any]:
     """Everything the report states, from the step directories (see the module docstring)."""
     runs = {m: getattr(config, m) for m in MODELS if getattr(config, m)}
@@ -181,6 +217,7 @@ def rpt_results(config: RPTReportConfig) -> dict[str, Any]:
         "tests": tests,
         "scaling": scaling,
         "think": {m: s["think"] for m, s in summaries.items() if "think" in s},
+        "kinds": kind_table(scores),
         "rlvr": _rlvr(config),
         "alpha": config.alpha,
         "headline_bucket": config.headline_bucket,
@@ -242,6 +279,18 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
             f"{'significant' if sig else 'not significant'} at {alpha})."
         )
         out.update(rlvr_diff=pr["mean_diff"], rlvr_p=pr["p_value"], rlvr_significant=sig)
+    held = (res.get("kinds") or {}).get("counts", {}).get(b)
+    if held and any(not k.startswith("text") for k in held):
+        n = sum(held.values())
+        share = {r: sum(v for k, v in held.items() if k.startswith(r)) / n for r in ("question", "solution")}
+        computed = held.get("solution number", 0) / n
+        other = share["solution"] - computed
+        parts.append(
+            f"What the {b} bucket holds ({n} positions): {100 * computed:.0f}% numbers of a solution (computed from "
+            f"the question: where thinking could help), {100 * other:.0f}% other solution tokens, "
+            f"{100 * share['question']:.0f}% question tokens (the generator's free draws: quantities and names)."
+        )
+        out["computed_share"] = computed
     think = res.get("think", {}).get("rpt")
     if think:
         parts.append(
@@ -405,6 +454,31 @@ def report_lines(res: dict[str, Any], title: str) -> list[str]:
                 f"| {m} | {100 * t['closed_think']:.0f}% | {t['mean_think_words']:.2f} | "
                 f"{100 * t['share_nonempty_think']:.0f}% | {acc(t['accuracy_nonempty_think'])} | "
                 f"{acc(t['accuracy_empty_think'])} |"
+            )
+    return lines + kind_lines(res.get("kinds"))
+
+
+def kind_lines(kinds: dict[str, Any] | None) -> list[str]:
+    """The report section "What the buckets hold" (:func:`kind_table`); nothing for scores without kinds."""
+    if not kinds or not kinds["counts"]:
+        return []
+    names = sorted({k for c in kinds["counts"].values() for k in c})
+    lines = ["", "## What the buckets hold", "", "Positions by kind (share of the bucket's problems):", ""]
+    lines += ["| bucket | n | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for b in BUCKETS:
+        c = kinds["counts"].get(b)
+        if c:
+            n = sum(c.values())
+            lines.append(f"| {b} | {n} | " + " | ".join(f"{100 * c.get(k, 0) / n:.0f}%" for k in names) + " |")
+    lines += ["", "Accuracy (%) by kind over the easy bucket (it holds the other two), n problems in brackets:", ""]
+    lines += ["| model | mode | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for m in MODELS:
+        for mode, bs in kinds["accuracy"].get(m, {}).items():
+            cells = [bs.get("easy", {}).get(k) for k in names]
+            lines.append(
+                f"| {m} | {mode} | "
+                + " | ".join("-" if c is None else f"{100 * c['mean']:.1f} ({c['n']})" for c in cells)
+                + " |"
             )
     return lines
 

@@ -69,6 +69,12 @@ def rpt_seed_verdict(study: dict[str, Any]) -> str:
     if rl:
         rstd = "-" if rl["std"] is None else f"{100 * rl['std']:.1f}"
         text += f" After RLVR on arith, RPT start minus control start: {100 * rl['mean']:+.1f} +- {rstd} pp."
+    held = study.get("computed_share")
+    if held:
+        text += (
+            f" Numbers of a solution (computable from the question) make {100 * held['mean']:.0f}% of the {head} "
+            "bucket's positions (mean over seeds); the rest are the corpus generator's free draws and other tokens."
+        )
     claims = study.get("claims") or {}
     if "next_token" in claims:
         text += " " + _claim_text(f"RPT predicts {head} next tokens better than the control", claims["next_token"])
@@ -137,6 +143,9 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
         study["rlvr"] = {"per_seed": rl, "per_seed_p": [p["p_value"] for p in paired], "mean": mean, "std": std}
         claims["rlvr_start"] = judge_claim(rl, [p["p_value"] for p in paired], alpha)
     study["claims"] = claims
+    computed = [results[s].get("verdict", {}).get("computed_share") for s in seeds]
+    if all(c is not None for c in computed):  # what the headline bucket holds (kind_table), per seed
+        study["computed_share"] = {"per_seed": computed, "mean": float(np.mean(computed))}
     pooled: dict[str, Any] = {}
     for m in ("rpt", "control"):
         pts = [p for s in seeds for p in results[s].get("scaling", {}).get(m, {}).get("points", [])]

@@ -7,7 +7,7 @@
 - :mod:`~reasonlab.tasks.nexttoken.verify`: the prediction slot after ``</think>`` and the prefix-match check.
 """
 
-from reasonlab.tasks.nexttoken.corpus import Document, load_documents, split_of
+from reasonlab.tasks.nexttoken.corpus import Document, load_documents, position_kind, split_of
 from reasonlab.tasks.nexttoken.segment import Segmenter, get_segmenter
 from reasonlab.tasks.nexttoken.table import EntropyTable, load_table, write_table
 from reasonlab.tasks.nexttoken.task import (
@@ -37,6 +37,7 @@ __all__ = [
     "last_boxed",
     "load_documents",
     "load_table",
+    "position_kind",
     "split_of",
     "write_table",
 ]

@@ -11,6 +11,9 @@ Sources (the ``corpus`` knob):
 Documents are de-duplicated by content (the first occurrence is kept) and assigned to a split by a hash
 of their content: ``test`` when ``stable_seed("nexttoken-split", sha1) mod 10^6 < test_fraction * 10^6``.
 The split therefore holds documents out whatever the seed, the order or the other documents.
+
+:func:`position_kind` says where a position sits in a document rendered with the lab's ``<question>`` /
+``<solution>`` tags and what its next token is, so accuracy can be read by what could be predicted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from reasonlab.io import read_records
 from reasonlab.seeds import stable_seed
 from reasonlab.tasks.registry import get_task, task_names
 
-__all__ = ["Document", "corpus_stamp", "load_documents", "split_of"]
+__all__ = ["Document", "corpus_stamp", "load_documents", "position_kind", "split_of"]
 
 _SPLIT_SCALE = 10**6
 
@@ -112,3 +115,23 @@ def load_documents(corpus: str, text_column: str, knobs: dict[str, Any], n_docs:
     if not docs:
         raise ReasonlabError(f"corpus {corpus}: no non-empty documents")
     return docs
+
+
+def position_kind(prefix: str, token: str) -> str:
+    """``REGION TOKEN`` for a position after ``prefix`` (the document up to it) whose next token is ``token``.
+
+    REGION: ``solution`` or ``question`` when the last ``<solution>`` (``<question>``) in the prefix is not yet
+    closed, else ``text`` (untagged corpora); TOKEN: ``number`` when the token, leading spaces aside, starts
+    with a digit, ``word`` when with a letter, else ``symbol``. In the lab's generated corpora a question's
+    numbers and words are free draws of the generator (quantities, names: no model can beat chance on them),
+    while a solution's numbers are computed from the question: the positions where thinking could help.
+    """
+    if prefix.rfind("<solution>") > prefix.rfind("</solution>"):
+        region = "solution"
+    elif prefix.rfind("<question>") > prefix.rfind("</question>"):
+        region = "question"
+    else:
+        region = "text"
+    head = token.lstrip(" ")[:1]
+    kind = "number" if head.isdigit() else "word" if head.isalpha() else "symbol"
+    return f"{region} {kind}"

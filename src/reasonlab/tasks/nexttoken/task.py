@@ -44,7 +44,7 @@ from pydantic import Field, field_validator, model_validator
 from reasonlab.config import StrictModel, parse_yaml
 from reasonlab.errors import ReasonlabError
 from reasonlab.tasks.base import Problem, Task, Verification
-from reasonlab.tasks.nexttoken.corpus import Document, corpus_stamp, load_documents, split_of
+from reasonlab.tasks.nexttoken.corpus import Document, corpus_stamp, load_documents, position_kind, split_of
 from reasonlab.tasks.nexttoken.segment import BUILTIN_TOKENIZERS, get_segmenter, tokenizer_file
 from reasonlab.tasks.nexttoken.table import load_table
 from reasonlab.tasks.nexttoken.verify import check_prediction
@@ -361,6 +361,7 @@ class NextTokenTask(Task):
             "bucket": p.bucket,
             "split": p.split,
             "tokenizer": seg.fingerprint,
+            "kind": position_kind(data[:start].decode("utf-8"), answer),
         }
         return Problem(
             id="",
