@@ -18,7 +18,7 @@ from reasonlab.experiments.pipeline import Recipe, run_recipe
 from reasonlab.experiments.rpt import ComputeMatchedConfig, matched_steps
 from reasonlab.io import read_json, read_records
 from reasonlab.model import load_model
-from reasonlab.report.rpt import RPT_SCHEMA, fit_scaling, kind_table, verdict
+from reasonlab.report.rpt import COMPARISONS, RPT_SCHEMA, fit_scaling, kind_table, verdict
 from reasonlab.report.rpt_seeds import judge_claim, write_rpt_seed_study
 
 REPO = Path(__file__).resolve().parent.parent
@@ -202,7 +202,11 @@ def test_judge_claim_by_hand(diffs: list[float], ps: list[float], status: str) -
     assert got["status"] == status
 
 
-def test_kind_table_and_what_the_verdict_says_the_bucket_holds() -> None:
+def _minimal_result() -> dict[str, Any]:
+    return {"schema": RPT_SCHEMA, "alpha": 0.05, "headline_bucket": "hard", "tests": {}, "table1": {}}
+
+
+def test_kind_table_and_what_the_verdict_says_the_bucket_holds(tmp_path: Path) -> None:
     def row(bucket: str, kind: str | None, std: float | None, reas: float | None = None) -> dict[str, Any]:
         return {"bucket": bucket, "kind": kind, "standard": std, "reasoning": reas}
 
@@ -225,6 +229,24 @@ def test_kind_table_and_what_the_verdict_says_the_bucket_holds() -> None:
     assert v["computed_share"] == pytest.approx(0.25)
     assert "What the hard bucket holds (4 positions): 25% numbers of a solution" in v["text"]
     assert "25% other solution tokens, 50% question tokens" in v["text"]
+    row12 = {"n": 12, "mean_diff": 0.1, "ci_low": 0.02, "ci_high": 0.18, "p_value": 0.01, "p_holm": 0.02}
+    v = verdict(
+        {
+            "headline_bucket": "hard",
+            "alpha": 0.05,
+            "kinds": t,
+            "tests": {f"{COMPARISONS[0][0]} (solution numbers)": {"hard": row12}},
+        }
+    )
+    assert "On those 12 computable positions, RPT (reasoning) - control (standard): +10.0 pp" in v["text"]
+    assert v["computable_n"] == 12 and v["computable_p_holm"] == 0.02
+    seeds = {
+        s: {**_minimal_result(), "verdict": {"computable_diff": d, "computable_p_holm": 0.01}}
+        for s, d in enumerate([0.1, 0.2])
+    }
+    study = write_rpt_seed_study(tmp_path, "x", seeds)
+    assert study["claims"]["computable"]["status"] == "reproduced"
+    assert "computable positions, RPT is better: **reproduced**" in (tmp_path / "report.md").read_text()
     # an untagged corpus: kinds are all "text ...", so the verdict says nothing about regions
     plain = kind_table({"rpt": {"a": row("hard", "text word", 1.0)}})
     assert "computed_share" not in verdict({"headline_bucket": "hard", "alpha": 0.05, "tests": {}, "kinds": plain})

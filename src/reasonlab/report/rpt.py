@@ -44,6 +44,7 @@ from reasonlab.tasks.nexttoken import BUCKETS
 
 __all__ = [
     "COMPARISONS",
+    "COMPUTABLE",
     "MODELS",
     "RPT_CLAIM",
     "RPT_SCHEMA",
@@ -66,6 +67,9 @@ COMPARISONS = (
     ("rpt_standard_vs_control_standard", "rpt", "standard", "control", "standard"),
 )
 MODELS = ("base", "warmup", "control", "rpt")
+#: The position kind the question determines in the lab's generated corpora (``position_kind``): the tokens
+#: where thinking could help, tested on their own.
+COMPUTABLE = "solution number"
 #: The paper's claim the verdict is stated against (RPT, arXiv 2506.08007).
 RPT_CLAIM = (
     "Reinforcement Pre-Training (arXiv 2506.08007): reasoning about the next token, rewarded by a verifier, predicts "
@@ -138,15 +142,22 @@ def _scores(run: str) -> dict[str, dict[str, Any]]:
 
 
 def paired_rows(
-    cand: dict[str, dict[str, Any]], cmode: str, base: dict[str, dict[str, Any]], bmode: str, n_perm: int
+    cand: dict[str, dict[str, Any]],
+    cmode: str,
+    base: dict[str, dict[str, Any]],
+    bmode: str,
+    n_perm: int,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """Per bucket: the paired test of ``cand[cmode] - base[bmode]`` on shared problems, Holm-corrected."""
+    """Per bucket: the paired test of ``cand[cmode] - base[bmode]`` on shared problems (of one position ``kind``
+    when given), Holm-corrected over the buckets."""
     out: dict[str, Any] = {}
     for b in BUCKETS:
         ids = sorted(
             i
             for i, r in cand.items()
             if r["bucket"] == b and i in base and r.get(cmode) is not None and base[i].get(bmode) is not None
+            if kind is None or r.get("kind") == kind
         )
         if len(ids) >= 2:
             res = paired_test([cand[i][cmode] for i in ids], [base[i][bmode] for i in ids], n_perm=n_perm)
@@ -198,6 +209,9 @@ def rpt_results(config: RPTReportConfig) -> dict[str, Any]:
     for name, cm, cmode, bm, bmode in COMPARISONS:
         if cm in scores and bm in scores and cmode in table1[cm] and bmode in table1[bm]:
             tests[name] = paired_rows(scores[cm], cmode, scores[bm], bmode, config.n_perm)
+    name, cm, cmode, bm, bmode = COMPARISONS[0]
+    if name in tests:
+        tests[f"{name} ({COMPUTABLE}s)"] = paired_rows(scores[cm], cmode, scores[bm], bmode, config.n_perm, COMPUTABLE)
     scaling = {}
     for m in ("rpt", "control"):
         curve = summaries.get(m, {}).get("curve")
@@ -291,6 +305,15 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
             f"{100 * share['question']:.0f}% question tokens (the generator's free draws: quantities and names)."
         )
         out["computed_share"] = computed
+        ct = res["tests"].get(f"{COMPARISONS[0][0]} ({COMPUTABLE}s)", {}).get(b)
+        if ct and ct["n"] >= 10:
+            sig = ct["p_holm"] < alpha
+            parts.append(
+                f"On those {ct['n']} computable positions, RPT (reasoning) - control (standard): "
+                f"{100 * ct['mean_diff']:+.1f} pp (95% CI {100 * ct['ci_low']:+.1f} to {100 * ct['ci_high']:+.1f}, "
+                f"Holm p = {ct['p_holm']:.3g}; {'significant' if sig else 'not significant'})."
+            )
+            out.update(computable_diff=ct["mean_diff"], computable_p_holm=ct["p_holm"], computable_n=ct["n"])
     think = res.get("think", {}).get("rpt")
     if think:
         parts.append(

@@ -78,6 +78,8 @@ def rpt_seed_verdict(study: dict[str, Any]) -> str:
     claims = study.get("claims") or {}
     if "next_token" in claims:
         text += " " + _claim_text(f"RPT predicts {head} next tokens better than the control", claims["next_token"])
+    if "computable" in claims:
+        text += " " + _claim_text(f"On the {head} bucket's computable positions, RPT is better", claims["computable"])
     if "rlvr_start" in claims:
         text += " " + _claim_text("RPT is the better start for RLVR", claims["rlvr_start"])
     return text
@@ -143,7 +145,12 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
         study["rlvr"] = {"per_seed": rl, "per_seed_p": [p["p_value"] for p in paired], "mean": mean, "std": std}
         claims["rlvr_start"] = judge_claim(rl, [p["p_value"] for p in paired], alpha)
     study["claims"] = claims
-    computed = [results[s].get("verdict", {}).get("computed_share") for s in seeds]
+    verdicts = [results[s].get("verdict", {}) for s in seeds]
+    if all("computable_diff" in v for v in verdicts):  # RPT - control on the headline bucket's computable positions
+        claims["computable"] = judge_claim(
+            [v["computable_diff"] for v in verdicts], [v["computable_p_holm"] for v in verdicts], alpha
+        )
+    computed = [v.get("computed_share") for v in verdicts]
     if all(c is not None for c in computed):  # what the headline bucket holds (kind_table), per seed
         study["computed_share"] = {"per_seed": computed, "mean": float(np.mean(computed))}
     pooled: dict[str, Any] = {}
