@@ -14,7 +14,16 @@ from reasonlab.config import validate
 from reasonlab.errors import ReasonlabError
 from reasonlab.rundir import RunDir, lineage_prompt_hashes
 from reasonlab.seeds import TRAIN_SEED_BASE, is_training_seed, train_data_seed
-from reasonlab.train.corpus import Document, PackedCorpus, allocate_counts, document_targets, pack_documents
+from reasonlab.train.corpus import (
+    OPEN_END,
+    DataConfig,
+    Document,
+    PackedCorpus,
+    allocate_counts,
+    document_targets,
+    generate_documents,
+    pack_documents,
+)
 from reasonlab.train.midtrain import MidtrainConfig, midtrain
 from reasonlab.train.optim import lr_at
 from reasonlab.train.pretrain import PretrainConfig, pretrain
@@ -55,6 +64,19 @@ def test_document_targets() -> None:
     d = _doc(6, 3)
     assert document_targets(d, "ntp").tolist() == [0, 1, 1, 1, 1, 1]
     assert document_targets(d, "sft").tolist() == [0, 0, 0, 1, 1, 1]
+    cut = Document(list(range(1, 7)), 3, 0, {OPEN_END: True})  # a document cut through a text
+    assert document_targets(cut, "ntp").tolist() == [0, 1, 1, 1, 1, 0]
+    assert document_targets(cut, "sft").tolist() == [0, 0, 0, 1, 1, 0]
+
+
+def test_next_token_cuts_teach_no_eos_but_whole_answers_do() -> None:
+    def flags(task: str, style: str) -> set[bool]:
+        data = validate(DataConfig, {"mixture": [{"task": task, "knobs": {}}], "num_problems": 5, "style": style})
+        return {meta[OPEN_END] for _, _, _, meta in generate_documents(data, 0)[0]}
+
+    assert flags("nexttoken", "ntp") == {True}  # CONTEXT TOKEN: the text goes on
+    assert flags("nexttoken", "plain") == {False}  # the answer slot ends the document
+    assert flags("arith", "plain") == {False}
 
 
 def test_packing_keeps_documents_whole() -> None:

@@ -239,6 +239,11 @@ class Task(ABC):
     def verify(self, problem: Problem, completion: str) -> Verification:
         """Check ``completion`` (the text generated after ``problem.prompt``); never raises."""
 
+    def ends_text(self, style: str) -> bool:
+        """Whether a rendered document (prompt + gold completion) ends where its text ends, so that training
+        should teach ``<eos>`` after it (True for every task whose completion is a whole answer)."""
+        return True
+
     def prompt_styles(self) -> tuple[str, ...]:
         """The styles a config may name: :attr:`styles`, plus :data:`MODEL_CHAT` when there is a ``chat`` style."""
         return (*self.styles, MODEL_CHAT) if "chat" in self.styles else self.styles

@@ -56,6 +56,7 @@ from reasonlab.tasks.registry import checked_params
 
 __all__ = [
     "IGNORE",
+    "OPEN_END",
     "DataConfig",
     "Document",
     "MixtureComponent",
@@ -194,6 +195,10 @@ def read_problems(path: str) -> list[Problem]:
     return problems
 
 
+#: Document meta key: True when the document is cut through a text (its ``<eos>`` is no target).
+OPEN_END = "_open_end"
+
+
 @dataclass
 class Document:
     """One tokenised problem: ``ids = [bos] + prompt + completion + [eos]`` (``[bos]`` when the prompt has one);
@@ -229,6 +234,7 @@ def generate_documents(
         prompt, completion = prompter.render(task, p)
         hashes.append(prompt_hash(p.prompt))
         meta = {k: v for k, v in p.meta.items() if isinstance(v, int | str | float) and k != "seed"}
+        meta[OPEN_END] = not task.ends_text(prompter.style)
         out.append((prompt, completion, component, meta))
 
     if data.problems is not None:
@@ -283,7 +289,9 @@ def tokenize_documents(
 def document_targets(doc: Document, objective: str) -> np.ndarray:
     """Per-token loss flags of a document (1 = this token is a prediction target).
 
-    ``ntp``: all tokens except the leading ``<bos>``; ``sft``: the completion tokens and ``<eos>``.
+    ``ntp``: all tokens except the leading ``<bos>``; ``sft``: the completion tokens and ``<eos>``. The closing
+    ``<eos>`` of a document cut through a text (``meta[OPEN_END]``, :meth:`~reasonlab.tasks.Task.ends_text`) is
+    never a target: its text goes on.
     """
     flags = np.ones(len(doc.ids), dtype=np.uint8)
     flags[0] = 0
@@ -291,6 +299,8 @@ def document_targets(doc: Document, objective: str) -> np.ndarray:
         flags[: doc.n_prompt] = 0
     elif objective != "ntp":
         raise ReasonlabError(f"unknown objective {objective!r} (allowed: ntp, sft)")
+    if doc.meta.get(OPEN_END):
+        flags[-1] = 0
     return flags
 
 

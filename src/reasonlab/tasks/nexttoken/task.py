@@ -386,6 +386,11 @@ class NextTokenTask(Task):
             return CHAT_INSTRUCTION + context, f"<think> </think> {slot}"
         raise ReasonlabError(f"nexttoken: unknown prompt style {style!r}; choose from {', '.join(self.styles)}")
 
+    def ends_text(self, style: str) -> bool:
+        """plain and chat end with the answer slot; ``ntp`` (``CONTEXT TOKEN``) is a cut through a document, and an
+        ``<eos>`` target after it would teach a model to stop mid-text (a control trained so stops writing)."""
+        return style != "ntp"
+
     def verify(self, problem: Problem, completion: str) -> Verification:
         """The RPT prefix-match verdict of the prediction slot after ``</think>`` (never raises)."""
         try:
