@@ -302,7 +302,7 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
         parts.append(
             f"What the {b} bucket holds ({n} positions): {100 * computed:.0f}% numbers of a solution (computed from "
             f"the question: where thinking could help), {100 * other:.0f}% other solution tokens, "
-            f"{100 * share['question']:.0f}% question tokens (the generator's free draws: quantities and names)."
+            f"{100 * share['question']:.0f}% question tokens (mostly the generator's draws: quantities, names)."
         )
         out["computed_share"] = computed
         ct = res["tests"].get(f"{COMPARISONS[0][0]} ({COMPUTABLE}s)", {}).get(b)

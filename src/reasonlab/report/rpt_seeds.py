@@ -73,7 +73,8 @@ def rpt_seed_verdict(study: dict[str, Any]) -> str:
     if held:
         text += (
             f" Numbers of a solution (computable from the question) make {100 * held['mean']:.0f}% of the {head} "
-            "bucket's positions (mean over seeds); the rest are the corpus generator's free draws and other tokens."
+            "bucket's positions (mean over seeds); the rest are question tokens (mostly the generator's draws) and "
+            "other solution tokens (names copied from the question, fresh letters)."
         )
     claims = study.get("claims") or {}
     if "next_token" in claims:

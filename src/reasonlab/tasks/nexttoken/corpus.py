@@ -123,8 +123,9 @@ def position_kind(prefix: str, token: str) -> str:
     REGION: ``solution`` or ``question`` when the last ``<solution>`` (``<question>``) in the prefix is not yet
     closed, else ``text`` (untagged corpora); TOKEN: ``number`` when the token, leading spaces aside, starts
     with a digit, ``word`` when with a letter, else ``symbol``. In the lab's generated corpora a question's
-    numbers and words are free draws of the generator (quantities, names: no model can beat chance on them),
-    while a solution's numbers are computed from the question: the positions where thinking could help.
+    numbers are free draws of the generator (no model beats chance on them) and its words mostly so (names),
+    a solution's words are names copied from the question or fresh letters, and a solution's numbers are
+    computed from the question: the positions where thinking could help.
     """
     if prefix.rfind("<solution>") > prefix.rfind("</solution>"):
         region = "solution"
