@@ -297,7 +297,7 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
     if held and any(not k.startswith("text") for k in held):
         n = sum(held.values())
         share = {r: sum(v for k, v in held.items() if k.startswith(r)) / n for r in ("question", "solution")}
-        computed = held.get("solution number", 0) / n
+        computed = held.get(COMPUTABLE, 0) / n
         other = share["solution"] - computed
         parts.append(
             f"What the {b} bucket holds ({n} positions): {100 * computed:.0f}% numbers of a solution (computed from "
