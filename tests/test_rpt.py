@@ -250,3 +250,19 @@ def test_kind_table_and_what_the_verdict_says_the_bucket_holds(tmp_path: Path) -
     # an untagged corpus: kinds are all "text ...", so the verdict says nothing about regions
     plain = kind_table({"rpt": {"a": row("hard", "text word", 1.0)}})
     assert "computed_share" not in verdict({"headline_bucket": "hard", "alpha": 0.05, "tests": {}, "kinds": plain})
+
+
+def test_verdict_names_the_winner_and_a_control_that_lost_the_answer_format() -> None:
+    head = {"n": 190, "mean_diff": -0.2, "ci_low": -0.27, "ci_high": -0.14, "p_value": 0.0001, "p_holm": 0.0003}
+    paired = {"mean_diff": 0.33, "p_value": 0.0001}
+    rl = {"after_control": 0.19, "after_rpt": 0.52, "paired": paired, "before_control": 0.02, "before_rpt": 0.46}
+    res = {"headline_bucket": "hard", "alpha": 0.05, "tests": {COMPARISONS[0][0]: {"hard": head}}}
+    v = verdict({**res, "rlvr": {**rl, "truncated_before_control": 0.998, "truncated_before_rpt": 0.0}})
+    assert "the control beats RPT." in v["text"] and "beats the control" not in v["text"]
+    assert "Before RLVR 100% of the control's arith completions run to the length limit (RPT's: 0%)" in v["text"]
+    assert v["control_lost_format"] is True
+    # both starts keep the format: no such sentence
+    v = verdict({**res, "rlvr": {**rl, "truncated_before_control": 0.05, "truncated_before_rpt": 0.02}})
+    assert "length limit" not in v["text"] and "control_lost_format" not in v
+    up = {**head, "mean_diff": 0.1, "ci_low": 0.05, "ci_high": 0.15}
+    assert "RPT beats the control." in verdict({**res, "tests": {COMPARISONS[0][0]: {"hard": up}}})["text"]

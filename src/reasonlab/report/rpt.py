@@ -244,11 +244,12 @@ def rpt_results(config: RPTReportConfig) -> dict[str, Any]:
     return out
 
 
-def _pass1(run: str | None) -> float | None:
+def _before(run: str | None) -> tuple[float | None, float | None]:
+    """(pass@1, share of completions cut at the length limit) of an arith evaluation before RLVR."""
     if not run:
-        return None
-    summary = read_json(Path(run) / "eval" / "summary.json", "eval summary")
-    return float(summary["overall"]["outcome"]["pass@k"]["1"]["mean"])
+        return None, None
+    o = read_json(Path(run) / "eval" / "summary.json", "eval summary")["overall"]
+    return float(o["outcome"]["pass@k"]["1"]["mean"]), o.get("truncation_rate")
 
 
 def _rlvr(config: RPTReportConfig) -> dict[str, Any] | None:
@@ -256,12 +257,15 @@ def _rlvr(config: RPTReportConfig) -> dict[str, Any] | None:
         return None
     cmp = read_json(Path(config.rlvr_compare) / "compare.json", "comparison")
     o = cmp["overall"]
+    (before_control, cut_control), (before_rpt, cut_rpt) = _before(config.before_control), _before(config.before_rpt)
     return {
         "after_control": o["baseline_pass@1"],
         "after_rpt": o["candidate_pass@1"],
         "paired": o["paired"],
-        "before_control": _pass1(config.before_control),
-        "before_rpt": _pass1(config.before_rpt),
+        "before_control": before_control,
+        "before_rpt": before_rpt,
+        "truncated_before_control": cut_control,
+        "truncated_before_rpt": cut_rpt,
     }
 
 
@@ -276,11 +280,11 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
     else:
         d, p = head["mean_diff"], head["p_holm"]
         sig = p < alpha
-        who = ("RPT beats" if d > 0 else "the control beats") if sig else "no significant difference between"
+        who = ("RPT beats the control" if d > 0 else "the control beats RPT") if sig else "no significant difference"
         parts.append(
             f"On the {b} bucket, RPT in reasoning mode against the compute-matched next-token control in standard "
             f"mode: {100 * d:+.1f} pp (95% CI {100 * head['ci_low']:+.1f} to {100 * head['ci_high']:+.1f}, "
-            f"n = {head['n']}, Holm p = {p:.3g}): {who} {'RPT and ' if not sig else ''}the control."
+            f"n = {head['n']}, Holm p = {p:.3g}): {who}."
         )
         out.update(diff=d, p_holm=p, significant=sig, rpt_better=bool(sig and d > 0))
     rl = res.get("rlvr")
@@ -293,6 +297,14 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
             f"{'significant' if sig else 'not significant'} at {alpha})."
         )
         out.update(rlvr_diff=pr["mean_diff"], rlvr_p=pr["p_value"], rlvr_significant=sig)
+        cut_c, cut_r = rl.get("truncated_before_control"), rl.get("truncated_before_rpt")
+        if cut_c is not None and cut_r is not None and cut_c - cut_r > 0.25:
+            parts.append(
+                f"Before RLVR {100 * cut_c:.0f}% of the control's arith completions run to the length limit "
+                f"(RPT's: {100 * cut_r:.0f}%): next-token training on texts cut at hard positions never shows a "
+                "solution's end, so the RLVR comparison measures whether the answer format survived."
+            )
+            out["control_lost_format"] = True
     held = (res.get("kinds") or {}).get("counts", {}).get(b)
     if held and any(not k.startswith("text") for k in held):
         n = sum(held.values())
@@ -436,10 +448,11 @@ def report_lines(res: dict[str, Any], title: str) -> list[str]:
             "",
             "## The same RLVR step after each (RPT Table 2 analogue)",
             "",
-            "| start | arith pass@1 before RLVR | after RLVR |",
-            "|---|---|---|",
-            f"| compute-matched control | {fmt(rl['before_control'])} | {fmt(rl['after_control'])} |",
-            f"| RPT | {fmt(rl['before_rpt'])} | {fmt(rl['after_rpt'])} |",
+            "| start | arith pass@1 before RLVR | cut at the length limit before RLVR | after RLVR |",
+            "|---|---|---|---|",
+            f"| compute-matched control | {fmt(rl['before_control'])} | {fmt(rl.get('truncated_before_control'))} | "
+            f"{fmt(rl['after_control'])} |",
+            f"| RPT | {fmt(rl['before_rpt'])} | {fmt(rl.get('truncated_before_rpt'))} | {fmt(rl['after_rpt'])} |",
             "",
             f"Paired difference after RLVR (RPT start - control start): {100 * rl['paired']['mean_diff']:+.1f} pp, "
             f"p = {rl['paired']['p_value']:.3g}.",
