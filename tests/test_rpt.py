@@ -143,6 +143,9 @@ def test_fit_scaling_recovers_a_power_law() -> None:
     assert fit_scaling([0, 0, 0, 0, 0], [0.1] * 5) is None  # C = 0 points are not on a power law
     flat = fit_scaling(flops, np.full(8, 0.25))
     assert flat is None or flat["P_star"] == pytest.approx(0.25, abs=1e-3) or not flat["determined"]
+    # a curve still rising like a logarithm: a power law with alpha ~ 0 fits it with P* far above 100%
+    log_like = fit_scaling(flops, 0.1 + 0.02 * np.log10(flops / 1e9))
+    assert log_like is None or 0 <= log_like["P_star"] <= 1 or not log_like["determined"]
 
 
 def test_seed_study_aggregates_per_seed_results(tmp_path: Path) -> None:
@@ -182,6 +185,9 @@ def test_seed_study_aggregates_per_seed_results(tmp_path: Path) -> None:
     with_kinds = {s: {**result(0.1, 0.01), "verdict": {"computed_share": c}} for s, c in enumerate([0.0, 0.1])}
     assert write_rpt_seed_study(tmp_path, "x", with_kinds)["computed_share"]["mean"] == pytest.approx(0.05)
     assert "make 5% of the hard bucket's positions" in (tmp_path / "report.md").read_text()
+    lost = {s: {**result(0.1, 0.01), "verdict": {"control_lost_format": s == 0}} for s in range(3)}
+    assert write_rpt_seed_study(tmp_path, "x", lost)["control_lost_format"] == 1
+    assert "In 1 of 3 seeds the control had lost the answer format" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -105,8 +105,8 @@ def fit_scaling(flops: Sequence[float], accuracy: Sequence[float]) -> dict[str, 
 
     Fitted on ``c = C / max(C)`` for conditioning (``P = a / c^alpha + P*``, so ``A = a * max(C)^alpha``), with
     ``alpha`` in ``[0, 5]`` and ``P*`` in ``[-1, 2]``; ``A < 0`` is an accuracy that rises with compute
-    towards ``P*``. ``determined`` is False when a parameter ends on a bound (the points do not pin the curve
-    down: too few, too flat or too noisy).
+    towards ``P*``. ``determined`` is False when a parameter ends on a bound or the asymptote ``P*`` is no accuracy
+    (outside [0, 1]): the points do not pin the curve down (too few, too flat or too noisy).
     """
     pts = [(float(c), float(p)) for c, p in zip(flops, accuracy, strict=True) if c > 0 and math.isfinite(p)]
     if len(pts) < 4:
@@ -126,7 +126,7 @@ def fit_scaling(flops: Sequence[float], accuracy: Sequence[float]) -> dict[str, 
     except (RuntimeError, ValueError):
         return None
     rmse = float(np.sqrt(np.mean((f(x, a, alpha, p_star) - y) ** 2)))
-    on_bound = min(alpha, 5 - alpha, p_star + 1, 2 - p_star, 10 - abs(a)) < 1e-3
+    on_bound = min(alpha, 5 - alpha, p_star + 1, 2 - p_star, 10 - abs(a)) < 1e-3 or not 0 <= p_star <= 1
     return {
         "A": float(a * c_max**alpha),
         "alpha": float(alpha),
@@ -408,7 +408,7 @@ def fit_text(fit: dict[str, Any] | None) -> str:
     if not fit:
         return "-"
     head = f"A = {fit['A']:.3g}, alpha = {fit['alpha']:.3f}, P* = {100 * fit['P_star']:.1f}%"
-    note = "" if fit.get("determined", True) else "; not determined: a parameter sits on its bound"
+    note = "" if fit.get("determined", True) else "; not determined: a parameter on its bound or P* outside [0, 1]"
     return f"{head} (rmse {100 * fit['rmse']:.1f} pp, {int(fit['points'])} points{note})"
 
 

@@ -83,6 +83,12 @@ def rpt_seed_verdict(study: dict[str, Any]) -> str:
         text += " " + _claim_text(f"On the {head} bucket's computable positions, RPT is better", claims["computable"])
     if "rlvr_start" in claims:
         text += " " + _claim_text("RPT is the better start for RLVR", claims["rlvr_start"])
+        lost = study.get("control_lost_format")
+        if lost:
+            text += (
+                f" In {lost} of {len(study['seeds'])} seeds the control had lost the answer format before RLVR (its "
+                "arith completions ran to the length limit): there the RLVR comparison measures format retention."
+            )
     return text
 
 
@@ -151,6 +157,7 @@ def write_rpt_seed_study(root: Path, name: str, results: dict[int, dict[str, Any
         claims["computable"] = judge_claim(
             [v["computable_diff"] for v in verdicts], [v["computable_p_holm"] for v in verdicts], alpha
         )
+    study["control_lost_format"] = sum(bool(v.get("control_lost_format")) for v in verdicts)
     computed = [v.get("computed_share") for v in verdicts]
     if all(c is not None for c in computed):  # what the headline bucket holds (kind_table), per seed
         study["computed_share"] = {"per_seed": computed, "mean": float(np.mean(computed))}
