@@ -70,6 +70,9 @@ MODELS = ("base", "warmup", "control", "rpt")
 #: The position kind the question determines in the lab's generated corpora (``position_kind``): the tokens
 #: where thinking could help, tested on their own.
 COMPUTABLE = "solution number"
+#: The control "lost the answer format" when the share of its arith completions cut at the length limit before
+#: RLVR exceeds RPT's by more than this.
+LOST_FORMAT = 0.25
 #: The paper's claim the verdict is stated against (RPT, arXiv 2506.08007).
 RPT_CLAIM = (
     "Reinforcement Pre-Training (arXiv 2506.08007): reasoning about the next token, rewarded by a verifier, predicts "
@@ -298,11 +301,11 @@ def verdict(res: dict[str, Any]) -> dict[str, Any]:
         )
         out.update(rlvr_diff=pr["mean_diff"], rlvr_p=pr["p_value"], rlvr_significant=sig)
         cut_c, cut_r = rl.get("truncated_before_control"), rl.get("truncated_before_rpt")
-        if cut_c is not None and cut_r is not None and cut_c - cut_r > 0.25:
+        if cut_c is not None and cut_r is not None and cut_c - cut_r > LOST_FORMAT:
             parts.append(
                 f"Before RLVR {100 * cut_c:.0f}% of the control's arith completions run to the length limit "
-                f"(RPT's: {100 * cut_r:.0f}%): next-token training on texts cut at hard positions never shows a "
-                "solution's end, so the RLVR comparison measures whether the answer format survived."
+                f"(RPT's: {100 * cut_r:.0f}%): the control no longer ends its answers, so the RLVR comparison "
+                "measures whether the answer format survived more than what either start knows."
             )
             out["control_lost_format"] = True
     held = (res.get("kinds") or {}).get("counts", {}).get(b)
