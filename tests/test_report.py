@@ -257,8 +257,27 @@ def test_verdict_judges_the_headline_band_pooled_when_given() -> None:
     band["pass@16"] = {**band["pass@16"], "mean_diff": -0.02}  # pass@1 up, pass@k down: sharpening
     assert verdict(rows, cfg, band)["reproduced"] is False
     band["pass@16"] = {**band["pass@16"], "mean_diff": 0.02}
-    band["pass@1"] = {**band["pass@1"], "mean_diff": 0.05}  # below min_gain (10 pp)
-    assert verdict(rows, cfg, band)["reproduced"] is False
+    band["pass@1"] = {**band["pass@1"], "mean_diff": 0.05}  # below min_gain (10 pp): the direction, not the size
+    v = verdict(rows, cfg, band)
+    assert v["reproduced"] is False and v["status"] == "partly"
+    expected = "in direction, not in size: pass@1 and pass@16 both rise significantly, pass@1 by less than the 10 pp"
+    assert expected in v["text"]
+    band["pass@16"] = {**band["pass@16"], "p_value": 0.2}  # pass@k up but not significantly
+    assert verdict(rows, cfg, band)["status"] == "not reproduced"
+
+
+def test_claim_status_by_hand() -> None:
+    """The three outcomes on hand-picked pooled differences (min_gain 10 pp, alpha 0.01)."""
+    from reasonlab.report.pipeline import claim_status
+
+    def d(mean: float, p: float) -> dict:
+        return {"mean_diff": mean, "p_value": p}
+
+    assert claim_status(d(0.12, 0.001), d(0.03, 0.01), 0.10, 0.01) == "reproduced"
+    assert claim_status(d(0.093, 0.0001), d(0.125, 0.0004), 0.10, 0.01) == "partly"  # the w4 main job, seed 1
+    assert claim_status(d(0.12, 0.001), d(-0.067, 0.015), 0.10, 0.01) == "not reproduced"  # sharpening
+    assert claim_status(d(0.12, 0.02), d(0.03, 0.01), 0.10, 0.01) == "not reproduced"  # pass@1 p above alpha
+    assert claim_status(d(0.0, 0.5), d(0.10, 0.001), 0.10, 0.01) == "not reproduced"  # pass@k alone
 
 
 def test_seed_study_headline_uses_the_pooled_band_test_else_combines_per_op_errors() -> None:
@@ -290,3 +309,8 @@ def test_seed_study_headline_uses_the_pooled_band_test_else_combines_per_op_erro
     assert study["headline_passk_per_seed"] == {0: -0.04, 1: -0.04}  # the largest k
     assert "a significant gain (pooled test, p < 0.01) in 2 of 2 seeds" in study_verdict(study)
     assert "pass@k changed by -4.0 pp" in study_verdict(study)
+    assert study["partly_in"] == 0 and "in direction" not in study_verdict(study)
+    partly = {**pooled, "verdict": {"correctness": "process", "reproduced": False, "status": "partly"}}
+    study = seed_study({0: pooled, 1: partly}, alpha=0.01)
+    assert study["reproduced_in"] == 0 and study["partly_in"] == 1
+    assert "reproduced in 0 of 2 (each seed's own verdict), in direction but not in size in 1." in study_verdict(study)

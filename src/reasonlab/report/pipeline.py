@@ -34,6 +34,7 @@ from reasonlab.rundir import RunDir
 __all__ = [
     "CORRECTNESS",
     "ReportStepConfig",
+    "claim_status",
     "comparison_rows",
     "report_bands",
     "rows_table",
@@ -201,9 +202,25 @@ def _pp(x: float) -> str:
     return f"{100 * x:+.1f} pp"
 
 
+def claim_status(d1: dict[str, Any], dk: dict[str, Any], min_gain: float, alpha: float) -> str:
+    """The CMU claim judged on a band's pooled paired differences of pass@1 (``d1``) and pass@k (``dk``).
+
+    ``reproduced``: pass@1 rises by >= ``min_gain`` with p < ``alpha`` and pass@k rises with p < 0.05;
+    ``partly``: both rise significantly (pass@1 with p < ``alpha``, pass@k with p < 0.05) but pass@1 by less
+    than ``min_gain`` (the claim's direction without its size); ``not reproduced``: anything else, including
+    the sharpening signature (pass@1 up, pass@k flat or down). Example: +9.3 pp (p 0.0001) with pass@16
+    +12.5 pp (p 0.0004) and ``min_gain`` 0.10 is ``partly``.
+    """
+    both_rise = d1["mean_diff"] > 0 and d1["p_value"] < alpha and dk["mean_diff"] > 0 and dk["p_value"] < 0.05
+    if not both_rise:
+        return "not reproduced"
+    return "reproduced" if d1["mean_diff"] >= min_gain else "partly"
+
+
 def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one-paragraph verdict: the headline band's process-verified gains against the claim, then the
-    other bands; ``reproduced`` is True, False, or None when there is no headline bucket.
+    other bands; ``reproduced`` is True, False, or None when there is no headline bucket, and ``status`` says
+    ``reproduced``, ``partly`` (:func:`claim_status`; pooled band only) or ``not reproduced``.
 
     With ``band`` (:func:`pooled_band`: the headline band's problems pooled) the claim is judged on the band
     as a whole: a pass@1 gain >= ``min_gain`` with p < ``alpha`` and a pass@k gain with p < 0.05; without
@@ -214,6 +231,7 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str
     parts: list[str] = []
     head = [r for r in rows if r["band"] == config.headline_band and corr in r]
     reproduced: bool | None = None
+    status: str | None = None
     if band is not None and band.get("pass@1") and band.get(f"pass@{kmax}"):
         d1, dk = band["pass@1"], band[f"pass@{kmax}"]
         parts.append(
@@ -222,12 +240,8 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str
             f"{_pp(d1['ci_high'])}], p = {d1['p_value']:.2g}) and pass@{kmax} by {_pp(dk['mean_diff'])} "
             f"(p = {dk['p_value']:.2g})"
         )
-        reproduced = bool(
-            d1["mean_diff"] >= config.min_gain
-            and d1["p_value"] < config.alpha
-            and dk["mean_diff"] > 0
-            and dk["p_value"] < 0.05
-        )
+        status = claim_status(d1, dk, config.min_gain, config.alpha)
+        reproduced = status == "reproduced"
     if head:
         gains = []
         for r in head:
@@ -244,6 +258,7 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str
             )
         if reproduced is None:
             reproduced = all(gains)
+            status = "reproduced" if reproduced else "not reproduced"
     for other in ("in_range", "hard"):
         others = [r for r in rows if r["band"] == other and corr in r]
         if not others:
@@ -255,15 +270,22 @@ def verdict(rows: list[dict[str, Any]], config: ReportStepConfig, band: dict[str
             at_chance = " (the base is at chance here: nothing to amplify)" if r[corr]["base_at_chance"] else ""
             descr.append(f"op {r['bucket']} {_pp(d['mean_diff'])}{' (significant)' if sig else ''}{at_chance}")
         parts.append(f"{BAND_LABEL[other]}: " + "; ".join(descr))
-    outcome = {True: "The lab reproduces the claim.", False: "The lab does not reproduce the claim.", None: ""}
+    outcome = {
+        "reproduced": "The lab reproduces the claim.",
+        "partly": f"The lab reproduces the claim in direction, not in size: pass@1 and pass@{kmax} both rise "
+        f"significantly, pass@1 by less than the {100 * config.min_gain:.0f} pp the recipe asks for.",
+        "not reproduced": "The lab does not reproduce the claim.",
+        None: "",
+    }
     text = (
-        ("Verdict: " + "; ".join(parts) + ". " + outcome[reproduced]).strip()
+        ("Verdict: " + "; ".join(parts) + ". " + outcome[status]).strip()
         if parts
         else "Verdict: no bucket was compared."
     )
     return {
         "text": text,
         "reproduced": reproduced,
+        "status": status,
         "correctness": corr,
         "min_gain": config.min_gain,
         "alpha": config.alpha,

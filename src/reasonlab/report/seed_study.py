@@ -93,6 +93,7 @@ def seed_study(results: dict[int, dict[str, Any]], alpha: float, headline: str =
             "base_pass@1": _mean_std(list(b["base"].values())),
         }
     reproduced = {s: r["verdict"].get("reproduced") for s, r in results.items()}
+    statuses = {s: r["verdict"].get("status") for s, r in results.items()}
     heads = list(headline_effects.values())
     training = _mean_std(heads)["std"]
     evaluation = float(np.mean(eval_se)) if eval_se else None
@@ -109,6 +110,7 @@ def seed_study(results: dict[int, dict[str, Any]], alpha: float, headline: str =
         "headline_passk": _mean_std(list(headline_passk.values())),
         "verdict_per_seed": reproduced,
         "reproduced_in": sum(1 for v in reproduced.values() if v),
+        "partly_in": sum(1 for v in statuses.values() if v == "partly"),
         "noise": {
             "training_std": training,
             "evaluation_se": evaluation,
@@ -134,7 +136,9 @@ def study_verdict(study: dict[str, Any]) -> str:
     evaln = "-" if noise["evaluation_se"] is None else f"{100 * noise['evaluation_se']:.1f} pp"
     text = (
         f"Verdict: over {n} training seeds the paper's claim is reproduced in {study['reproduced_in']} of {n} (each "
-        f"seed's own verdict). The headline "
+        f"seed's own verdict)"
+        + (f", in direction but not in size in {study['partly_in']}" if study.get("partly_in") else "")
+        + ". The headline "
         f"effect ({what} pass@1 gain on the {study['headline_band']}) is {_pp(h['mean'])} +- {spread} (mean +- std "
         f"over seeds; range {_pp(h['min'])} to {_pp(h['max'])})"
         + _significance(study)

@@ -317,7 +317,8 @@ def _seed_study(run: RecipeRun, study: dict[str, Any], results: dict[int, dict[s
     first = results[min(results)]
     run.kind, run.seeds, run.verdict = "seed study", n, study_verdict(study)
     run.claim = first.get("claim") or cfg.get("claim") or EDGE_CLAIM
-    run.reproduced = f"reproduced in {study['reproduced_in']} of {n} seeds"
+    partly = f", in direction only in {study['partly_in']}" if study.get("partly_in") else ""
+    run.reproduced = f"reproduced in {study['reproduced_in']} of {n} seeds{partly}"
     corr, band = study["correctness"], study["headline_band"]
     h = study["headline_effect"]
     if h["mean"] is not None:
