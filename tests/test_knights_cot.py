@@ -1,4 +1,4 @@
-"""Knights & Knaves chain-of-thought knob (``cot: full|compact``): the default stays byte-identical, every
+"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup``): the default stays byte-identical, every
 rendering of gold verifies perfect, and the compact chain is a correct truth table (read back independently)."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_cycle_names_are_consecutive_on_the_circle_of_twelve_with_the_same_puzzl
 
 
 def test_unknown_cot_is_a_one_line_error():
-    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full' or 'compact'"):
+    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full', 'compact' or 'lookup'"):
         task_params("knights", {"cot": "short"})
     with pytest.raises(ValueError, match="chain-of-thought style"):
         render_completion((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "x")
@@ -128,25 +128,26 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
     st.sampled_from(["common", "uncommon", "mixed", "fixed", "few", "cycle"]),
-    st.sampled_from(["full", "compact"]),
+    st.sampled_from(["full", "compact", "lookup"]),
     st.integers(0, 10**6),
 )
 def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, names, cot, seed):
     params = TASK.params(people=people, depth=depth, width=width, roles=roles, names=names, cot=cot)
     for p in TASK.generate(params, 2, seed=seed):
         _assert_perfect(p)
-        if cot == "compact":
+        if cot != "full":
             check_compact_chain(p)
 
 
+@pytest.mark.parametrize("cot", ["compact", "lookup"])
 @pytest.mark.parametrize("kind", PERTURBATIONS)
-def test_perturbations_keep_the_compact_chain(kind):
-    for p in TASK.generate(TASK.params(people="3-4", cot="compact"), 6, seed=11):
+def test_perturbations_keep_the_compact_chain(kind, cot):
+    for p in TASK.generate(TASK.params(people="3-4", cot=cot), 6, seed=11):
         try:
             q = perturb_problem(p, kind, seed=5)
         except PerturbError:  # a math-level edit may find no unique variant
             continue
-        assert q.meta["cot"] == "compact"
+        assert q.meta["cot"] == cot
         _assert_perfect(q)
         check_compact_chain(q)
 
@@ -169,9 +170,11 @@ def _truth(node: list, a: tuple[bool, ...]) -> bool:
 
 
 def check_compact_chain(p: Problem) -> None:
-    """Read the compact think block back: tries in counting order, every leaf value, every statement value
-    and every verdict right, each try stopping at its first ``no``, the last try the recorded solution."""
+    """Read the compact (or lookup) think block back: tries in counting order, every leaf value, every
+    statement value and verdict right, each try stopping at its first ``no``, the last try the recorded
+    solution; in a lookup chain every ``NAME ROLE`` pair states the role under the current try."""
     names, (good, bad) = p.meta["names"], p.meta["roles"]
+    lookup = p.meta["cot"] == "lookup"
     statements = p.meta["statements"]
     n = len(names)
     think = p.solution.split("</think>")[0].strip().split("\n")
@@ -187,10 +190,26 @@ def check_compact_chain(p: Problem) -> None:
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
             quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
+            if lookup:  # the line opens with the try
+                current = ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True))
+                quote = f"- {current}: {quote[2:]}"
             assert line.startswith(quote)
-            assert line.endswith(f" = {'T' if value else 'F'}, {good if a[j] else bad} {verdict}.")
-            for who, role, tv in re.findall(r"(\w+) (\w+) ([TF])\b", line[len(quote) :]):
-                assert (a[names.index(who)] == (role == good)) == (tv == "T")
+            speaker = f"{names[j]} " if lookup else ""
+            assert line.endswith(f" = {'T' if value else 'F'}, {speaker}{good if a[j] else bad} {verdict}.")
+            body = line[len(quote) :]
+            if lookup:
+                leaves = re.findall(r"(\w+) is an? (\w+) ([TF])\b", body)
+                for who, claim, tv in leaves:
+                    assert (a[names.index(who)] == (claim == good)) == (tv == "T")
+                for who, role in re.findall(rf"(\w+) ({good}|{bad})\b", body):  # bare pairs: the current try
+                    assert who not in names or role == (good if a[names.index(who)] else bad)
+            else:
+                leaves = re.findall(r"(\w+) (\w+) ([TF])\b", body)
+                for who, role, tv in leaves:
+                    assert (a[names.index(who)] == (role == good)) == (tv == "T")
+            assert len(leaves) == json.dumps(statements[j]).count("telling-truth") + json.dumps(statements[j]).count(
+                "lying"
+            )
             if verdict == "no":
                 break
         else:
@@ -221,4 +240,25 @@ def test_compact_chain_hand_example():
         "Try Ann knave, Bob knave.\n"
         '- Ann says, "Bob is a knave and I am a knight." Bob knave T and Ann knight F = F, knave ok.\n'
         '- Bob says, "Ann is a knight." Ann knight F = F, knave ok.\n'
+    )
+
+
+def test_lookup_chain_hand_example():
+    """The lookup chain: each check line opens with the try, claims read as in the prompt, the speaker named."""
+    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
+    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "lookup")
+    a = 'Ann says, "Bob is a knave and I am a knight."'
+    b = 'Bob says, "Ann is a knight."'
+    assert text.split("</think>")[0] == (
+        "\nTry Ann knight, Bob knight.\n"
+        f"- Ann knight, Bob knight: {a} Bob is a knave F and Ann is a knight T = F, Ann knight no.\n"
+        "Try Ann knight, Bob knave.\n"
+        f"- Ann knight, Bob knave: {a} Bob is a knave T and Ann is a knight T = T, Ann knight ok.\n"
+        f"- Ann knight, Bob knave: {b} Ann is a knight T = T, Bob knave no.\n"
+        "Try Ann knave, Bob knight.\n"
+        f"- Ann knave, Bob knight: {a} Bob is a knave F and Ann is a knight F = F, Ann knave ok.\n"
+        f"- Ann knave, Bob knight: {b} Ann is a knight F = F, Bob knight no.\n"
+        "Try Ann knave, Bob knave.\n"
+        f"- Ann knave, Bob knave: {a} Bob is a knave T and Ann is a knight F = F, Ann knave ok.\n"
+        f"- Ann knave, Bob knave: {b} Ann is a knight F = F, Bob knave ok.\n"
     )

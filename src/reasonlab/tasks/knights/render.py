@@ -317,23 +317,27 @@ def _tv_letter(value: bool) -> str:
 
 
 def compact_formula(
-    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool]
+    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool], lookup: bool = False
 ) -> tuple[str, bool]:
     """A formula with every leaf's truth written after it, and its value under the full ``assign``.
 
-    A leaf reads ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false); a compound operand is
-    bracketed with its own value (``(A knight T and B knave F = F)``), so each value the line states
-    follows from values written just before it.
+    A leaf reads ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false); with ``lookup`` it reads
+    ``NAME is a ROLE V`` (the claim in the prompt's words), so that in a lookup chain the bare pair
+    ``NAME ROLE`` only ever states a role under the current try. A compound operand is bracketed with its
+    own value (``(A knight T and B knave F = F)``), so each value the line states follows from values
+    written just before it.
     """
     op = node[0]
     if op in LEAF_KINDS:
         truthful = op == "telling-truth"
         value = assign[node[1]] == truthful
+        if lookup:
+            return f"{names[node[1]]} is {role_np(truthful, roles)} {_tv_letter(value)}", value
         return f"{names[node[1]]} {roles[0] if truthful else roles[1]} {_tv_letter(value)}", value
     parts: list[str] = []
     values: list[bool] = []
     for child in node[1:]:
-        text, value = compact_formula(child, names, roles, assign)
+        text, value = compact_formula(child, names, roles, assign, lookup)
         parts.append(text if child[0] in LEAF_KINDS else f"({text} = {_tv_letter(value)})")
         values.append(value)
     if op == "not":
@@ -350,7 +354,11 @@ def compact_formula(
 
 
 def compact_chain(
-    statements: Sequence[Formula], names: Sequence[str], roles: Sequence[str], solution: Sequence[bool]
+    statements: Sequence[Formula],
+    names: Sequence[str],
+    roles: Sequence[str],
+    solution: Sequence[bool],
+    lookup: bool = False,
 ) -> str:
     """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
 
@@ -371,16 +379,15 @@ def compact_chain(
     lines: list[str] = []
     for code in range(1 << n):
         assign = [not (code >> (n - 1 - i)) & 1 for i in range(n)]
-        lines.append(
-            "Try "
-            + ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True))
-            + "."
-        )
+        current = ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True))
+        lines.append(f"Try {current}.")
         for j, statement in enumerate(statements):
-            text, value = compact_formula(statement, names, roles, assign)
+            text, value = compact_formula(statement, names, roles, assign, lookup)
             fits = value == assign[j]
             role = roles[0] if assign[j] else roles[1]
             quote = statement_sentence(0, j, statement, names, roles)
+            if lookup:  # the try opens the line, the speaker is named: every NAME ROLE pair is the current try
+                quote, role = f"{current}: {quote}", f"{names[j]} {role}"
             lines.append(f"- {quote} {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
             if not fits:
                 break
@@ -391,7 +398,7 @@ def compact_chain(
     raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
 
 
-COT_STYLES = ("full", "compact")
+COT_STYLES = ("full", "compact", "lookup")
 
 
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
@@ -426,8 +433,8 @@ def render_completion(
     """
     if cot_style == "full":
         cot = chain_of_thought(statements, names, roles, solution)
-    elif cot_style == "compact":
-        cot = compact_chain(statements, names, roles, solution)
+    elif cot_style in ("compact", "lookup"):
+        cot = compact_chain(statements, names, roles, solution, lookup=cot_style == "lookup")
     else:
         raise ValueError(f"unknown chain-of-thought style {cot_style!r} (allowed: {', '.join(COT_STYLES)})")
     return f"\n{cot}\n</think>\n<answer>\n{answer_text(names, roles, solution)}\n</answer>"
