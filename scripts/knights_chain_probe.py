@@ -1,15 +1,14 @@
 """Teacher-forced Knights & Knaves probe: which step of the compact chain does a model get wrong?
 
-Feeds fresh puzzles' gold completions (``cot: compact`` or ``lookup``, ``names: cycle``, fixed phrasing,
-seed 4242) through the model and scores every completion token by category: the quote of a statement
-(``quote``: the first time that speaker's line is written in the chain, copied from the prompt;
-``quote_rep``: a later try, copied from an earlier line), in a lookup chain the try that opens each check
-line (``prefix_name``, ``prefix_role``), a leaf's person (``leaf_name``), the claimed role (``leaf_role``),
-the leaf's truth
-(``leaf_tf``; on a repeated line split into ``_same`` / ``_flip``: the same truth as the previous try's
-line or the other one), the statement's value, the speaker's role, the verdict, the try lines' names and
-roles, the answer block's roles. Per category: the argmax accuracy and the expected error of one
-sample at ``--temperature`` (``1 - p_T(gold token)``), summed per chain to show where the mass of errors
+Feeds fresh puzzles' gold completions (``cot: compact``, ``lookup`` or ``short``, ``names: cycle``, fixed
+phrasing, seed 4242) through the model and scores every completion token by category: the quote of a statement
+(``quote``: the first time that speaker's line is written in the chain, copied from the prompt; ``quote_rep``: a
+later try, copied from an earlier line; in a short chain only the speaker's name), in a lookup chain the try that
+opens each check line (``prefix_name``, ``prefix_role``), a leaf's person (``leaf_name``), the claimed role
+(``leaf_role``), the leaf's truth (``leaf_tf``; on a repeated line split into ``_same`` / ``_flip``: the same
+truth as the previous try's line or the other one), the statement's value, the speaker's role, the verdict, the
+try lines' names and roles, the answer block's roles. Per category: the argmax accuracy and the expected error
+of one sample at ``--temperature`` (``1 - p_T(gold token)``), summed per chain to show where the mass of errors
 lies.
 
     .venv/bin/python scripts/knights_chain_probe.py runs/NAME/model --people 3 --n 40 [--cot lookup]
@@ -49,9 +48,12 @@ def char_categories(think: str, lookup: bool = False) -> list[str]:
             for m in re.finditer(r"(\w+) (knight|knave)", line):
                 mark(m.start(1), m.end(1), "try_name")
                 mark(m.start(2), m.end(2), "try_role")
-        elif line.startswith("- ") and '." ' in line:
-            close = line.index('." ') + 2
-            quote = line.index(": ") + 2 if lookup else 2
+        elif line.startswith("- ") and ('." ' in line or ": " in line):
+            if '." ' in line:
+                close = line.index('." ') + 2
+                quote = line.index(": ") + 2 if lookup else 2
+            else:  # a short chain: ``- NAME: `` and the leaves
+                quote, close = 2, line.index(": ")
             if lookup:  # the line opens with the try: ``NAME ROLE, ...: ``
                 for m in re.finditer(r"(\w+) (knight|knave)", line[:quote]):
                     mark(m.start(1), m.end(1), "prefix_name")
@@ -87,7 +89,7 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--people", type=int, nargs="+", default=[3])
     ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--cot", default="compact", choices=["compact", "lookup"])
+    ap.add_argument("--cot", default="compact", choices=["compact", "lookup", "short"])
     ap.add_argument("--temperature", type=float, default=0.7)
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -1,5 +1,5 @@
 """The teacher-forced K&K chain probe (scripts/knights_chain_probe.py): its token categories on hand-built
-chains, compact and lookup."""
+chains, compact, lookup and short."""
 
 from __future__ import annotations
 
@@ -71,3 +71,12 @@ def test_lookup_chain_categories() -> None:
     assert rep.startswith("- Ann knight, Bob knave: Ann says")
     assert cats[4][rep.index("Ann says")] == "quote_rep"
     assert cats[4][rep.index("Bob is a knave T") + 15] == "leaf_tf_rep_flip"
+
+
+def test_short_chain_categories() -> None:
+    lines, cats = _cats("short")
+    line, row = lines[2], cats[2]  # '- Ann: Bob knave F and Ann knight T = F, knight no.'
+    assert line.startswith("- Ann: Bob knave F")
+    assert row[2] == "quote" and row[line.index("Bob")] == "leaf_name" and row[line.index(" F ") + 1] == "leaf_tf"
+    assert row[line.index("knight no")] == "spk_role" and row[line.index("no.")] == "verdict"
+    assert cats[4][lines[4].index("knave T") + 6] == "leaf_tf_rep_flip"

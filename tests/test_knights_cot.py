@@ -1,4 +1,4 @@
-"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup``): the default stays byte-identical, every
+"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup|short``): the default stays byte-identical, every
 rendering of gold verifies perfect, and the compact chain is a correct truth table (read back independently)."""
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def test_cycle_names_are_consecutive_on_the_circle_of_twelve_with_the_same_puzzl
 
 
 def test_unknown_cot_is_a_one_line_error():
-    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full', 'compact' or 'lookup'"):
-        task_params("knights", {"cot": "short"})
+    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full', 'compact', 'lookup' or 'short'"):
+        task_params("knights", {"cot": "brief"})
     with pytest.raises(ValueError, match="chain-of-thought style"):
         render_completion((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "x")
 
@@ -128,7 +128,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
     st.sampled_from(["common", "uncommon", "mixed", "fixed", "few", "cycle"]),
-    st.sampled_from(["full", "compact", "lookup"]),
+    st.sampled_from(["full", "compact", "lookup", "short"]),
     st.integers(0, 10**6),
 )
 def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, names, cot, seed):
@@ -139,7 +139,7 @@ def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, n
             check_compact_chain(p)
 
 
-@pytest.mark.parametrize("cot", ["compact", "lookup"])
+@pytest.mark.parametrize("cot", ["compact", "lookup", "short"])
 @pytest.mark.parametrize("kind", PERTURBATIONS)
 def test_perturbations_keep_the_compact_chain(kind, cot):
     for p in TASK.generate(TASK.params(people="3-4", cot=cot), 6, seed=11):
@@ -170,7 +170,7 @@ def _truth(node: list, a: tuple[bool, ...]) -> bool:
 
 
 def check_compact_chain(p: Problem) -> None:
-    """Read the compact (or lookup) think block back: tries in counting order, every leaf value, every
+    """Read the compact (lookup, short) think block back: tries in counting order, every leaf value, every
     statement value and verdict right, each try stopping at its first ``no``, the last try the recorded
     solution; in a lookup chain every ``NAME ROLE`` pair states the role under the current try."""
     names, (good, bad) = p.meta["names"], p.meta["roles"]
@@ -190,6 +190,8 @@ def check_compact_chain(p: Problem) -> None:
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
             quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
+            if p.meta["cot"] == "short":  # no quote: the speaker's name
+                quote = f"- {names[j]}: "
             if lookup:  # the line opens with the try
                 current = ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True))
                 quote = f"- {current}: {quote[2:]}"
@@ -261,4 +263,23 @@ def test_lookup_chain_hand_example():
         "Try Ann knave, Bob knave.\n"
         f"- Ann knave, Bob knave: {a} Bob is a knave T and Ann is a knight F = F, Ann knave ok.\n"
         f"- Ann knave, Bob knave: {b} Ann is a knight F = F, Bob knave ok.\n"
+    )
+
+
+def test_short_chain_hand_example():
+    """The short chain: the compact chain with the speaker's name in place of the quoted statement."""
+    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
+    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "short")
+    assert text.split("</think>")[0] == (
+        "\nTry Ann knight, Bob knight.\n"
+        "- Ann: Bob knave F and Ann knight T = F, knight no.\n"
+        "Try Ann knight, Bob knave.\n"
+        "- Ann: Bob knave T and Ann knight T = T, knight ok.\n"
+        "- Bob: Ann knight T = T, knave no.\n"
+        "Try Ann knave, Bob knight.\n"
+        "- Ann: Bob knave F and Ann knight F = F, knave ok.\n"
+        "- Bob: Ann knight F = F, knight no.\n"
+        "Try Ann knave, Bob knave.\n"
+        "- Ann: Bob knave T and Ann knight F = F, knave ok.\n"
+        "- Bob: Ann knight F = F, knave ok.\n"
     )

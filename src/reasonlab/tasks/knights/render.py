@@ -359,6 +359,7 @@ def compact_chain(
     roles: Sequence[str],
     solution: Sequence[bool],
     lookup: bool = False,
+    quote: bool = True,
 ) -> str:
     """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
 
@@ -385,10 +386,10 @@ def compact_chain(
             text, value = compact_formula(statement, names, roles, assign, lookup)
             fits = value == assign[j]
             role = roles[0] if assign[j] else roles[1]
-            quote = statement_sentence(0, j, statement, names, roles)
+            said = statement_sentence(0, j, statement, names, roles) if quote else f"{names[j]}:"
             if lookup:  # the try opens the line, the speaker is named: every NAME ROLE pair is the current try
-                quote, role = f"{current}: {quote}", f"{names[j]} {role}"
-            lines.append(f"- {quote} {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
+                said, role = f"{current}: {said}", f"{names[j]} {role}"
+            lines.append(f"- {said} {text} = {_tv_letter(value)}, {role} {'ok' if fits else 'no'}.")
             if not fits:
                 break
         else:
@@ -398,7 +399,7 @@ def compact_chain(
     raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
 
 
-COT_STYLES = ("full", "compact", "lookup")
+COT_STYLES = ("full", "compact", "lookup", "short")
 
 
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
@@ -433,8 +434,8 @@ def render_completion(
     """
     if cot_style == "full":
         cot = chain_of_thought(statements, names, roles, solution)
-    elif cot_style in ("compact", "lookup"):
-        cot = compact_chain(statements, names, roles, solution, lookup=cot_style == "lookup")
+    elif cot_style in ("compact", "lookup", "short"):
+        cot = compact_chain(statements, names, roles, solution, cot_style == "lookup", cot_style != "short")
     else:
         raise ValueError(f"unknown chain-of-thought style {cot_style!r} (allowed: {', '.join(COT_STYLES)})")
     return f"\n{cot}\n</think>\n<answer>\n{answer_text(names, roles, solution)}\n</answer>"
