@@ -26,6 +26,7 @@ from reasonlab.model import load_model
 from reasonlab.tasks import get_task
 
 ROLE = re.compile(r"\b(knight|knave)\b")
+PAIR = re.compile(r"(\w+) (knight|knave)")  # a bare NAME ROLE pair: a try line, a lookup line's opening
 LEAF = re.compile(r"(?P<name>\w+) (?P<claim>knight|knave) (?P<tf>[TF])")
 LOOKUP_LEAF = re.compile(r"(?P<name>\w+) is an? (?P<claim>knight|knave) (?P<tf>[TF])")
 SPEAKER = re.compile(r", (?:\w+ )?(?P<role>knight|knave) (?P<verdict>ok|no)\.$")
@@ -45,7 +46,7 @@ def char_categories(think: str, lookup: bool = False) -> list[str]:
         if line:
             mark(0, min(len(line), 2), "line_kind")
         if line.startswith("Try "):
-            for m in re.finditer(r"(\w+) (knight|knave)", line):
+            for m in PAIR.finditer(line):
                 mark(m.start(1), m.end(1), "try_name")
                 mark(m.start(2), m.end(2), "try_role")
         elif line.startswith("- ") and ('." ' in line or ": " in line):
@@ -55,7 +56,7 @@ def char_categories(think: str, lookup: bool = False) -> list[str]:
             else:  # a short chain: ``- NAME: `` and the leaves
                 quote, close = 2, line.index(": ")
             if lookup:  # the line opens with the try: ``NAME ROLE, ...: ``
-                for m in re.finditer(r"(\w+) (knight|knave)", line[:quote]):
+                for m in PAIR.finditer(line, 0, quote):
                     mark(m.start(1), m.end(1), "prefix_name")
                     mark(m.start(2), m.end(2), "prefix_role")
             speaker = line[quote:].split(" ", 1)[0]

@@ -374,6 +374,10 @@ def compact_chain(
     try, a leaf's truth on the person's role in the try line, the value on the leaves, the verdict on
     the value and the speaker's role. Lines open with a word or a dash, so a name is always the same
     token (the one after a space) wherever it occurs.
+
+    ``lookup`` opens each check line with the try (``- Zoey knight, Oliver knave: Zoey says, ...``), writes
+    claims as ``NAME is a ROLE V`` and names the speaker before their role, so a bare ``NAME ROLE`` pair is
+    always the current try; ``quote=False`` writes ``- NAME:`` in place of the quoted statement.
     """
     n = len(statements)
     target = [bool(v) for v in solution]

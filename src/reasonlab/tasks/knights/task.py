@@ -76,7 +76,7 @@ class KnightsParams(StrictModel):
     cot: Literal["full", "compact", "lookup", "short"] = Field(
         "full",
         description="gold chain of thought: full (the published backtracking narration), compact (a truth "
-        "table with early exit, every value written down: for small from-scratch models) or lookup (compact "
+        "table with early exit, every value written down: for small from-scratch models), lookup (compact "
         "with the try restated at the start of each check line, each claim in the prompt's words and the "
         "speaker named: a bare NAME ROLE pair only ever states the current try, so a person's role is read "
         "from the same line) or short (compact without the quoted statement: the speaker's name, then the "
