@@ -342,11 +342,19 @@ class Decoder(nn.Module):
         position_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         kv_cache: KVCache | None = None,
+        segment_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Final-norm hidden states ``[B, T, hidden]``; see :meth:`forward` for the arguments."""
         bsz, seq = input_ids.shape
+        if segment_ids is not None:
+            if kv_cache is not None or attention_mask is not None or position_ids is not None:
+                raise ValueError("segment_ids replace attention_mask and position_ids and take no kv_cache")
+            if segment_ids.shape != (bsz, seq):
+                raise ValueError(f"segment_ids must have shape {(bsz, seq)}, got {tuple(segment_ids.shape)}")
         start = kv_cache.length if kv_cache is not None else 0
         total = start + seq
+        if segment_ids is not None:
+            position_ids = segment_positions(segment_ids)
         if kv_cache is not None and total > kv_cache.max_len:
             raise ReasonlabError(f"KV cache holds {kv_cache.max_len} positions; {total} requested")
         if attention_mask is not None and attention_mask.shape != (bsz, total):
@@ -363,7 +371,11 @@ class Decoder(nn.Module):
         rope_cos, rope_sin = cast(torch.Tensor, self.rope_cos), cast(torch.Tensor, self.rope_sin)  # buffers
         cos = rope_cos[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
         sin = rope_sin[position_ids].unsqueeze(1).to(self.embed.weight.dtype)
-        mask, is_causal = self._attention_mask(attention_mask, bsz, seq, start, input_ids.device)
+        mask: torch.Tensor | None
+        if segment_ids is not None:
+            mask, is_causal = segment_mask(segment_ids), False
+        else:
+            mask, is_causal = self._attention_mask(attention_mask, bsz, seq, start, input_ids.device)
         if mask is not None:  # additive float mask, built once per forward instead of once per layer
             mask = torch.zeros(mask.shape, dtype=self.embed.weight.dtype, device=mask.device).masked_fill_(
                 ~mask, float("-inf")
@@ -411,6 +423,7 @@ class Decoder(nn.Module):
         position_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         kv_cache: KVCache | None = None,
+        segment_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, T, vocab]`` for ``input_ids[B, T]``.
 
@@ -418,7 +431,46 @@ class Decoder(nn.Module):
         ones, as in Hugging Face; ``position_ids[B, T]`` default to ``cumsum(mask) - 1`` (so left padding
         does not shift positions) or to ``past .. past+T-1``. With ``kv_cache`` the new keys/values are
         appended to the cache and attention covers everything cached so far.
+
+        ``segment_ids[B, T]`` (training on packed rows, :func:`segment_ids_after_eos`) make every document of a
+        row its own sequence: a token attends only to earlier tokens of its own segment and positions restart
+        at 0 in each segment, so a packed document is computed exactly as if it stood alone.
         """
         return self.logits(
-            self.hidden_states(input_ids, position_ids=position_ids, attention_mask=attention_mask, kv_cache=kv_cache)
+            self.hidden_states(
+                input_ids,
+                position_ids=position_ids,
+                attention_mask=attention_mask,
+                kv_cache=kv_cache,
+                segment_ids=segment_ids,
+            )
         )
+
+
+def segment_ids_after_eos(input_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Document index of every token of packed rows ``[B, T]``: the number of ``eos_id`` tokens strictly before it.
+
+    A packed row is ``doc_1 <eos> doc_2 <eos> ...``, so each ``<eos>`` belongs to the document it closes and the
+    next token opens a new segment. Example, eos = 9: ``[5, 6, 9, 7, 9, 0]`` -> ``[0, 0, 0, 1, 1, 2]``.
+    """
+    is_eos = (input_ids == eos_id).long()
+    return is_eos.cumsum(-1) - is_eos
+
+
+def segment_positions(segment_ids: torch.Tensor) -> torch.Tensor:
+    """Position of each token within its segment: ``j - (first index of j's segment)``.
+
+    Example: segments ``[0, 0, 0, 1, 1, 2]`` -> positions ``[0, 1, 2, 0, 1, 0]``.
+    """
+    idx = torch.arange(segment_ids.shape[-1], device=segment_ids.device).expand_as(segment_ids)
+    opens = torch.ones_like(segment_ids, dtype=torch.bool)
+    opens[:, 1:] = segment_ids[:, 1:] != segment_ids[:, :-1]
+    return idx - torch.cummax(torch.where(opens, idx, torch.zeros_like(idx)), dim=-1).values
+
+
+def segment_mask(segment_ids: torch.Tensor) -> torch.Tensor:
+    """Block-diagonal causal mask ``[B, 1, T, T]`` (True = may attend): key ``j`` is visible to query ``i``
+    iff ``j <= i`` and both lie in the same segment."""
+    seq = segment_ids.shape[-1]
+    causal = torch.ones(seq, seq, dtype=torch.bool, device=segment_ids.device).tril()
+    return (segment_ids[:, :, None] == segment_ids[:, None, :])[:, None] & causal

@@ -27,6 +27,7 @@ from reasonlab.compute import ComputeLedger, attention_shape, train_flops
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.model import Decoder
+from reasonlab.model.decoder import segment_ids_after_eos
 from reasonlab.rundir import ProgressLine, RunDir, load_checkpoint_state, resume_checkpoint
 from reasonlab.rundir import resolve_device as resolve_device_name
 from reasonlab.tracking import check_sinks
@@ -91,14 +92,20 @@ def corpus_ids(corpus: PackedCorpus, vocab_size: int) -> tuple[torch.Tensor, tor
 
 
 def loss_fn(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, restrict: tuple[torch.Tensor, torch.Tensor] | None = None
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    restrict: tuple[torch.Tensor, torch.Tensor] | None = None,
+    document_eos: int | None = None,
 ) -> torch.Tensor:
     """Summed cross-entropy over target positions (labels ``-100`` are ignored).
 
     With ``restrict = (keep, remap)`` (:func:`corpus_ids`) the softmax runs over the ``keep`` ids only:
-    ``-log(exp(z_y) / sum_{j in keep} exp(z_j))``.
+    ``-log(exp(z_y) / sum_{j in keep} exp(z_j))``. With ``document_eos`` (``optim.attention: document``) each
+    document of a packed row, closed by that id, attends only to itself (:func:`segment_ids_after_eos`).
     """
-    logits = model(x)
+    segments = None if document_eos is None else segment_ids_after_eos(x, document_eos)
+    logits = model(x) if segments is None else model(x, segment_ids=segments)
     if restrict is not None:
         keep, remap = restrict
         logits = logits.index_select(-1, keep)
@@ -129,6 +136,7 @@ def evaluate_loss(
     device: torch.device,
     amp: torch.dtype | None,
     restrict: tuple[torch.Tensor, torch.Tensor] | None = None,
+    document_eos: int | None = None,
 ) -> float | None:
     """Mean per-target-token loss on the held-out rows (None when there are none)."""
     batches = corpus.val_batches(batch_size)
@@ -140,7 +148,7 @@ def evaluate_loss(
     with torch.no_grad():
         for x, y, n in batches:
             with _autocast(device, amp):
-                total += float(loss_fn(model, x.to(device), y.to(device), restrict))
+                total += float(loss_fn(model, x.to(device), y.to(device), restrict, document_eos))
             count += n
     model.train(was_training)
     return total / max(count, 1)
@@ -229,6 +237,7 @@ def train_loop(
         restrict = (keep.to(device), remap.to(device))
         if log:
             log(f"training softmax over the {len(keep)} ids that occur in the corpus (of {vocab_size})")
+    document_eos = tokenizer.eos_id if optim.attention == "document" else None
 
     n_params = sum(p.numel() for p in model.parameters())
     attn = attention_shape(model.config) if hasattr(model, "config") else None
@@ -284,7 +293,11 @@ def train_loop(
                     x, y = x[rows], y[rows]
                 with _autocast(device, amp), _sync_on_last(train_model, dist_ctx, k == len(micro) - 1):
                     loss = loss_fn(
-                        train_model, x.to(device, non_blocking=True), y.to(device, non_blocking=True), restrict
+                        train_model,
+                        x.to(device, non_blocking=True),
+                        y.to(device, non_blocking=True),
+                        restrict,
+                        document_eos,
                     )
                     if dist_ctx is None:
                         (loss / max(n_targets, 1)).backward()
@@ -318,7 +331,7 @@ def train_loop(
             now = time.perf_counter()
             done = step + 1
             if runtime.eval_every and done % runtime.eval_every == 0 and done < end:
-                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict, document_eos)
                 if val_loss is not None:
                     metrics["val/loss"] = val_loss
             if done % runtime.log_every == 0 or done == end:
@@ -328,7 +341,7 @@ def train_loop(
                     progress.report(done, loss_value, tps, now - t0, steps_done)
                 window_t, window_tokens = now, 0
             if done == end:
-                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict)
+                val_loss = evaluate_loss(model, corpus, optim.batch_size, device, amp, restrict, document_eos)
                 if val_loss is not None:
                     metrics["val/loss"] = val_loss
             if writer:

@@ -50,6 +50,12 @@ class TrainOptimConfig(OptimConfig):
         description="Ids the training softmax covers: the whole vocabulary, or only the ids that occur in the "
         "training corpus (ids that never occur cannot soak up probability mass; see docs/results.md).",
     )
+    attention: Literal["row", "document"] = Field(
+        "row",
+        description="What a token of a packed row attends to: every earlier token of the row (documents see "
+        "their neighbours), or only earlier tokens of its own document, with positions restarting at 0 in "
+        "each, as at inference (a block-diagonal mask; documents end at <eos>).",
+    )
 
 
 class RLOptimConfig(OptimConfig):
