@@ -351,10 +351,9 @@ class Decoder(nn.Module):
                 raise ValueError("segment_ids replace attention_mask and position_ids and take no kv_cache")
             if segment_ids.shape != (bsz, seq):
                 raise ValueError(f"segment_ids must have shape {(bsz, seq)}, got {tuple(segment_ids.shape)}")
+            position_ids = segment_positions(segment_ids)
         start = kv_cache.length if kv_cache is not None else 0
         total = start + seq
-        if segment_ids is not None:
-            position_ids = segment_positions(segment_ids)
         if kv_cache is not None and total > kv_cache.max_len:
             raise ReasonlabError(f"KV cache holds {kv_cache.max_len} positions; {total} requested")
         if attention_mask is not None and attention_mask.shape != (bsz, total):
