@@ -1,17 +1,18 @@
 """Teacher-forced Knights & Knaves probe: which step of the compact chain does a model get wrong?
 
-Feeds fresh puzzles' gold completions (``cot: compact``, ``lookup`` or ``short``, ``names: cycle``, fixed
+Feeds fresh puzzles' gold completions (``cot: compact``, ``lookup``, ``short`` or ``roles``, ``names: cycle``, fixed
 phrasing, seed 4242) through the model and scores every completion token by category: the quote of a statement
 (``quote``: the first time that speaker's line is written in the chain, copied from the prompt; ``quote_rep``: a
 later try, copied from an earlier line; in a short chain only the speaker's name), in a lookup chain the try that
 opens each check line (``prefix_name``, ``prefix_role``), a leaf's person (``leaf_name``), the claimed role
-(``leaf_role``), the leaf's truth (``leaf_tf``; on a repeated line split into ``_same`` / ``_flip``: the same
-truth as the previous try's line or the other one), the statement's value, the speaker's role, the verdict, the
-try lines' names and roles, the answer block's roles. Per category: the argmax accuracy and the expected error
-of one sample at ``--temperature`` (``1 - p_T(gold token)``), summed per chain to show where the mass of errors
-lies.
+(``leaf_role``), in a roles chain the person's role under the try written after it (``leaf_try``: the lookup
+in the try line), the leaf's truth (``leaf_tf``; on a repeated line ``leaf_tf`` and ``leaf_try`` split into
+``_same`` / ``_flip``: the same token as the previous try's line or the other one), the statement's value,
+the speaker's role, the verdict, the try lines' names and roles, the answer block's roles. Per category: the
+argmax accuracy and the expected error of one sample at ``--temperature`` (``1 - p_T(gold token)``), summed
+per chain to show where the mass of errors lies.
 
-    .venv/bin/python scripts/knights_chain_probe.py runs/NAME/model --people 3 --n 40 [--cot lookup]
+    .venv/bin/python scripts/knights_chain_probe.py runs/NAME/model --people 3 --n 40 [--cot lookup|short|roles]
 """
 
 from __future__ import annotations
@@ -29,14 +30,23 @@ ROLE = re.compile(r"\b(knight|knave)\b")
 PAIR = re.compile(r"(\w+) (knight|knave)")  # a bare NAME ROLE pair: a try line, a lookup line's opening
 LEAF = re.compile(r"(?P<name>\w+) (?P<claim>knight|knave) (?P<tf>[TF])")
 LOOKUP_LEAF = re.compile(r"(?P<name>\w+) is an? (?P<claim>knight|knave) (?P<tf>[TF])")
+ROLES_LEAF = re.compile(r"(?P<name>\w+) (?P<claim>knight|knave) vs (?P<try>knight|knave) (?P<tf>[TF])")
 SPEAKER = re.compile(r", (?:\w+ )?(?P<role>knight|knave) (?P<verdict>ok|no)\.$")
 
 
-def char_categories(think: str, lookup: bool = False) -> list[str]:
+def _flip(prev: list[str] | None, i: int, token: str) -> str:
+    """``_same`` / ``_flip``: whether the ``i``-th leaf token equals the previous try's, or "" on a first line."""
+    return "" if prev is None or i >= len(prev) else ("_same" if prev[i] == token else "_flip")
+
+
+def char_categories(think: str, cot: str = "compact") -> list[str]:
     """One category per character of a completion (``other`` where none applies); see the module doc."""
+    lookup = cot == "lookup"
+    leaf_re = LOOKUP_LEAF if lookup else ROLES_LEAF if cot == "roles" else LEAF
     cats = ["other"] * len(think)
     seen: set[str] = set()
     last_tf: dict[str, list[str]] = {}
+    last_try: dict[str, list[str]] = {}
     start = 0
     for line in think.split("\n"):
 
@@ -63,14 +73,16 @@ def char_categories(think: str, lookup: bool = False) -> list[str]:
             rep = "_rep" if speaker in seen else ""
             seen.add(speaker)
             mark(quote, close, "quote" + rep)
-            prev, now = last_tf.get(speaker), []
-            for i, m in enumerate((LOOKUP_LEAF if lookup else LEAF).finditer(line, close)):
+            tfs, tries = [], []
+            for i, m in enumerate(leaf_re.finditer(line, close)):
                 mark(m.start("name"), m.end("name"), "leaf_name" + rep)
                 mark(m.start("claim"), m.end("claim"), "leaf_role")
-                flip = "" if prev is None or i >= len(prev) else ("_same" if prev[i] == m["tf"] else "_flip")
-                mark(m.start("tf"), m.end("tf"), "leaf_tf" + rep + flip)
-                now.append(m["tf"])
-            last_tf[speaker] = now
+                if "try" in m.groupdict():
+                    mark(m.start("try"), m.end("try"), "leaf_try" + rep + _flip(last_try.get(speaker), i, m["try"]))
+                    tries.append(m["try"])
+                mark(m.start("tf"), m.end("tf"), "leaf_tf" + rep + _flip(last_tf.get(speaker), i, m["tf"]))
+                tfs.append(m["tf"])
+            last_tf[speaker], last_try[speaker] = tfs, tries
             for m in re.finditer(r"= ([TF])", line[close:]):
                 mark(close + m.start(1), close + m.end(1), "value")
             end = SPEAKER.search(line)
@@ -90,7 +102,7 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--people", type=int, nargs="+", default=[3])
     ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--cot", default="compact", choices=["compact", "lookup", "short"])
+    ap.add_argument("--cot", default="compact", choices=["compact", "lookup", "short", "roles"])
     ap.add_argument("--temperature", type=float, default=0.7)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -108,7 +120,7 @@ def main() -> None:
             pieces = [pieces_of[i].decode("utf-8", "replace") for i in c_ids]
             if "".join(pieces) != gold:
                 raise SystemExit(f"{args.model}: the tokenizer's pieces do not rebuild the gold completion")
-            cats = char_categories(gold, lookup=args.cot == "lookup")
+            cats = char_categories(gold, cot=args.cot)
             with torch.inference_mode():
                 logits = model(torch.tensor([p_ids + c_ids]))[0, len(p_ids) - 1 : -1].float()
             target = torch.tensor(c_ids)

@@ -1,5 +1,5 @@
 """The teacher-forced K&K chain probe (scripts/knights_chain_probe.py): its token categories on hand-built
-chains, compact, lookup and short."""
+chains, compact, lookup, short and roles."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ STATEMENTS = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
 def _cats(cot: str) -> tuple[list[str], list[str]]:
     text = render_completion(STATEMENTS, ["Ann", "Bob"], ["knight", "knave"], [False, False], cot)
     lines = text.split("\n")
-    cats = probe.char_categories(text, lookup=cot == "lookup")
+    cats = probe.char_categories(text, cot=cot)
     out, start = [], 0
     for line in lines:
         out.append(cats[start : start + len(line)])
@@ -80,3 +80,16 @@ def test_short_chain_categories() -> None:
     assert row[2] == "quote" and row[line.index("Bob")] == "leaf_name" and row[line.index(" F ") + 1] == "leaf_tf"
     assert row[line.index("knight no")] == "spk_role" and row[line.index("no.")] == "verdict"
     assert cats[4][lines[4].index("knave T") + 6] == "leaf_tf_rep_flip"
+
+
+def test_roles_chain_categories() -> None:
+    lines, cats = _cats("roles")
+    line, row = lines[2], cats[2]  # '- Ann: Bob knave vs knight F and Ann knight vs knight T = F, knight no.'
+    assert line.startswith("- Ann: Bob knave vs knight F")
+    assert row[line.index("Bob")] == "leaf_name" and row[line.index("knave")] == "leaf_role"
+    assert row[line.index("vs knight") + 3] == "leaf_try" and row[line.index(" F ") + 1] == "leaf_tf"
+    assert row[line.index("vs")] == "other" and row[line.index("knight no")] == "spk_role"
+    rep = lines[4]  # '- Ann: Bob knave vs knave T and Ann knight vs knight T = T, knight ok.': Bob's role flips
+    assert cats[4][rep.index("vs knave") + 3] == "leaf_try_rep_flip"
+    assert cats[4][rep.index("knave T") + 6] == "leaf_tf_rep_flip"
+    assert cats[4][rep.index("vs knight") + 3] == "leaf_try_rep_same"

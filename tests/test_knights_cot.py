@@ -1,5 +1,6 @@
-"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup|short``): the default stays byte-identical, every
-rendering of gold verifies perfect, and the compact chain is a correct truth table (read back independently)."""
+"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup|short|roles``): the default stays
+byte-identical, every rendering of gold verifies perfect, and the compact chain is a correct truth table (read
+back independently)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def test_cycle_names_are_consecutive_on_the_circle_of_twelve_with_the_same_puzzl
 
 
 def test_unknown_cot_is_a_one_line_error():
-    with pytest.raises(ReasonlabError, match="field 'cot': Input should be 'full', 'compact', 'lookup' or 'short'"):
+    allowed = "'full', 'compact', 'lookup', 'short' or 'roles'"
+    with pytest.raises(ReasonlabError, match=f"field 'cot': Input should be {allowed}"):
         task_params("knights", {"cot": "brief"})
     with pytest.raises(ValueError, match="chain-of-thought style"):
         render_completion((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "x")
@@ -128,7 +130,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
     st.sampled_from(["common", "uncommon", "mixed", "fixed", "few", "cycle"]),
-    st.sampled_from(["full", "compact", "lookup", "short"]),
+    st.sampled_from(["full", "compact", "lookup", "short", "roles"]),
     st.integers(0, 10**6),
 )
 def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, names, cot, seed):
@@ -139,7 +141,7 @@ def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, n
             check_compact_chain(p)
 
 
-@pytest.mark.parametrize("cot", ["compact", "lookup", "short"])
+@pytest.mark.parametrize("cot", ["compact", "lookup", "short", "roles"])
 @pytest.mark.parametrize("kind", PERTURBATIONS)
 def test_perturbations_keep_the_compact_chain(kind, cot):
     for p in TASK.generate(TASK.params(people="3-4", cot=cot), 6, seed=11):
@@ -170,7 +172,7 @@ def _truth(node: list, a: tuple[bool, ...]) -> bool:
 
 
 def check_compact_chain(p: Problem) -> None:
-    """Read the compact (lookup, short) think block back: tries in counting order, every leaf value, every
+    """Read the compact (lookup, short, roles) think block back: tries in counting order, every leaf value, every
     statement value and verdict right, each try stopping at its first ``no``, the last try the recorded
     solution; in a lookup chain every ``NAME ROLE`` pair states the role under the current try."""
     names, (good, bad) = p.meta["names"], p.meta["roles"]
@@ -190,7 +192,7 @@ def check_compact_chain(p: Problem) -> None:
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
             quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
-            if p.meta["cot"] == "short":  # no quote: the speaker's name
+            if p.meta["cot"] in ("short", "roles"):  # no quote: the speaker's name
                 quote = f"- {names[j]}: "
             if lookup:  # the line opens with the try
                 current = ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True))
@@ -205,6 +207,11 @@ def check_compact_chain(p: Problem) -> None:
                     assert (a[names.index(who)] == (claim == good)) == (tv == "T")
                 for who, role in re.findall(rf"(\w+) ({good}|{bad})\b", body):  # bare pairs: the current try
                     assert who not in names or role == (good if a[names.index(who)] else bad)
+            elif p.meta["cot"] == "roles":  # NAME CLAIM vs ROLE-UNDER-THE-TRY TRUTH
+                leaves = re.findall(r"(\w+) (\w+) vs (\w+) ([TF])\b", body)
+                for who, claim, role, tv in leaves:
+                    assert role == (good if a[names.index(who)] else bad)
+                    assert (claim == role) == (tv == "T")
             else:
                 leaves = re.findall(r"(\w+) (\w+) ([TF])\b", body)
                 for who, role, tv in leaves:
@@ -282,4 +289,23 @@ def test_short_chain_hand_example():
         "Try Ann knave, Bob knave.\n"
         "- Ann: Bob knave T and Ann knight F = F, knave ok.\n"
         "- Bob: Ann knight F = F, knave ok.\n"
+    )
+
+
+def test_roles_chain_hand_example():
+    """The roles chain: the short chain with each leaf's person's role under the try before the leaf's truth."""
+    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
+    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "roles")
+    assert text.split("</think>")[0] == (
+        "\nTry Ann knight, Bob knight.\n"
+        "- Ann: Bob knave vs knight F and Ann knight vs knight T = F, knight no.\n"
+        "Try Ann knight, Bob knave.\n"
+        "- Ann: Bob knave vs knave T and Ann knight vs knight T = T, knight ok.\n"
+        "- Bob: Ann knight vs knight T = T, knave no.\n"
+        "Try Ann knave, Bob knight.\n"
+        "- Ann: Bob knave vs knight F and Ann knight vs knave F = F, knave ok.\n"
+        "- Bob: Ann knight vs knave F = F, knight no.\n"
+        "Try Ann knave, Bob knave.\n"
+        "- Ann: Bob knave vs knave T and Ann knight vs knave F = F, knave ok.\n"
+        "- Bob: Ann knight vs knave F = F, knave ok.\n"
     )

@@ -317,27 +317,33 @@ def _tv_letter(value: bool) -> str:
 
 
 def compact_formula(
-    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool], lookup: bool = False
+    node: Formula, names: Sequence[str], roles: Sequence[str], assign: Sequence[bool], leaf: str = "pair"
 ) -> tuple[str, bool]:
     """A formula with every leaf's truth written after it, and its value under the full ``assign``.
 
-    A leaf reads ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false); with ``lookup`` it reads
-    ``NAME is a ROLE V`` (the claim in the prompt's words), so that in a lookup chain the bare pair
-    ``NAME ROLE`` only ever states a role under the current try. A compound operand is bracketed with its
-    own value (``(A knight T and B knave F = F)``), so each value the line states follows from values
-    written just before it.
+    How a leaf reads (``leaf``): ``pair`` is ``NAME ROLE V`` (``Zoey knave F``: "Zoey is a knave" is false);
+    ``claim`` is ``NAME is a ROLE V``, the claim in the prompt's words, so that in a lookup chain a bare pair
+    ``NAME ROLE`` only ever states a role under the current try; ``versus`` is ``NAME ROLE vs TRY V``
+    (``Zoey knave vs knight F``): the role the leaf needs from the try line is written out, and its truth is
+    the comparison of the two roles just before it. A compound operand is bracketed with its own value
+    (``(A knight T and B knave F = F)``), so each value the line states follows from values written just
+    before it.
     """
     op = node[0]
     if op in LEAF_KINDS:
         truthful = op == "telling-truth"
-        value = assign[node[1]] == truthful
-        if lookup:
-            return f"{names[node[1]]} is {role_np(truthful, roles)} {_tv_letter(value)}", value
-        return f"{names[node[1]]} {roles[0] if truthful else roles[1]} {_tv_letter(value)}", value
+        person = node[1]
+        value = assign[person] == truthful
+        if leaf == "claim":
+            return f"{names[person]} is {role_np(truthful, roles)} {_tv_letter(value)}", value
+        claim = f"{names[person]} {roles[0] if truthful else roles[1]}"
+        if leaf == "versus":
+            claim += f" vs {roles[0] if assign[person] else roles[1]}"
+        return f"{claim} {_tv_letter(value)}", value
     parts: list[str] = []
     values: list[bool] = []
     for child in node[1:]:
-        text, value = compact_formula(child, names, roles, assign, lookup)
+        text, value = compact_formula(child, names, roles, assign, leaf)
         parts.append(text if child[0] in LEAF_KINDS else f"({text} = {_tv_letter(value)})")
         values.append(value)
     if op == "not":
@@ -358,8 +364,7 @@ def compact_chain(
     names: Sequence[str],
     roles: Sequence[str],
     solution: Sequence[bool],
-    lookup: bool = False,
-    quote: bool = True,
+    style: str = "compact",
 ) -> str:
     """A short, mechanical derivation of ``solution`` for small models: a truth table with early exit.
 
@@ -375,10 +380,15 @@ def compact_chain(
     the value and the speaker's role. Lines open with a word or a dash, so a name is always the same
     token (the one after a space) wherever it occurs.
 
-    ``lookup`` opens each check line with the try (``- Zoey knight, Oliver knave: Zoey says, ...``), writes
-    claims as ``NAME is a ROLE V`` and names the speaker before their role, so a bare ``NAME ROLE`` pair is
-    always the current try; ``quote=False`` writes ``- NAME:`` in place of the quoted statement.
+    ``style`` (the ``cot`` knob): ``compact`` as above; ``lookup`` opens each check line with the try
+    (``- Zoey knight, Oliver knave: Zoey says, ...``), writes claims as ``NAME is a ROLE V`` and names the
+    speaker before their role, so a bare ``NAME ROLE`` pair is always the current try; ``short`` writes
+    ``- NAME:`` in place of the quoted statement; ``roles`` is ``short`` with each leaf's person's role
+    under the try written before the leaf's truth (``Oliver knave vs knight F``).
     """
+    lookup = style == "lookup"
+    quote = style in ("compact", "lookup")
+    leaf = "claim" if lookup else "versus" if style == "roles" else "pair"
     n = len(statements)
     target = [bool(v) for v in solution]
     lines: list[str] = []
@@ -387,7 +397,7 @@ def compact_chain(
         current = ", ".join(f"{name} {roles[0] if v else roles[1]}" for name, v in zip(names, assign, strict=True))
         lines.append(f"Try {current}.")
         for j, statement in enumerate(statements):
-            text, value = compact_formula(statement, names, roles, assign, lookup)
+            text, value = compact_formula(statement, names, roles, assign, leaf)
             fits = value == assign[j]
             role = roles[0] if assign[j] else roles[1]
             said = statement_sentence(0, j, statement, names, roles) if quote else f"{names[j]}:"
@@ -403,7 +413,7 @@ def compact_chain(
     raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
 
 
-COT_STYLES = ("full", "compact", "lookup", "short")
+COT_STYLES = ("full", "compact", "lookup", "short", "roles")
 
 
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
@@ -433,13 +443,13 @@ def render_completion(
 ) -> str:
     """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block.
 
-    ``cot_style``: ``full`` (the backtracking narration, :func:`chain_of_thought`) or ``compact``
-    (:func:`compact_chain`).
+    ``cot_style``: ``full`` (the backtracking narration, :func:`chain_of_thought`) or one of the truth
+    tables of :func:`compact_chain` (``compact``, ``lookup``, ``short``, ``roles``).
     """
     if cot_style == "full":
         cot = chain_of_thought(statements, names, roles, solution)
-    elif cot_style in ("compact", "lookup", "short"):
-        cot = compact_chain(statements, names, roles, solution, cot_style == "lookup", cot_style != "short")
+    elif cot_style in COT_STYLES:
+        cot = compact_chain(statements, names, roles, solution, cot_style)
     else:
         raise ValueError(f"unknown chain-of-thought style {cot_style!r} (allowed: {', '.join(COT_STYLES)})")
     return f"\n{cot}\n</think>\n<answer>\n{answer_text(names, roles, solution)}\n</answer>"

@@ -73,14 +73,16 @@ class KnightsParams(StrictModel):
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
     )
-    cot: Literal["full", "compact", "lookup", "short"] = Field(
+    cot: Literal["full", "compact", "lookup", "short", "roles"] = Field(
         "full",
         description="gold chain of thought: full (the published backtracking narration), compact (a truth "
         "table with early exit, every value written down: for small from-scratch models), lookup (compact "
         "with the try restated at the start of each check line, each claim in the prompt's words and the "
         "speaker named: a bare NAME ROLE pair only ever states the current try, so a person's role is read "
         "from the same line) or short (compact without the quoted statement: the speaker's name, then the "
-        "leaves read from the prompt; fewer tokens to copy)",
+        "leaves read from the prompt; fewer tokens to copy) or roles (short with each leaf's person's role under "
+        "the try written before the leaf's truth, `Bob knave vs knight F`: the lookup in the try line and the "
+        "comparison with the claim become two tokens)",
     )
     style: Literal["plain", "chat"] = Field(
         "plain",
