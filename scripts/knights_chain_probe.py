@@ -1,18 +1,18 @@
 """Teacher-forced Knights & Knaves probe: which step of the compact chain does a model get wrong?
 
-Feeds fresh puzzles' gold completions (``cot: compact``, ``lookup``, ``short`` or ``roles``, ``names: cycle``, fixed
-phrasing, seed 4242) through the model and scores every completion token by category: the quote of a statement
+Feeds new puzzles' gold chains (``cot: compact``, ``lookup``, ``short``, ``roles`` or ``bound``, ``names: cycle``,
+fixed phrasing, seed 4242) through the model and scores every completion token by category: the quote of a statement
 (``quote``: the first time that speaker's line is written in the chain, copied from the prompt; ``quote_rep``: a
 later try, copied from an earlier line; in a short chain only the speaker's name), in a lookup chain the try that
 opens each check line (``prefix_name``, ``prefix_role``), a leaf's person (``leaf_name``), the claimed role
-(``leaf_role``), in a roles chain the person's role under the try written after it (``leaf_try``: the lookup
-in the try line), the leaf's truth (``leaf_tf``; on a repeated line ``leaf_tf`` and ``leaf_try`` split into
+(``leaf_role``), in a roles or bound chain the person's role under the try (``leaf_try``: the lookup in the
+try line), the leaf's truth (``leaf_tf``; on a repeated line ``leaf_tf`` and ``leaf_try`` split into
 ``_same`` / ``_flip``: the same token as the previous try's line or the other one), the statement's value,
 the speaker's role, the verdict, the try lines' names and roles, the answer block's roles. Per category: the
 argmax accuracy and the expected error of one sample at ``--temperature`` (``1 - p_T(gold token)``), summed
 per chain to show where the mass of errors lies.
 
-    .venv/bin/python scripts/knights_chain_probe.py runs/NAME/model --people 3 --n 40 [--cot lookup|short|roles]
+    .venv/bin/python scripts/knights_chain_probe.py runs/NAME/model --people 3 --n 40 [--cot lookup|short|roles|bound]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ PAIR = re.compile(r"(\w+) (knight|knave)")  # a bare NAME ROLE pair: a try line,
 LEAF = re.compile(r"(?P<name>\w+) (?P<claim>knight|knave) (?P<tf>[TF])")
 LOOKUP_LEAF = re.compile(r"(?P<name>\w+) is an? (?P<claim>knight|knave) (?P<tf>[TF])")
 ROLES_LEAF = re.compile(r"(?P<name>\w+) (?P<claim>knight|knave) vs (?P<try>knight|knave) (?P<tf>[TF])")
+BOUND_LEAF = re.compile(r"(?P<name>\w+) (?P<try>knight|knave) is an? (?P<claim>knight|knave) (?P<tf>[TF])")
 SPEAKER = re.compile(r", (?:\w+ )?(?P<role>knight|knave) (?P<verdict>ok|no)\.$")
 
 
@@ -42,7 +43,7 @@ def _flip(prev: list[str] | None, i: int, token: str) -> str:
 def char_categories(think: str, cot: str = "compact") -> list[str]:
     """One category per character of a completion (``other`` where none applies); see the module doc."""
     lookup = cot == "lookup"
-    leaf_re = LOOKUP_LEAF if lookup else ROLES_LEAF if cot == "roles" else LEAF
+    leaf_re = {"lookup": LOOKUP_LEAF, "roles": ROLES_LEAF, "bound": BOUND_LEAF}.get(cot, LEAF)
     cats = ["other"] * len(think)
     seen: set[str] = set()
     last_tf: dict[str, list[str]] = {}
@@ -102,7 +103,7 @@ def main() -> None:
     ap.add_argument("model")
     ap.add_argument("--people", type=int, nargs="+", default=[3])
     ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--cot", default="compact", choices=["compact", "lookup", "short", "roles"])
+    ap.add_argument("--cot", default="compact", choices=["compact", "lookup", "short", "roles", "bound"])
     ap.add_argument("--temperature", type=float, default=0.7)
     args = ap.parse_args()
     torch.set_num_threads(1)

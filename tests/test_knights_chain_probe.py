@@ -1,5 +1,5 @@
 """The teacher-forced K&K chain probe (scripts/knights_chain_probe.py): its token categories on hand-built
-chains, compact, lookup, short and roles."""
+chains, compact, lookup, short, roles and bound."""
 
 from __future__ import annotations
 
@@ -93,3 +93,14 @@ def test_roles_chain_categories() -> None:
     assert cats[4][rep.index("vs knave") + 3] == "leaf_try_rep_flip"
     assert cats[4][rep.index("knave T") + 6] == "leaf_tf_rep_flip"
     assert cats[4][rep.index("vs knight") + 3] == "leaf_try_rep_same"
+
+
+def test_bound_chain_categories() -> None:
+    lines, cats = _cats("bound")
+    line, row = lines[2], cats[2]  # '- Ann: Bob knight is a knave F and Ann knight is a knight T = F, knight no.'
+    assert line.startswith("- Ann: Bob knight is a knave F")
+    assert row[line.index("Bob")] == "leaf_name" and row[line.index("knight")] == "leaf_try"
+    assert row[line.index("knave")] == "leaf_role" and row[line.index(" F ") + 1] == "leaf_tf"
+    rep = lines[4]  # '- Ann: Bob knave is a knave T and Ann knight is a knight T = T, knight ok.': Bob's role flips
+    assert cats[4][rep.index("Bob knave") + 4] == "leaf_try_rep_flip"
+    assert cats[4][rep.index("Ann knight") + 4] == "leaf_try_rep_same"

@@ -1,4 +1,4 @@
-"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup|short|roles``): the default stays
+"""Knights & Knaves chain-of-thought knob (``cot: full|compact|lookup|short|roles|bound``): the default stays
 byte-identical, every rendering of gold verifies perfect, and the compact chain is a correct truth table (read
 back independently)."""
 
@@ -103,7 +103,7 @@ def test_cycle_names_are_consecutive_on_the_circle_of_twelve_with_the_same_puzzl
 
 
 def test_unknown_cot_is_a_one_line_error():
-    allowed = "'full', 'compact', 'lookup', 'short' or 'roles'"
+    allowed = "'full', 'compact', 'lookup', 'short', 'roles' or 'bound'"
     with pytest.raises(ReasonlabError, match=f"field 'cot': Input should be {allowed}"):
         task_params("knights", {"cot": "brief"})
     with pytest.raises(ValueError, match="chain-of-thought style"):
@@ -130,7 +130,7 @@ def _assert_perfect(p: Problem) -> None:
     st.integers(2, 4),
     st.sampled_from(["random", "knight/knave", "angel/devil", "hero/villain"]),
     st.sampled_from(["common", "uncommon", "mixed", "fixed", "few", "cycle"]),
-    st.sampled_from(["full", "compact", "lookup", "short", "roles"]),
+    st.sampled_from(["full", "compact", "lookup", "short", "roles", "bound"]),
     st.integers(0, 10**6),
 )
 def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, names, cot, seed):
@@ -141,7 +141,7 @@ def test_every_rendering_of_gold_verifies_perfect(people, depth, width, roles, n
             check_compact_chain(p)
 
 
-@pytest.mark.parametrize("cot", ["compact", "lookup", "short", "roles"])
+@pytest.mark.parametrize("cot", ["compact", "lookup", "short", "roles", "bound"])
 @pytest.mark.parametrize("kind", PERTURBATIONS)
 def test_perturbations_keep_the_compact_chain(kind, cot):
     for p in TASK.generate(TASK.params(people="3-4", cot=cot), 6, seed=11):
@@ -172,7 +172,7 @@ def _truth(node: list, a: tuple[bool, ...]) -> bool:
 
 
 def check_compact_chain(p: Problem) -> None:
-    """Read the compact (lookup, short, roles) think block back: tries in counting order, every leaf value, every
+    """Read the compact (lookup, short, roles, bound) think block back: tries in counting order, every leaf value, every
     statement value and verdict right, each try stopping at its first ``no``, the last try the recorded
     solution; in a lookup chain every ``NAME ROLE`` pair states the role under the current try."""
     names, (good, bad) = p.meta["names"], p.meta["roles"]
@@ -192,7 +192,7 @@ def check_compact_chain(p: Problem) -> None:
             value = _truth(statements[j], a)
             verdict = "ok" if value == a[j] else "no"
             quote = f"- {statement_sentence(0, j, to_tuple(statements[j]), names, (good, bad))} "
-            if p.meta["cot"] in ("short", "roles"):  # no quote: the speaker's name
+            if p.meta["cot"] in ("short", "roles", "bound"):  # no quote: the speaker's name
                 quote = f"- {names[j]}: "
             if lookup:  # the line opens with the try
                 current = ", ".join(f"{m} {good if v else bad}" for m, v in zip(names, a, strict=True))
@@ -212,6 +212,13 @@ def check_compact_chain(p: Problem) -> None:
                 for who, claim, role, tv in leaves:
                     assert role == (good if a[names.index(who)] else bad)
                     assert (claim == role) == (tv == "T")
+            elif p.meta["cot"] == "bound":  # NAME ROLE-UNDER-THE-TRY is a CLAIM TRUTH
+                leaves = re.findall(r"(\w+) (\w+) is an? (\w+) ([TF])\b", body)
+                for who, role, claim, tv in leaves:
+                    assert role == (good if a[names.index(who)] else bad)
+                    assert (claim == role) == (tv == "T")
+                for who, role in re.findall(rf"(\w+) ({good}|{bad})\b", line):  # bare pairs: the current try
+                    assert who not in names or role == (good if a[names.index(who)] else bad)
             else:
                 leaves = re.findall(r"(\w+) (\w+) ([TF])\b", body)
                 for who, role, tv in leaves:
@@ -308,4 +315,23 @@ def test_roles_chain_hand_example():
         "Try Ann knave, Bob knave.\n"
         "- Ann: Bob knave vs knave T and Ann knight vs knave F = F, knave ok.\n"
         "- Bob: Ann knight vs knave F = F, knave ok.\n"
+    )
+
+
+def test_bound_chain_hand_example():
+    """The bound chain: each leaf is the person, their role under the try, then the claim in the prompt's words."""
+    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
+    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "bound")
+    assert text.split("</think>")[0] == (
+        "\nTry Ann knight, Bob knight.\n"
+        "- Ann: Bob knight is a knave F and Ann knight is a knight T = F, knight no.\n"
+        "Try Ann knight, Bob knave.\n"
+        "- Ann: Bob knave is a knave T and Ann knight is a knight T = T, knight ok.\n"
+        "- Bob: Ann knight is a knight T = T, knave no.\n"
+        "Try Ann knave, Bob knight.\n"
+        "- Ann: Bob knight is a knave F and Ann knave is a knight F = F, knave ok.\n"
+        "- Bob: Ann knave is a knight F = F, knight no.\n"
+        "Try Ann knave, Bob knave.\n"
+        "- Ann: Bob knave is a knave T and Ann knave is a knight F = F, knave ok.\n"
+        "- Bob: Ann knave is a knight F = F, knave ok.\n"
     )

@@ -325,7 +325,9 @@ def compact_formula(
     ``claim`` is ``NAME is a ROLE V``, the claim in the prompt's words, so that in a lookup chain a bare pair
     ``NAME ROLE`` only ever states a role under the current try; ``versus`` is ``NAME ROLE vs TRY V``
     (``Zoey knave vs knight F``): the role the leaf needs from the try line is written out, and its truth is
-    the comparison of the two roles just before it. A compound operand is bracketed with its own value
+    the comparison of the two roles just before it; ``bound`` is ``NAME TRY is a ROLE V`` (``Zoey knight is a
+    knave F``): every bare pair ``NAME ROLE`` in the chain is then the person's role under the current try, so
+    the latest such pair of a name answers the lookup. A compound operand is bracketed with its own value
     (``(A knight T and B knave F = F)``), so each value the line states follows from values written just
     before it.
     """
@@ -336,6 +338,9 @@ def compact_formula(
         value = assign[person] == truthful
         if leaf == "claim":
             return f"{names[person]} is {role_np(truthful, roles)} {_tv_letter(value)}", value
+        if leaf == "bound":
+            role = roles[0] if assign[person] else roles[1]
+            return f"{names[person]} {role} is {role_np(truthful, roles)} {_tv_letter(value)}", value
         claim = f"{names[person]} {roles[0] if truthful else roles[1]}"
         if leaf == "versus":
             claim += f" vs {roles[0] if assign[person] else roles[1]}"
@@ -384,11 +389,13 @@ def compact_chain(
     (``- Zoey knight, Oliver knave: Zoey says, ...``), writes claims as ``NAME is a ROLE V`` and names the
     speaker before their role, so a bare ``NAME ROLE`` pair is always the current try; ``short`` writes
     ``- NAME:`` in place of the quoted statement; ``roles`` is ``short`` with each leaf's person's role
-    under the try written before the leaf's truth (``Oliver knave vs knight F``).
+    under the try written before the leaf's truth (``Oliver knave vs knight F``); ``bound`` is ``short``
+    with the leaves as ``Oliver knight is a knave F`` (the role under the try, then the claim), so that every
+    ``NAME ROLE`` pair of the chain states the current try.
     """
     lookup = style == "lookup"
     quote = style in ("compact", "lookup")
-    leaf = "claim" if lookup else "versus" if style == "roles" else "pair"
+    leaf = {"lookup": "claim", "roles": "versus", "bound": "bound"}.get(style, "pair")
     n = len(statements)
     target = [bool(v) for v in solution]
     lines: list[str] = []
@@ -413,7 +420,7 @@ def compact_chain(
     raise ValueError("compact chain of thought found no consistent assignment (puzzle not solvable)")
 
 
-COT_STYLES = ("full", "compact", "lookup", "short", "roles")
+COT_STYLES = ("full", "compact", "lookup", "short", "roles", "bound")
 
 
 def chat_conversation(meta: dict[str, Any], statements: Sequence[Formula]) -> ChatPrompt:
@@ -444,7 +451,7 @@ def render_completion(
     """Gold completion following a prompt that ends with ``<think>``: reasoning, ``</think>``, answer block.
 
     ``cot_style``: ``full`` (the backtracking narration, :func:`chain_of_thought`) or one of the truth
-    tables of :func:`compact_chain` (``compact``, ``lookup``, ``short``, ``roles``).
+    tables of :func:`compact_chain` (``compact``, ``lookup``, ``short``, ``roles``, ``bound``).
     """
     if cot_style == "full":
         cot = chain_of_thought(statements, names, roles, solution)

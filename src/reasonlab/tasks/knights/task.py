@@ -73,7 +73,7 @@ class KnightsParams(StrictModel):
     phrasing: Literal["varied", "fixed"] = Field(
         "varied", description=f"statement templates: varied ({len(TEMPLATES)} templates) or fixed (one)"
     )
-    cot: Literal["full", "compact", "lookup", "short", "roles"] = Field(
+    cot: Literal["full", "compact", "lookup", "short", "roles", "bound"] = Field(
         "full",
         description="gold chain of thought: full (the published backtracking narration), compact (a truth "
         "table with early exit, every value written down: for small from-scratch models), lookup (compact "
@@ -82,7 +82,9 @@ class KnightsParams(StrictModel):
         "from the same line) or short (compact without the quoted statement: the speaker's name, then the "
         "leaves read from the prompt; fewer tokens to copy) or roles (short with each leaf's person's role under "
         "the try written before the leaf's truth, `Bob knave vs knight F`: the lookup in the try line and the "
-        "comparison with the claim become two tokens)",
+        "comparison with the claim become two tokens) or bound (short with each leaf as `Bob knight is a knave F`, "
+        "the role under the try before the claim: every NAME ROLE pair of the chain states the current try, so "
+        "the latest pair of a name is the lookup's answer)",
     )
     style: Literal["plain", "chat"] = Field(
         "plain",
