@@ -280,58 +280,58 @@ def test_lookup_chain_hand_example():
     )
 
 
-def test_short_chain_hand_example():
-    """The short chain: the compact chain with the speaker's name in place of the quoted statement."""
+#: The hand example's check lines in the short-table renderings, by try (the try lines are the same for all).
+_TRIES = (
+    "Try Ann knight, Bob knight.",
+    "Try Ann knight, Bob knave.",
+    "Try Ann knave, Bob knight.",
+    "Try Ann knave, Bob knave.",
+)
+_CHECKS = {
+    "short": (
+        ("- Ann: Bob knave F and Ann knight T = F, knight no.",),
+        ("- Ann: Bob knave T and Ann knight T = T, knight ok.", "- Bob: Ann knight T = T, knave no."),
+        ("- Ann: Bob knave F and Ann knight F = F, knave ok.", "- Bob: Ann knight F = F, knight no."),
+        ("- Ann: Bob knave T and Ann knight F = F, knave ok.", "- Bob: Ann knight F = F, knave ok."),
+    ),
+    "roles": (
+        ("- Ann: Bob knave vs knight F and Ann knight vs knight T = F, knight no.",),
+        (
+            "- Ann: Bob knave vs knave T and Ann knight vs knight T = T, knight ok.",
+            "- Bob: Ann knight vs knight T = T, knave no.",
+        ),
+        (
+            "- Ann: Bob knave vs knight F and Ann knight vs knave F = F, knave ok.",
+            "- Bob: Ann knight vs knave F = F, knight no.",
+        ),
+        (
+            "- Ann: Bob knave vs knave T and Ann knight vs knave F = F, knave ok.",
+            "- Bob: Ann knight vs knave F = F, knave ok.",
+        ),
+    ),
+    "bound": (
+        ("- Ann: Bob knight is a knave F and Ann knight is a knight T = F, knight no.",),
+        (
+            "- Ann: Bob knave is a knave T and Ann knight is a knight T = T, knight ok.",
+            "- Bob: Ann knight is a knight T = T, knave no.",
+        ),
+        (
+            "- Ann: Bob knight is a knave F and Ann knave is a knight F = F, knave ok.",
+            "- Bob: Ann knave is a knight F = F, knight no.",
+        ),
+        (
+            "- Ann: Bob knave is a knave T and Ann knave is a knight F = F, knave ok.",
+            "- Bob: Ann knave is a knight F = F, knave ok.",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("cot", sorted(_CHECKS))
+def test_short_chain_hand_examples(cot):
+    """The short chain (the speaker's name in place of the quoted statement) and its two variants that write each
+    leaf's role under the try (``roles``: after the claim; ``bound``: before it, the claim in the prompt's words)."""
     statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
-    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "short")
-    assert text.split("</think>")[0] == (
-        "\nTry Ann knight, Bob knight.\n"
-        "- Ann: Bob knave F and Ann knight T = F, knight no.\n"
-        "Try Ann knight, Bob knave.\n"
-        "- Ann: Bob knave T and Ann knight T = T, knight ok.\n"
-        "- Bob: Ann knight T = T, knave no.\n"
-        "Try Ann knave, Bob knight.\n"
-        "- Ann: Bob knave F and Ann knight F = F, knave ok.\n"
-        "- Bob: Ann knight F = F, knight no.\n"
-        "Try Ann knave, Bob knave.\n"
-        "- Ann: Bob knave T and Ann knight F = F, knave ok.\n"
-        "- Bob: Ann knight F = F, knave ok.\n"
-    )
-
-
-def test_roles_chain_hand_example():
-    """The roles chain: the short chain with each leaf's person's role under the try before the leaf's truth."""
-    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
-    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "roles")
-    assert text.split("</think>")[0] == (
-        "\nTry Ann knight, Bob knight.\n"
-        "- Ann: Bob knave vs knight F and Ann knight vs knight T = F, knight no.\n"
-        "Try Ann knight, Bob knave.\n"
-        "- Ann: Bob knave vs knave T and Ann knight vs knight T = T, knight ok.\n"
-        "- Bob: Ann knight vs knight T = T, knave no.\n"
-        "Try Ann knave, Bob knight.\n"
-        "- Ann: Bob knave vs knight F and Ann knight vs knave F = F, knave ok.\n"
-        "- Bob: Ann knight vs knave F = F, knight no.\n"
-        "Try Ann knave, Bob knave.\n"
-        "- Ann: Bob knave vs knave T and Ann knight vs knave F = F, knave ok.\n"
-        "- Bob: Ann knight vs knave F = F, knave ok.\n"
-    )
-
-
-def test_bound_chain_hand_example():
-    """The bound chain: each leaf is the person, their role under the try, then the claim in the prompt's words."""
-    statements = (("and", ("lying", 1), ("telling-truth", 0)), ("telling-truth", 0))
-    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], "bound")
-    assert text.split("</think>")[0] == (
-        "\nTry Ann knight, Bob knight.\n"
-        "- Ann: Bob knight is a knave F and Ann knight is a knight T = F, knight no.\n"
-        "Try Ann knight, Bob knave.\n"
-        "- Ann: Bob knave is a knave T and Ann knight is a knight T = T, knight ok.\n"
-        "- Bob: Ann knight is a knight T = T, knave no.\n"
-        "Try Ann knave, Bob knight.\n"
-        "- Ann: Bob knight is a knave F and Ann knave is a knight F = F, knave ok.\n"
-        "- Bob: Ann knave is a knight F = F, knight no.\n"
-        "Try Ann knave, Bob knave.\n"
-        "- Ann: Bob knave is a knave T and Ann knave is a knight F = F, knave ok.\n"
-        "- Bob: Ann knave is a knight F = F, knave ok.\n"
-    )
+    text = render_completion(statements, ["Ann", "Bob"], ["knight", "knave"], [False, False], cot)
+    lines = [line for t, checks in zip(_TRIES, _CHECKS[cot], strict=True) for line in (t, *checks)]
+    assert text.split("</think>")[0] == "\n" + "\n".join(lines) + "\n"
