@@ -18,7 +18,7 @@ from reasonlab.rewards import score
 from reasonlab.tasks import Problem, get_task
 from reasonlab.tasks.knights.logic import to_tuple
 from reasonlab.tasks.knights.perturb import PERTURBATIONS, PerturbError, perturb_problem
-from reasonlab.tasks.knights.render import FIXED_NAMES, render_completion, statement_sentence
+from reasonlab.tasks.knights.render import FIXED_NAMES, compact_chain, render_completion, statement_sentence
 from reasonlab.tasks.registry import checked_params, task_params
 
 TASK = get_task("knights")
@@ -108,6 +108,8 @@ def test_unknown_cot_is_a_one_line_error():
         task_params("knights", {"cot": "brief"})
     with pytest.raises(ValueError, match="chain-of-thought style"):
         render_completion((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "x")
+    with pytest.raises(ValueError, match="compact chain style 'full'"):  # the narration is not a truth table
+        compact_chain((("telling-truth", 1), ("lying", 0)), ["A", "B"], ["knight", "knave"], [True, True], "full")
 
 
 # ----------------------------------------------------------------------------- every gold verifies perfect

@@ -334,17 +334,15 @@ def compact_formula(
     op = node[0]
     if op in LEAF_KINDS:
         truthful = op == "telling-truth"
-        person = node[1]
-        value = assign[person] == truthful
-        if leaf == "claim":
-            return f"{names[person]} is {role_np(truthful, roles)} {_tv_letter(value)}", value
-        if leaf == "bound":
-            role = roles[0] if assign[person] else roles[1]
-            return f"{names[person]} {role} is {role_np(truthful, roles)} {_tv_letter(value)}", value
-        claim = f"{names[person]} {roles[0] if truthful else roles[1]}"
-        if leaf == "versus":
-            claim += f" vs {roles[0] if assign[person] else roles[1]}"
-        return f"{claim} {_tv_letter(value)}", value
+        name, tv = names[node[1]], _tv_letter(assign[node[1]] == truthful)
+        claimed, now = roles[0] if truthful else roles[1], roles[0] if assign[node[1]] else roles[1]
+        text = {
+            "pair": f"{name} {claimed} {tv}",
+            "claim": f"{name} is {role_np(truthful, roles)} {tv}",
+            "versus": f"{name} {claimed} vs {now} {tv}",
+            "bound": f"{name} {now} is {role_np(truthful, roles)} {tv}",
+        }[leaf]
+        return text, assign[node[1]] == truthful
     parts: list[str] = []
     values: list[bool] = []
     for child in node[1:]:
@@ -393,6 +391,8 @@ def compact_chain(
     with the leaves as ``Oliver knight is a knave F`` (the role under the try, then the claim), so that every
     ``NAME ROLE`` pair of the chain states the current try.
     """
+    if style not in COT_STYLES[1:]:
+        raise ValueError(f"unknown compact chain style {style!r} (allowed: {', '.join(COT_STYLES[1:])})")
     lookup = style == "lookup"
     quote = style in ("compact", "lookup")
     leaf = {"lookup": "claim", "roles": "versus", "bound": "bound"}.get(style, "pair")
