@@ -334,15 +334,17 @@ def compact_formula(
     op = node[0]
     if op in LEAF_KINDS:
         truthful = op == "telling-truth"
-        name, tv = names[node[1]], _tv_letter(assign[node[1]] == truthful)
+        name, value = names[node[1]], assign[node[1]] == truthful
         claimed, now = roles[0] if truthful else roles[1], roles[0] if assign[node[1]] else roles[1]
-        text = {
-            "pair": f"{name} {claimed} {tv}",
-            "claim": f"{name} is {role_np(truthful, roles)} {tv}",
-            "versus": f"{name} {claimed} vs {now} {tv}",
-            "bound": f"{name} {now} is {role_np(truthful, roles)} {tv}",
-        }[leaf]
-        return text, assign[node[1]] == truthful
+        if leaf == "claim":
+            text = f"{name} is {role_np(truthful, roles)}"
+        elif leaf == "versus":
+            text = f"{name} {claimed} vs {now}"
+        elif leaf == "bound":
+            text = f"{name} {now} is {role_np(truthful, roles)}"
+        else:
+            text = f"{name} {claimed}"
+        return f"{text} {_tv_letter(value)}", value
     parts: list[str] = []
     values: list[bool] = []
     for child in node[1:]:
