@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reasonlab.report.arms import bucket_label
-from reasonlab.report.arms_data import band_effect, band_map, hacking_by_band
+from reasonlab.report.arms import bucket_label, length_words_lines
+from reasonlab.report.arms_data import (
+    band_effect,
+    band_map,
+    early_late,
+    hacking_by_band,
+    length_and_words,
+    training_by_arm,
+)
 from reasonlab.report.arms_studies import judge
+from reasonlab.rundir import RunDir
 
 
 def rec(pid: str, bucket: int, correct: bool, process: bool | None = None, failure: str | None = None) -> dict:
@@ -213,3 +222,68 @@ def test_bucket_label_names_what_the_buckets_count() -> None:
 
     assert bucket_label(summary("ops")) == "op"
     assert bucket_label(summary("people")) == "people"
+
+
+def test_early_late_means_the_first_and_last_third_by_hand() -> None:
+    assert early_late({str(s): float(s) for s in range(1, 7)}) == (1.5, 5.5)
+    # steps are ordered as numbers, not strings; one step per end at minimum
+    assert early_late({"10": 4.0, "2": 1.0}) == (1.0, 4.0)
+    assert early_late({}) == (None, None)
+
+
+def _metrics_run(root: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An arms seed record whose RL run directory holds ``rows`` as its metrics."""
+    run = RunDir(root / "rl")
+    run.path.mkdir(parents=True)
+    for row in rows:
+        run.log_metrics(row.pop("step"), row)
+    totals = {"rollouts": 64, "generated_tokens": 6400}
+    return {"eval": str(root / "eval"), "rl": {"steps": 2, "seconds": 4.0, "flops_total": 1e9, "totals": totals}}
+
+
+def test_length_and_words_from_rl_metrics_by_hand(tmp_path: Path) -> None:
+    # seed 0 writes "wait" at step 1 only; seed 1 never writes it: a step where no rollout uses a word logs
+    # nothing for it, which counts as share 0 (not as a missing point)
+    s0 = [
+        {
+            "step": 1,
+            "acc/mean": 0.5,
+            "response_length/mean": 100.0,
+            "response_length/correct_mean": 80.0,
+            "response_length/wrong_mean": 120.0,
+            "words/wait/freq": 0.5,
+            "words/wait/reward_gap": 1.0,
+        },
+        {
+            "step": 2,
+            "acc/mean": 0.5,
+            "response_length/mean": 60.0,
+            "response_length/correct_mean": 50.0,
+            "response_length/wrong_mean": 70.0,
+        },
+    ]
+    s1 = [
+        {"step": 1, "acc/mean": 0.0, "response_length/mean": 140.0, "response_length/wrong_mean": 140.0},
+        {"step": 2, "acc/mean": 1.0, "response_length/mean": 40.0, "response_length/correct_mean": 40.0},
+    ]
+    arms = {"arms": {"grpo": {"0": _metrics_run(tmp_path / "a", s0), "1": _metrics_run(tmp_path / "b", s1)}}}
+    training = training_by_arm(arms)
+    curves = training["grpo"]["curves"]
+    assert curves["words/wait/freq"] == {"1": 0.25, "2": 0.0}
+    assert curves["words/wait/reward_gap"] == {"1": 1.0}
+    assert "words/verify/freq" in curves and set(curves["words/verify/freq"].values()) == {0.0}
+    lw = length_and_words(training, fraction=0.5)["grpo"]
+    assert lw["length"] == {"all": (120.0, 50.0), "right": (80.0, 45.0), "wrong": (130.0, 70.0)}
+    assert lw["words"]["wait"] == {"freq": 0.125, "reward_gap": 1.0}
+    assert lw["words"]["verify"] == {"freq": 0.0, "reward_gap": None}
+    text = "\n".join(length_words_lines({"grpo": lw}))
+    assert "| grpo | 120 -> 50 | 80 -> 45 | 130 -> 70 |" in text
+    assert "| grpo | wait | 0.125 | +1.000 |" in text
+    assert "verify |" not in text
+
+
+def test_length_words_lines_say_when_no_rollout_wrote_a_reflection_word() -> None:
+    lw = {"ppo": {"length": {"all": (9.0, None), "right": (None, None), "wrong": (9.0, 9.0)}, "words": {}}}
+    text = "\n".join(length_words_lines(lw))
+    assert "| ppo | 9 -> - | - -> - | 9 -> 9 |" in text
+    assert "No rollout of any arm wrote a reflection word" in text

@@ -17,6 +17,7 @@ from reasonlab.report.arms_data import (
     band_map,
     base_band_value,
     hacking_by_band,
+    length_and_words,
     load_arms,
     mean_std,
     training_by_arm,
@@ -24,8 +25,17 @@ from reasonlab.report.arms_data import (
 from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
 from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
+from reasonlab.train.rl.metrics import REFLECTION_WORDS
 
-__all__ = ["arms_rows", "band_table", "bucket_label", "hacking_cells", "measure", "write_arms_report"]
+__all__ = [
+    "arms_rows",
+    "band_table",
+    "bucket_label",
+    "hacking_cells",
+    "length_words_lines",
+    "measure",
+    "write_arms_report",
+]
 
 
 def arms_rows(arms: dict[str, Any], bands: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -116,6 +126,7 @@ def measure(arms: dict[str, Any], bands: dict[str, str], n_perm: int = 10000) ->
         if data.process
         else {},
         "training": training,
+        "length_words": length_and_words(training),
         "shares": {
             arm: next(iter(seeds.values())).get("midtrain_share") for arm, seeds in arms["arms"].items() if seeds
         },
@@ -276,6 +287,49 @@ def _per_op_tables(per_arm: dict[str, list[dict[str, Any]]], label: str = "op") 
     ]
 
 
+def _num(x: float | None, fmt: str = ".0f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def length_words_lines(lw: dict[str, Any]) -> list[str]:
+    """Markdown of :func:`reasonlab.report.arms_data.length_and_words`: per arm the mean length of all, right and
+    wrong rollouts early -> late in RL, then the reflection words some rollout wrote (share of rollouts, reward
+    with - without), or the sentence that none did."""
+    lines = [
+        "## Length and reflection words",
+        "",
+        "Is longer better (Logic-RL)? Mean response length in tokens of the rollouts, right and wrong, over the "
+        "first -> the last third of RL steps (mean over seeds).",
+        "",
+        "| arm | all | right | wrong |",
+        "|---|---|---|---|",
+    ]
+    for arm, rec in lw.items():
+        cells = [" -> ".join(_num(x) for x in rec["length"][k]) for k in ("all", "right", "wrong")]
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    used = {arm: rec["words"] for arm, rec in lw.items() if any(w["freq"] > 0 for w in rec["words"].values())}
+    lines.append("")
+    if not used:
+        lines += [
+            f"No rollout of any arm wrote a reflection word ({', '.join(REFLECTION_WORDS)}): the words a model "
+            "can use are the ones its training text holds, so the word analysis has nothing to measure here.",
+            "",
+        ]
+        return lines
+    lines += [
+        "Reflection words: share of rollouts that use the word and their mean reward minus that of the rollouts "
+        "without it (means over RL steps and seeds).",
+        "",
+        "| arm | word | share of rollouts | reward with - without |",
+        "|---|---|---|---|",
+    ]
+    for arm, words in used.items():
+        for w, rec in words.items():
+            if rec["freq"] > 0:
+                lines.append(f"| {arm} | {w} | {rec['freq']:.3f} | {_num(rec['reward_gap'], '+.3f')} |")
+    return [*lines, ""]
+
+
 def write_arms_report(
     root: Path, recipe: Any, title: str | None, arms_path: Path, bands: dict[str, str], study: str = "edge"
 ) -> Path:
@@ -321,6 +375,7 @@ def write_arms_report(
             "![training](plots/arms_training.png)",
             "",
         ]
+    lines += length_words_lines(m["length_words"])
     lines += _per_op_tables(per_arm, label)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")

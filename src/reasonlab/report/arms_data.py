@@ -11,6 +11,9 @@ records of the evaluations (``eval/samples.jsonl``) and the RL runs' ``metrics.j
   band (mean +- std over seeds), and those samples by failure kind.
 * **Training**: per arm, the RL curves (mean over seeds at each step) and the cost: steps, seconds per step,
   rollouts, generated tokens and FLOPs of mid-training and RL.
+* **Length and words** (Logic-RL's "is longer better?" and its reflection-word analysis): per arm, the mean
+  response length of right and of wrong rollouts early and late in RL, and per reflection word the share of
+  rollouts that use it and the reward of those that do minus the reward of those that do not.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ from reasonlab.eval.metrics import paired_test
 from reasonlab.eval.record import load_run
 from reasonlab.eval.stats import problem_scores
 from reasonlab.rundir import RunDir
+from reasonlab.train.rl.metrics import REFLECTION_WORDS
 
 __all__ = [
     "ArmsData",
     "band_effect",
     "band_map",
+    "early_late",
     "hacking_by_band",
+    "length_and_words",
     "load_arms",
     "mean_std",
     "training_by_arm",
@@ -48,6 +54,10 @@ CURVES = (
     "response_length/correct_mean",
     "response_length/wrong_mean",
 )
+
+#: Per-step word curves: the share of rollouts using each reflection word (0 at a step where none does: the RL
+#: metrics leave an unused word out) and the reward gap of those rollouts (only where some do and some do not).
+WORD_CURVES = tuple(f"words/{w}/{what}" for w in REFLECTION_WORDS for what in ("freq", "reward_gap"))
 
 
 def mean_std(values: Sequence[float]) -> dict[str, float | None]:
@@ -178,7 +188,7 @@ def training_by_arm(arms: dict[str, Any]) -> dict[str, Any]:
     """Per arm: RL curves (mean over seeds per step) and cost per seed (mid-training and RL)."""
     out: dict[str, Any] = {}
     for arm, seeds in arms["arms"].items():
-        curves: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in CURVES}
+        curves: dict[str, dict[int, list[float]]] = {k: defaultdict(list) for k in CURVES + WORD_CURVES}
         cost = []
         for seed, rec in seeds.items():
             row: dict[str, Any] = {"seed": seed}
@@ -194,9 +204,11 @@ def training_by_arm(arms: dict[str, Any]) -> dict[str, Any]:
                     stop_reason=rl.get("stop_reason"),
                 )
                 for m in RunDir(Path(rec["eval"]).parent / "rl").read_metrics():
-                    for key in CURVES:
+                    for key in CURVES + WORD_CURVES:
                         if key in m:
                             curves[key][int(m["step"])].append(float(m[key]))
+                        elif key.endswith("/freq") and "acc/mean" in m:
+                            curves[key][int(m["step"])].append(0.0)
             if "midtrain" in rec:
                 mid = rec["midtrain"]
                 row.update(mid_steps=mid["steps"], mid_seconds=mid["seconds"], mid_flops=mid["flops"])
@@ -210,4 +222,42 @@ def training_by_arm(arms: dict[str, Any]) -> dict[str, Any]:
                 if points
             },
         }
+    return out
+
+
+def early_late(curve: dict[str, float], fraction: float = 1 / 3) -> tuple[float | None, float | None]:
+    """Mean of a per-step curve (``{step: value}``) over its first and over its last ``fraction`` of steps,
+    at least one step each; ``(None, None)`` for an empty curve.
+    Example: steps 1..6 with values 1..6, fraction 1/3 -> (mean of 1, 2; mean of 5, 6) = (1.5, 5.5)."""
+    values = [v for _, v in sorted(curve.items(), key=lambda kv: int(kv[0]))]
+    if not values:
+        return None, None
+    n = max(1, int(len(values) * fraction))
+    return float(np.mean(values[:n])), float(np.mean(values[-n:]))
+
+
+def length_and_words(training: dict[str, Any], fraction: float = 1 / 3) -> dict[str, Any]:
+    """Per arm, from :func:`training_by_arm`'s curves: ``length`` - for all, right and wrong rollouts, the mean
+    response length over the first and the last ``fraction`` of RL steps (:func:`early_late`); ``words`` - per
+    reflection word, ``freq`` (the mean over steps of the share of rollouts that use it) and ``reward_gap`` (the
+    mean over the steps where it is defined of the mean reward with the word minus without it; None when never
+    defined). A word with ``freq`` 0 was never written by any rollout of the arm."""
+    out: dict[str, Any] = {}
+    for arm, t in training.items():
+        c = t["curves"]
+        length = {
+            name: early_late(c.get(f"response_length/{key}", {}), fraction)
+            for name, key in (("all", "mean"), ("right", "correct_mean"), ("wrong", "wrong_mean"))
+        }
+        words = {}
+        for w in REFLECTION_WORDS:
+            freq = c.get(f"words/{w}/freq")
+            if not freq:
+                continue
+            gap = c.get(f"words/{w}/reward_gap") or {}
+            words[w] = {
+                "freq": float(np.mean(list(freq.values()))),
+                "reward_gap": float(np.mean(list(gap.values()))) if gap else None,
+            }
+        out[arm] = {"length": length, "words": words}
     return out
