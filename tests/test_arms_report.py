@@ -6,18 +6,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from reasonlab.report.arms import bucket_label, length_words_lines
+from reasonlab.io import write_records
+from reasonlab.report.arms import bucket_label, length_words_lines, reward_rules_lines
 from reasonlab.report.arms_data import (
     band_effect,
     band_map,
     early_late,
     hacking_by_band,
     length_and_words,
+    reward_rules,
+    score_rules,
     training_by_arm,
 )
 from reasonlab.report.arms_studies import judge
+from reasonlab.report.pipeline import ReportStepConfig
 from reasonlab.rundir import RunDir
+from reasonlab.tasks.base import Problem
+from reasonlab.tasks.registry import get_task
 
 
 def rec(pid: str, bucket: int, correct: bool, process: bool | None = None, failure: str | None = None) -> dict:
@@ -287,3 +294,57 @@ def test_length_words_lines_say_when_no_rollout_wrote_a_reflection_word() -> Non
     text = "\n".join(length_words_lines(lw))
     assert "| ppo | 9 -> - | - -> - | 9 -> 9 |" in text
     assert "No rollout of any arm wrote a reflection word" in text
+
+
+def _knights_problem() -> Problem:
+    task = get_task("knights")
+    return next(iter(task.generate(task.params(people=2), 1, seed=3)))
+
+
+def test_score_rules_published_vs_strict_by_hand() -> None:
+    p = _knights_problem()
+    gold = p.solution
+    answer = gold[gold.index("</think>") :]
+    filler = " Let us reason. " + answer  # +3 under the published rule, -3 under the strict one (no reasoning)
+    samples = [{"id": p.id, "completion": c} for c in (gold, filler, "no tags at all")]
+    out = score_rules([p.to_dict()], samples, ["logic_rl", "logic_rl_strict"])
+    assert out["n"] == 3
+    assert out["mean"] == {"logic_rl": pytest.approx((3 + 3 - 3) / 3), "logic_rl_strict": pytest.approx(-3 / 3)}
+    assert out["differs"] == {"logic_rl_strict": pytest.approx(1 / 3)}
+    [(reason, share)] = out["reasons"]["logic_rl_strict"].items()
+    assert reason.startswith("strict format") and share == pytest.approx(1 / 3)
+
+
+def test_reward_rules_pool_seeds_and_render(tmp_path: Path) -> None:
+    p = _knights_problem()
+    gold = p.solution
+    filler = " ok " + gold[gold.index("</think>") :]
+
+    def run(name: str, completions: list[str]) -> str:
+        ev = tmp_path / name / "eval"
+        ev.mkdir(parents=True)
+        write_records(ev / "problems.jsonl", [p.to_dict()])
+        write_records(ev / "samples.jsonl", [{"id": p.id, "completion": c} for c in completions])
+        return str(tmp_path / name)
+
+    arms = {
+        "baseline": run("base", [gold, gold]),
+        "arms": {"grpo": {"0": {"eval": run("g0", [gold, filler])}, "1": {"eval": run("g1", [gold, gold])}}},
+    }
+    rr = reward_rules(arms, ["logic_rl", "logic_rl_strict"])
+    assert rr["base"]["differs"]["logic_rl_strict"] == {"mean": 0.0, "std": None}
+    assert rr["grpo"]["mean"]["logic_rl"]["mean"] == pytest.approx(3.0)
+    assert rr["grpo"]["mean"]["logic_rl_strict"]["mean"] == pytest.approx((0.0 + 3.0) / 2)  # seeds: (3-3)/2, 3
+    assert rr["grpo"]["differs"]["logic_rl_strict"]["mean"] == pytest.approx(0.25)
+    assert sum(rr["grpo"]["reasons"]["logic_rl_strict"].values()) == pytest.approx(1 / 4)
+    text = "\n".join(reward_rules_lines(rr, ["logic_rl", "logic_rl_strict"]))
+    assert "| base | 3.000 | 3.000 | 0.0% | - |" in text
+    assert "| grpo | 3.000 +- 0.000 | 1.500 +- 2.121 | 25.0% +- 35.4 | strict format" in text
+
+
+def test_report_config_rewards_must_be_known_schemes_and_at_least_two() -> None:
+    assert ReportStepConfig(arms="@arms", rewards=["logic_rl", "logic_rl_strict"]).rewards[1] == "logic_rl_strict"
+    with pytest.raises(ValidationError, match="unknown reward 'logic_rl_stric'"):
+        ReportStepConfig(arms="@arms", rewards=["logic_rl", "logic_rl_stric"])
+    with pytest.raises(ValidationError, match="two or more"):
+        ReportStepConfig(arms="@arms", rewards=["logic_rl"])

@@ -274,7 +274,9 @@ def _run_report(ctx: StepContext) -> dict[str, Any]:
             ctx.root, ctx.recipe, cfg.title, cfg.exposures, report_bands(cfg), cfg.min_gain, cfg.alpha
         )
     elif cfg.arms is not None:
-        path = write_arms_report(ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg), cfg.study)
+        path = write_arms_report(
+            ctx.root, ctx.recipe, cfg.title, Path(cfg.arms), report_bands(cfg), cfg.study, cfg.rewards
+        )
     elif cfg.memorisation is not None:
         path = write_memorisation_report(ctx.root, ctx.recipe, cfg)
     else:

@@ -20,6 +20,7 @@ from reasonlab.report.arms_data import (
     length_and_words,
     load_arms,
     mean_std,
+    reward_rules,
     training_by_arm,
 )
 from reasonlab.report.arms_studies import STUDIES, judge
@@ -34,6 +35,7 @@ __all__ = [
     "hacking_cells",
     "length_words_lines",
     "measure",
+    "reward_rules_lines",
     "write_arms_report",
 ]
 
@@ -330,12 +332,50 @@ def length_words_lines(lw: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def reward_rules_lines(rr: dict[str, Any], rules: list[str]) -> list[str]:
+    """Markdown of :func:`reasonlab.report.arms_data.reward_rules`: per model (the base, then each arm) the mean
+    reward under each rule, the share of samples the later rules score differently, and why."""
+    first, rest = rules[0], rules[1:]
+    lines = [
+        "## Reward rules",
+        "",
+        f"Every evaluation sample scored under {', '.join(rules)}: the mean reward (arms: mean +- std over seeds), "
+        f"the share of samples a rule scores differently from {first}, and the verifier's reason for those samples "
+        "(share of all samples).",
+        "",
+        "| model | "
+        + " | ".join(f"mean reward, {r}" for r in rules)
+        + " | "
+        + " | ".join(f"scored differently by {r}" for r in rest)
+        + " | why |",
+        "|" + "---|" * (2 + len(rules) + len(rest)),
+    ]
+
+    def share(ms: dict[str, Any]) -> str:
+        return f"{100 * ms['mean']:.1f}%" + ("" if ms["std"] is None else f" +- {100 * ms['std']:.1f}")
+
+    for model, rec in rr.items():
+        why = "; ".join(f"{k} {100 * v:.1f}%" for rule in rest for k, v in list(rec["reasons"][rule].items())[:3])
+        cells = [_ms_cell(rec["mean"][r]) for r in rules] + [share(rec["differs"][r]) for r in rest]
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {why or '-'} |")
+    return [*lines, ""]
+
+
 def write_arms_report(
-    root: Path, recipe: Any, title: str | None, arms_path: Path, bands: dict[str, str], study: str = "edge"
+    root: Path,
+    recipe: Any,
+    title: str | None,
+    arms_path: Path,
+    bands: dict[str, str],
+    study: str = "edge",
+    rules: list[str] | None = None,
 ) -> Path:
-    """Write ``root/report.md``, ``root/results.json`` and ``root/plots/arms_*.png`` for an ``arms`` step."""
+    """Write ``root/report.md``, ``root/results.json`` and ``root/plots/arms_*.png`` for an ``arms`` step;
+    ``rules`` (two or more reward schemes) adds the reward-rule comparison of every evaluation's samples."""
     arms = read_json(arms_path, "arms record")
     m = measure(arms, bands)
+    if rules:
+        m["reward_rules"] = {"rules": rules, "models": reward_rules(arms, rules)}
     per_arm = arms_rows(arms, bands)
     label = bucket_label(read_json(Path(arms["baseline"]) / "eval" / "summary.json", "eval summary"))
     verdict = judge(study, m)
@@ -376,6 +416,8 @@ def write_arms_report(
             "",
         ]
     lines += length_words_lines(m["length_words"])
+    if rules:
+        lines += reward_rules_lines(m["reward_rules"]["models"], rules)
     lines += _per_op_tables(per_arm, label)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")

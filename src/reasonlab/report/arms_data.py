@@ -14,10 +14,14 @@ records of the evaluations (``eval/samples.jsonl``) and the RL runs' ``metrics.j
 * **Length and words** (Logic-RL's "is longer better?" and its reflection-word analysis): per arm, the mean
   response length of right and of wrong rollouts early and late in RL, and per reflection word the share of
   rollouts that use it and the reward of those that do minus the reward of those that do not.
+* **Reward rules** (optional): every evaluation's samples scored under several reward schemes (e.g. the
+  published ``logic_rl`` and ``logic_rl_strict``): the mean reward under each, and the samples whose reward
+  differs from the first scheme's, by the verifier's reason.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +32,11 @@ import numpy as np
 from reasonlab.eval.metrics import paired_test
 from reasonlab.eval.record import load_run
 from reasonlab.eval.stats import problem_scores
+from reasonlab.io import read_records
+from reasonlab.rewards import compute_reward
 from reasonlab.rundir import RunDir
+from reasonlab.tasks.base import Problem
+from reasonlab.tasks.registry import get_task
 from reasonlab.train.rl.metrics import REFLECTION_WORDS
 
 __all__ = [
@@ -40,6 +48,8 @@ __all__ = [
     "length_and_words",
     "load_arms",
     "mean_std",
+    "reward_rules",
+    "score_rules",
     "training_by_arm",
 ]
 
@@ -260,4 +270,64 @@ def length_and_words(training: dict[str, Any], fraction: float = 1 / 3) -> dict[
                 "reward_gap": float(np.mean(list(gap.values()))) if gap else None,
             }
         out[arm] = {"length": length, "words": words}
+    return out
+
+
+def score_rules(problems: Sequence[dict[str, Any]], samples: Sequence[dict[str, Any]], rules: Sequence[str]) -> dict:
+    """Score every sample (``id``, ``completion``) once verified, under each reward scheme in ``rules``.
+
+    Returns ``n``; ``mean``: rule -> mean reward; ``differs``: later rule -> the share of samples whose reward
+    differs from ``rules[0]``'s; ``reasons``: later rule -> {the verifier's error with digits as N: share of all
+    samples} over those differing samples. Example: two samples rewarded 3 and -1 under the first rule and 3
+    and 3 under a second -> mean {first: 1, second: 3}, differs {second: 0.5}."""
+    by_id = {str(r["id"]): Problem.from_dict(r, source="evaluation problem") for r in problems}
+    rewards: dict[str, list[float]] = {rule: [] for rule in rules}
+    reasons: dict[str, Counter[str]] = {rule: Counter() for rule in rules[1:]}
+    for rec in samples:
+        problem = by_id[str(rec["id"])]
+        v = get_task(problem.task).verify(problem, str(rec["completion"]))
+        first = compute_reward(rules[0], v)
+        rewards[rules[0]].append(first)
+        for rule in rules[1:]:
+            r = compute_reward(rule, v)
+            rewards[rule].append(r)
+            if r != first:
+                reasons[rule][re.sub(r"\d+", "N", v.error or "none")] += 1
+    n = len(samples)
+    return {
+        "n": n,
+        "mean": {rule: float(np.mean(x)) if x else None for rule, x in rewards.items()},
+        "differs": {
+            rule: float(np.mean([a != b for a, b in zip(rewards[rules[0]], rewards[rule], strict=True)])) if n else 0.0
+            for rule in rules[1:]
+        },
+        "reasons": {rule: {k: c / n for k, c in cnt.most_common()} for rule, cnt in reasons.items()},
+    }
+
+
+def reward_rules(arms: dict[str, Any], rules: Sequence[str]) -> dict[str, Any]:
+    """:func:`score_rules` on the baseline evaluation (``base``) and on each arm's evaluations: per model the mean
+    reward under each rule and the share scored differently as mean +- std over seeds (std None for the base's
+    single evaluation), and the reasons pooled over seeds as shares of all the model's samples."""
+
+    def one(run: str | Path) -> dict[str, Any]:
+        ev = Path(run) / "eval"
+        return score_rules(read_records(ev / "problems.jsonl"), read_records(ev / "samples.jsonl"), rules)
+
+    def pool(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+        total = max(sum(s["n"] for s in per_seed), 1)
+        reasons: dict[str, Counter[str]] = {rule: Counter() for rule in rules[1:]}
+        for s in per_seed:
+            for rule, shares in s["reasons"].items():
+                reasons[rule].update({k: v * s["n"] for k, v in shares.items()})
+        return {
+            "n": total,
+            "mean": {rule: mean_std([s["mean"][rule] for s in per_seed]) for rule in rules},
+            "differs": {rule: mean_std([s["differs"][rule] for s in per_seed]) for rule in rules[1:]},
+            "reasons": {rule: {k: c / total for k, c in cnt.most_common()} for rule, cnt in reasons.items()},
+        }
+
+    out = {"base": pool([one(arms["baseline"])])}
+    for arm, seeds in arms["arms"].items():
+        out[arm] = pool([one(rec["eval"]) for rec in seeds.values()])
     return out

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from reasonlab.config import StrictModel
+from reasonlab.errors import ReasonlabError
 from reasonlab.eval.findings import diversity_finding, length_finding
 from reasonlab.eval.metrics import chance_pass_at_k, holm_adjust
 from reasonlab.eval.record import load_run
@@ -29,6 +30,7 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms_data import band_effect
 from reasonlab.report.arms_studies import STUDIES
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
+from reasonlab.rewards import check_reward
 from reasonlab.rundir import RunDir
 
 __all__ = [
@@ -81,6 +83,11 @@ class ReportStepConfig(StrictModel):
         description="the claim an arms report judges: edge, midtrain_vs_rl, process_reward, "
         "algorithms, curriculum or none",
     )
+    rewards: list[str] = Field(
+        default_factory=list,
+        description="arms: also score every evaluation's samples under these reward schemes and show where they "
+        "disagree with the first, e.g. [logic_rl, logic_rl_strict] (does a stricter rule change what is rewarded?)",
+    )
     pretrain: str | None = Field(None, description="pre-training run, e.g. @pretrain.run")
     rl: str | None = Field(None, description="RL run, e.g. @rl.run")
     title: str | None = Field(None, description="report title (default: the recipe name)")
@@ -90,6 +97,18 @@ class ReportStepConfig(StrictModel):
     headline_band: str = Field("edge", description="the band the verdict leads with")
     min_gain: float = Field(0.10, ge=0, description="the pass@1 gain (process-verified) the claim calls a gain")
     alpha: float = Field(0.01, gt=0, lt=1, description="significance level of the headline test (Holm-corrected)")
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, v: list[str]) -> list[str]:
+        for name in v:
+            try:
+                check_reward(name)
+            except ReasonlabError as exc:
+                raise ValueError(str(exc)) from None
+        if len(v) == 1:
+            raise ValueError("rewards: name two or more schemes to compare, or none")
+        return v
 
     @field_validator("bands", mode="before")
     @classmethod
