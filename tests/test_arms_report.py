@@ -125,7 +125,8 @@ def test_edge_verdict_reproduces_the_cmu_pattern_and_names_what_fails() -> None:
     assert v["reproduced"] is True and v["text"].startswith("Verdict (process-verified")
     good["effects"]["edge"]["edge"]["process"]["pass@16"] = eff(0.0, 0.0)
     v = judge("edge", good)
-    assert v["reproduced"] is False and "edge RL raises edge pass@1 and pass@k fails" in v["text"]
+    assert v["reproduced"] is False and "Fails: edge RL raises edge pass@1 and pass@k." in v["text"]
+    assert "Holds: " in v["text"]  # the parts that held are named too
 
 
 def test_midtrain_verdict_reads_the_split() -> None:
@@ -150,7 +151,7 @@ def test_midtrain_verdict_reads_the_split() -> None:
     }
     ref["mid20"]["hard"]["process"]["pass@1"] = eff(0, -0.02)
     v = judge("midtrain_vs_rl", measured(vals, ref, reference="all_rl", shares=shares))
-    assert v["reproduced"] is False and "every mix beats all-RL (edge, hard pass@1) fails" in v["text"]
+    assert v["reproduced"] is False and "Fails: every mix beats all-RL (edge, hard pass@1)." in v["text"]
     # a hard band where every arm is at 0 (the base cannot do it) ranks nothing: not testable, not passed
     flat = {a: {"edge": b["edge"], "hard": (0.0005 * i, 0.0)} for i, (a, b) in enumerate(vals.items())}
     v = judge("midtrain_vs_rl", measured(flat, ref, reference="all_rl", shares=shares))

@@ -263,9 +263,12 @@ def judge(study: str, measured: Measured) -> Verdict:
     elif reproduced is None:
         tail = " None of the claim's checks could be run."
     elif reproduced:
-        tail = " The claim is reproduced: " + ", ".join(run) + "."
+        tail = " The claim is reproduced; every part holds: " + "; ".join(run) + "."
     else:
-        tail = " The claim is not reproduced: " + ", ".join(k for k, v in run.items() if not v) + " fails."
+        failed = [k for k, v in run.items() if not v]
+        held = [k for k, v in run.items() if v]
+        tail = " The claim is not reproduced. Fails: " + "; ".join(failed) + "."
+        tail += (" Holds: " + "; ".join(held) + ".") if held else ""
     untestable = [k for k, v in checks.items() if v is None]
     if untestable and study != "none":
         tail += " Not testable here: " + ", ".join(untestable) + "."
