@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer, load_model, save_model
-from reasonlab.model.decoder import apply_rope, rope_cos_sin
+from reasonlab.model.decoder import SharedPrefixCache, apply_rope, cascade_attention, rope_cos_sin
 
 torch.set_num_threads(1)
 
@@ -111,6 +111,66 @@ def test_kv_cache_matches_full_forward() -> None:
         parts += [model(ids[:, t : t + 1], kv_cache=cache) for t in range(9, 12)]
     assert cache.length == 12
     assert torch.allclose(torch.cat(parts, dim=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2, 4])
+def test_cascade_attention_equals_softmax_over_prefix_and_suffix(kv_heads: int) -> None:
+    # 3 prompts with 2, 1 and 3 rows in scrambled order; prompt 1 carries 2 padding positions
+    torch.manual_seed(0)
+    nq, d, W, S = 4, 8, 6, 3
+    source = torch.tensor([2, 0, 2, 1, 0, 2])
+    n, P = source.numel(), 3
+    q = torch.randn(n, nq, 1, d)
+    pk, pv = torch.randn(P, kv_heads, W, d), torch.randn(P, kv_heads, W, d)
+    sk, sv = torch.randn(n, kv_heads, S, d), torch.randn(n, kv_heads, S, d)
+    real = torch.ones(P, W, dtype=torch.bool)
+    real[1, :2] = False
+    cache = SharedPrefixCache.__new__(SharedPrefixCache)
+    cache.prefix_k = pk.unsqueeze(0)
+    cache._seat(source)
+    assert cache.group_size == 3 and sorted(cache.slot_pos.tolist()) == [0, 1, 3, 6, 7, 8]
+    bias = torch.zeros(P, W).masked_fill(~real, float("-inf"))[:, None, None, :]
+    out = cascade_attention(q, pk, pv, bias, sk, sv, cache.group_rows, cache.slot_pos, cache.group_size)
+    group = nq // kv_heads
+    for i in range(n):  # every head by hand: softmax over the row's prompt keys (no padding) and its own keys
+        p = int(source[i])
+        for h in range(nq):
+            keys = torch.cat([pk[p, h // group][real[p]], sk[i, h // group]])
+            vals = torch.cat([pv[p, h // group][real[p]], sv[i, h // group]])
+            want = (q[i, h, 0] @ keys.T / d**0.5).softmax(-1) @ vals
+            assert torch.allclose(out[i, h, 0], want, atol=1e-5)
+
+
+def test_shared_prefix_decoding_equals_per_row_cache() -> None:
+    # two prompts (one left-padded), three rows; decode 4 tokens, drop a row, decode 2 more
+    model = make_model()
+    prompts = torch.randint(1, 97, (2, 5))
+    real = torch.ones(2, 5, dtype=torch.bool)
+    real[1, :2] = False
+    source = torch.tensor([0, 1, 1])
+    steps = torch.randint(1, 97, (3, 6))
+    with torch.no_grad():
+        plain = model.new_cache(2, 11)
+        model(prompts, attention_mask=real, kv_cache=plain)
+        shared_pre = model.new_cache(2, 5)
+        model(prompts, attention_mask=real, kv_cache=shared_pre)
+        shared = SharedPrefixCache(shared_pre, real, source, 8)
+        plain.select_rows(source)
+        mask = torch.cat([real[source], torch.ones(3, 6, dtype=torch.bool)], dim=1)
+        pos = real[source].sum(-1)
+        for t in range(6):
+            if t == 4:  # row 0 finishes: both caches drop it, and the shared one its prompt
+                keep = torch.tensor([1, 2])
+                plain.select_rows(keep)
+                shared.select_rows(keep)
+                mask, pos, steps = mask[keep], pos[keep], steps[keep]
+            tok, p = steps[:, t : t + 1], (pos + t)[:, None]
+            a = model(tok, position_ids=p, attention_mask=mask[:, : plain.length + 1], kv_cache=plain)
+            b = model(tok, position_ids=p, kv_cache=shared)
+            assert torch.allclose(a, b, atol=1e-5)
+    assert shared.prefix_k.shape[1] == 1 and shared.batch_size == 2
+    with pytest.raises(ReasonlabError, match="one token per step"):
+        model(steps[:, :2], position_ids=torch.zeros(2, 2, dtype=torch.long), kv_cache=shared)
 
 
 def reference_attention_forward(model: Decoder, ids: torch.Tensor) -> torch.Tensor:

@@ -183,6 +183,18 @@ def test_shared_prompt_prefill_gives_same_samples(model: Decoder, tok: TaskToken
     assert len({tuple(g.token_ids) for g in alone}) > 1
 
 
+def test_shared_prompts_that_finish_early_match_alone(model: Decoder, tok: TaskTokenizer) -> None:
+    # rows of shared prompts ending at different steps (compaction of the shared-prefix cache)
+    prompts = ["a = 12"] * 3 + ["the cat sat"] * 3
+    base = generate(model, tok, prompts, SamplingParams(max_new_tokens=14, temperature=1.0), list(range(6)))
+    stop_tok = base[0].token_ids[2]
+    params = SamplingParams(max_new_tokens=14, temperature=1.0, stop_token_ids=[stop_tok])
+    group = generate(model, tok, prompts, params, list(range(6)))
+    alone = [generate(model, tok, [p], params, [s])[0] for s, p in enumerate(prompts)]
+    assert [g.token_ids for g in group] == [g.token_ids for g in alone]
+    assert len({len(g.token_ids) for g in group}) > 1
+
+
 def test_filtered_distribution_matches_renormalised_probabilities() -> None:
     probs = torch.tensor([0.05, 0.25, 0.1, 0.4, 0.2])
     logits = probs.log().unsqueeze(0)

@@ -5,8 +5,9 @@ How it works:
   over the padding and per-row position ids, so a row's numbers do not depend on its neighbours.
 - One prefill forward fills a :class:`~reasonlab.model.decoder.KVCache` preallocated for the whole
   generation; each decoding step then feeds one token per row and writes into the cache in place.
-  A prompt that occurs several times in a batch (an RL group, eval samples) is prefilled once and its
-  cache rows copied.
+  A prompt that occurs several times in a batch (an RL group, eval samples) is prefilled once, and
+  decoding keeps its keys/values once for all of its rows (:class:`~reasonlab.model.decoder.SharedPrefixCache`):
+  every step reads a prompt's cache once, not once per row.
 - Rows that finish (EOS, a stop token, a stop string, or their length budget) are dropped from the
   batch once enough of them accumulate, so finished rows stop costing compute.
 - Randomness is counter-based: the uniform number used for row ``r``'s ``t``-th token is a hash of
@@ -27,7 +28,7 @@ from pydantic import Field
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.model.decoder import Decoder
+from reasonlab.model.decoder import Decoder, KVCache, SharedPrefixCache
 from reasonlab.model.tokenizer import TaskTokenizer
 
 FinishReason = Literal["stop", "length"]
@@ -309,13 +310,14 @@ def _generate_batch(
         mask[r, : width - len(p)] = False
     ids, mask = ids.to(device), mask.to(device)
     padded = min(lens) < width  # without padding, attention needs no mask (faster causal kernels)
-    cache = model.new_cache(len(unique), width + steps)
+    shared = len(unique) < n  # then decoding reads each prompt's keys once for all its rows
+    cache: KVCache | SharedPrefixCache = model.new_cache(len(unique), width if shared else width + steps)
     unique_mask = mask[unique_rows, :width] if padded else None
     hidden = model.hidden_states(ids, attention_mask=unique_mask, kv_cache=cache)
     logits = model.logits(hidden[:, -1]).float()
-    if len(unique) < n:
+    if shared:
         index = torch.tensor(source, dtype=torch.long, device=device)
-        cache.select_rows(index)
+        cache = SharedPrefixCache(cache, mask[unique_rows, :width], index, steps)
         logits = logits[index]
 
     keys = row_keys(seeds)
@@ -358,7 +360,7 @@ def _generate_batch(
         hidden = model.hidden_states(
             chosen[:, None],
             position_ids=(positions + t)[:, None],
-            attention_mask=mask[:, : cache.length + 1] if padded else None,
+            attention_mask=mask[:, : cache.length + 1] if padded and not shared else None,
             kv_cache=cache,
         )
         logits = model.logits(hidden[:, -1]).float()
