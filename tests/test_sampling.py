@@ -193,6 +193,8 @@ def test_shared_prompts_that_finish_early_match_alone(model: Decoder, tok: TaskT
     alone = [generate(model, tok, [p], params, [s])[0] for s, p in enumerate(prompts)]
     assert [g.token_ids for g in group] == [g.token_ids for g in alone]
     assert len({len(g.token_ids) for g in group}) > 1
+    copied = generate(model, tok, prompts, params, list(range(6)), shared_prefix=False)  # a cache copy per row
+    assert [g.token_ids for g in copied] == [g.token_ids for g in group]
 
 
 def test_filtered_distribution_matches_renormalised_probabilities() -> None:

@@ -236,9 +236,12 @@ def generate_ids(
     batch_size: int = 64,
     return_logprobs: bool = False,
     amp: torch.dtype | None = None,
+    shared_prefix: bool = True,
 ) -> list[Generation]:
     """:func:`generate` for already tokenised prompts (each a non-empty list of ids); ``amp`` runs the
-    forward passes under that autocast dtype (bf16 on CUDA: :func:`amp_dtype`)."""
+    forward passes under that autocast dtype (bf16 on CUDA: :func:`amp_dtype`); ``shared_prefix=False``
+    decodes rows that share a prompt with a copy of its cache each (the sampler before
+    :class:`~reasonlab.model.decoder.SharedPrefixCache`: the same samples up to float rounding, slower)."""
     if len(seeds) != len(prompt_ids):
         raise ReasonlabError(f"generate: {len(prompt_ids)} prompts but {len(seeds)} seeds")
     if batch_size < 1:
@@ -267,6 +270,7 @@ def generate_ids(
                     [int(seeds[i]) for i in rows],
                     matcher,
                     return_logprobs,
+                    shared_prefix,
                 )
             for i, out in zip(rows, outs, strict=True):
                 results[i] = out
@@ -283,6 +287,7 @@ def _generate_batch(
     seeds: list[int],
     matcher: _StopMatcher,
     return_logprobs: bool,
+    shared_prefix: bool = True,
 ) -> list[Generation]:
     device = model.embed.weight.device
     n = len(prompts)
@@ -292,7 +297,7 @@ def _generate_batch(
     steps = max(budgets)
     stop_ids = set(params.stop_token_ids) if params.ignore_eos else {tokenizer.eos_id, *params.stop_token_ids}
 
-    # Prefill each distinct prompt once (RL groups and eval samples repeat prompts), then copy its cache.
+    # Prefill each distinct prompt once (RL groups and eval samples repeat prompts), then share or copy its cache.
     first: dict[tuple[int, ...], int] = {}
     unique_rows: list[int] = []  # first row of each distinct prompt
     source: list[int] = []  # row -> its distinct prompt
@@ -310,14 +315,17 @@ def _generate_batch(
         mask[r, : width - len(p)] = False
     ids, mask = ids.to(device), mask.to(device)
     padded = min(lens) < width  # without padding, attention needs no mask (faster causal kernels)
-    shared = len(unique) < n  # then decoding reads each prompt's keys once for all its rows
+    shared = shared_prefix and len(unique) < n  # then decoding reads each prompt's keys once for all its rows
     cache: KVCache | SharedPrefixCache = model.new_cache(len(unique), width if shared else width + steps)
     unique_mask = mask[unique_rows, :width] if padded else None
     hidden = model.hidden_states(ids, attention_mask=unique_mask, kv_cache=cache)
     logits = model.logits(hidden[:, -1]).float()
-    if shared:
+    if len(unique) < n:
         index = torch.tensor(source, dtype=torch.long, device=device)
-        cache = SharedPrefixCache(cache, mask[unique_rows, :width], index, steps)
+        if shared:
+            cache = SharedPrefixCache(cache, mask[unique_rows, :width], index, steps)
+        else:
+            cache.select_rows(index)
         logits = logits[index]
 
     keys = row_keys(seeds)
@@ -394,6 +402,7 @@ def generate(
     batch_size: int = 64,
     return_logprobs: bool = False,
     amp: torch.dtype | None = None,
+    shared_prefix: bool = True,
 ) -> list[Generation]:
     """Sample one continuation per prompt; ``seeds[i]`` drives prompt ``i`` (same seed -> same sample).
 
@@ -402,5 +411,13 @@ def generate(
     """
     ids = tokenizer.encode_batch(list(prompts), add_bos=add_bos)
     return generate_ids(
-        model, tokenizer, ids, params, seeds, batch_size=batch_size, return_logprobs=return_logprobs, amp=amp
+        model,
+        tokenizer,
+        ids,
+        params,
+        seeds,
+        batch_size=batch_size,
+        return_logprobs=return_logprobs,
+        amp=amp,
+        shared_prefix=shared_prefix,
     )
