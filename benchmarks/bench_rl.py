@@ -5,6 +5,8 @@ phase (engine names ``timing_s/*``), each phase's share of the step, and rollout
 
     .venv/bin/python benchmarks/bench_rl.py --model runs/quickstart/pretrain/model --steps 4
     .venv/bin/python benchmarks/bench_rl.py --algorithm ppo          # random tiny model if --model is omitted
+    .venv/bin/python benchmarks/bench_rl.py --model runs/_shared/pretrain-a6f3cfe9bb1b/model --knobs main \
+        --ops 4-6 --reward process --max-new-tokens 200 --steps 10    # the main job's RL step on its base
 
 With no ``--model`` a randomly initialised ``tiny`` decoder is used; its rollouts run to
 ``max_new_tokens``, so use a trained checkpoint for realistic response lengths.
@@ -24,6 +26,17 @@ import torch
 
 PHASES = ("gen", "reward", "old_log_prob", "ref", "adv", "update")
 KNOBS = {"ops": "2", "distractors": 1, "num_mode": "mod", "mode": "forward", "context": "zoo"}
+#: The main job's task knobs (recipes/quickstart.yaml), for its base checkpoint (``--knobs main``).
+MAIN_KNOBS = {
+    "distractors": 0,
+    "modulus": 7,
+    "operators": "+",
+    "context": "wildlife",
+    "letters": "ordered",
+    "template": "compact",
+    "sums": "partial",
+    "number_line": True,
+}
 
 
 def random_model(out: Path) -> Path:
@@ -47,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--knobs", choices=["default", "main"], default="default", help="main: the main job's task")
+    ap.add_argument("--ops", default=None, help="the ops knob (default: the knob set's)")
+    ap.add_argument("--reward", default="outcome", help="reward scheme (the main job: process)")
     args = ap.parse_args(argv)
+    knobs = dict(MAIN_KNOBS if args.knobs == "main" else KNOBS)
+    if args.ops is not None:
+        knobs["ops"] = args.ops
 
     from reasonlab.config import validate
     from reasonlab.train.rl.config import RLConfig
@@ -67,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 "init_from": str(model),
                 "steps": args.steps + 1,
                 "threads": args.threads,
-                "task": {"name": "arith", "knobs": KNOBS},
+                "task": {"name": "arith", "knobs": knobs, "reward": args.reward},
                 "rollout": {
                     "batch_size": args.batch_size,
                     "group_size": args.group_size,
