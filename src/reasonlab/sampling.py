@@ -316,16 +316,17 @@ def _generate_batch(
     ids, mask = ids.to(device), mask.to(device)
     padded = min(lens) < width  # without padding, attention needs no mask (faster causal kernels)
     shared = shared_prefix and len(unique) < n  # then decoding reads each prompt's keys once for all its rows
-    cache: KVCache | SharedPrefixCache = model.new_cache(len(unique), width if shared else width + steps)
+    prefill = model.new_cache(len(unique), width if shared else width + steps)
     unique_mask = mask[unique_rows, :width] if padded else None
-    hidden = model.hidden_states(ids, attention_mask=unique_mask, kv_cache=cache)
+    hidden = model.hidden_states(ids, attention_mask=unique_mask, kv_cache=prefill)
     logits = model.logits(hidden[:, -1]).float()
+    cache: KVCache | SharedPrefixCache = prefill
     if len(unique) < n:
         index = torch.tensor(source, dtype=torch.long, device=device)
         if shared:
-            cache = SharedPrefixCache(cache, mask[unique_rows, :width], index, steps)
+            cache = SharedPrefixCache(prefill, mask[unique_rows, :width], index, steps)
         else:
-            cache.select_rows(index)
+            prefill.select_rows(index)
         logits = logits[index]
 
     keys = row_keys(seeds)
