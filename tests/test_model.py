@@ -126,12 +126,11 @@ def test_cascade_attention_equals_softmax_over_prefix_and_suffix(kv_heads: int) 
     real = torch.ones(P, W, dtype=torch.bool)
     real[1, :2] = False
     cache = SharedPrefixCache.__new__(SharedPrefixCache)
-    cache.prefix_kt = pk.transpose(-1, -2).unsqueeze(0)
+    cache.prefix_k = pk.unsqueeze(0)
     cache._seat(source)
     assert cache.group_size == 3 and sorted(cache.slot_pos.tolist()) == [0, 1, 3, 6, 7, 8]
     bias = torch.zeros(P, W).masked_fill(~real, float("-inf"))[:, None, None, :]
-    kt, skt = pk.transpose(-1, -2), sk.transpose(-1, -2)
-    out = cascade_attention(q, kt, pv, bias, skt, sv, cache.group_rows, cache.slot_pos, cache.group_size)
+    out = cascade_attention(q, pk, pv, bias, sk, sv, cache.group_rows, cache.slot_pos, cache.group_size)
     group = nq // kv_heads
     for i in range(n):  # every head by hand: softmax over the row's prompt keys (no padding) and its own keys
         p = int(source[i])
@@ -169,7 +168,7 @@ def test_shared_prefix_decoding_equals_per_row_cache() -> None:
             a = model(tok, position_ids=p, attention_mask=mask[:, : plain.length + 1], kv_cache=plain)
             b = model(tok, position_ids=p, kv_cache=shared)
             assert torch.allclose(a, b, atol=1e-5)
-    assert shared.prefix_kt.shape[1] == 1 and shared.batch_size == 2
+    assert shared.prefix_k.shape[1] == 1 and shared.batch_size == 2
     with pytest.raises(ReasonlabError, match="one token per step"):
         model(steps[:, :2], position_ids=torch.zeros(2, 2, dtype=torch.long), kv_cache=shared)
 

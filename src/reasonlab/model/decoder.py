@@ -206,10 +206,10 @@ class KVCache:
 
 def cascade_attention(
     q: torch.Tensor,
-    prefix_kt: torch.Tensor,
+    prefix_k: torch.Tensor,
     prefix_v: torch.Tensor,
     prefix_bias: torch.Tensor,
-    suffix_kt: torch.Tensor,
+    suffix_k: torch.Tensor,
     suffix_v: torch.Tensor,
     group_rows: torch.Tensor,
     slot_pos: torch.Tensor,
@@ -217,11 +217,9 @@ def cascade_attention(
 ) -> torch.Tensor:
     """One decoding step's attention for rows that share prompts, reading each prompt's keys once.
 
-    ``q [n, nq, 1, d]`` are the rows' queries; row ``i`` attends to its prompt's keys ``prefix_kt [P, nkv, d,
-    W]`` (stored transposed: a strided ``[d, S]`` block multiplies several times faster on a CPU than a
-    transposed ``[S, d]`` one) and values ``prefix_v [P, nkv, W, d]`` (plus ``prefix_bias [P, 1, 1, W]``: 0,
-    or -inf on padding) and to its own ``suffix_kt [n, nkv, d, S]``, ``suffix_v [n, nkv, S, d]``; query
-    head ``h`` uses key head ``h // (nq / nkv)`` (grouped-query).
+    ``q [n, nq, 1, d]`` are the rows' queries; row ``i`` attends to its prompt's keys/values
+    ``prefix_k/v [P, nkv, W, d]`` (plus ``prefix_bias [P, 1, 1, W]``: 0, or -inf on padding) and to its own
+    ``suffix_k/v [n, nkv, S, d]``; query head ``h`` uses key head ``h // (nq / nkv)`` (grouped-query).
     ``group_rows [P * group_size]`` lists each prompt's rows (``n`` = an empty seat) and ``slot_pos [n]``
     where row ``i`` sits in that list, so the prefix part is one matrix product per prompt and head over
     all of its rows. With the scaled scores ``s = q k / sqrt(d)`` of the two parts, their maxima ``m_j``,
@@ -229,13 +227,13 @@ def cascade_attention(
     keys: ``(o_1 a_1 + o_2 a_2) / (l_1 a_1 + l_2 a_2)`` with ``a_j = exp(m_j - max(m_1, m_2))``.
     """
     n, nq, _, d = q.shape
-    P, nkv = prefix_kt.shape[:2]
+    P, nkv = prefix_k.shape[:2]
     r = nq // nkv
     scale = 1.0 / math.sqrt(d)
     rows_q = q.reshape(n, nkv, r, d)
     seats = torch.cat([rows_q, rows_q.new_zeros(1, nkv, r, d)]).index_select(0, group_rows)
     grouped = seats.view(P, group_size, nkv, r, d).transpose(1, 2).reshape(P, nkv, group_size * r, d)
-    s1 = torch.matmul(grouped, prefix_kt).float().mul_(scale).add_(prefix_bias)
+    s1 = torch.matmul(grouped, prefix_k.transpose(-1, -2)).float().mul_(scale).add_(prefix_bias)
     m1 = s1.amax(-1, keepdim=True)
     e1 = s1.sub_(m1).exp_()
     l1 = e1.sum(-1, keepdim=True)
@@ -246,7 +244,7 @@ def cascade_attention(
         return x.index_select(0, slot_pos)
 
     o1, m1, l1 = to_rows(o1), to_rows(m1), to_rows(l1)
-    s2 = torch.matmul(rows_q, suffix_kt).float().mul_(scale)
+    s2 = torch.matmul(rows_q, suffix_k.transpose(-1, -2)).float().mul_(scale)
     m2 = s2.amax(-1, keepdim=True)
     e2 = s2.sub_(m2).exp_()
     l2 = e2.sum(-1, keepdim=True)
@@ -260,10 +258,9 @@ def cascade_attention(
 class SharedPrefixCache:
     """A decoding cache for many rows that share few prompts (RL groups, evaluation samples).
 
-    Every distinct prompt's keys/values are kept once (``prefix_kt [num_layers, P, nkv, d, W]``, keys
-    transposed, and ``prefix_v [num_layers, P, nkv, W, d]``, left-padded to ``W`` with the padding masked),
-    every row's generated tokens in its own slots (``kt [num_layers, n, nkv, d, steps]``, ``v [num_layers, n,
-    nkv, steps, d]``), and a decoding step attends to both with
+    Every distinct prompt's keys/values are kept once (``prefix_k, prefix_v [num_layers, P, nkv, W, d]``,
+    left-padded to ``W`` with the padding masked), every row's generated tokens in its own slots
+    (``k, v [num_layers, n, nkv, steps, d]``), and a decoding step attends to both with
     :func:`cascade_attention`. A plain :class:`KVCache` holds a copy of the prompt per row and reads all of
     them at every step: for 64 rows of a ~400-token prompt that is ~15 MB per layer, which is what a
     decoding step on a CPU waits for. Here a prompt's keys are read once for all of its rows. The result
@@ -274,25 +271,25 @@ class SharedPrefixCache:
         """``prefill``: the prompts' cache (``length`` = their padded width ``W``); ``prompt_mask [P, W]``:
         True on real tokens; ``source [n]``: each row's prompt; ``steps``: new tokens to make room for."""
         width = prefill.length
-        self.prefix_kt = prefill.k[:, :, :, :width].transpose(-1, -2).contiguous()
+        self.prefix_k = prefill.k[:, :, :, :width].contiguous()
         self.prefix_v = prefill.v[:, :, :, :width].contiguous()
         bias = torch.zeros(prompt_mask.shape, dtype=torch.float32, device=prompt_mask.device)
         self.prefix_bias = bias.masked_fill_(~prompt_mask.bool(), float("-inf"))[:, None, None, :]
         layers, _, nkv, _, d = prefill.k.shape
-        self.kt = prefill.k.new_zeros((layers, source.numel(), nkv, d, steps))
-        self.v = prefill.v.new_zeros((layers, source.numel(), nkv, steps, d))
+        self.k = prefill.k.new_zeros((layers, source.numel(), nkv, steps, d))
+        self.v = torch.zeros_like(self.k)
         self.width, self.length, self.max_len = width, width, width + steps
         self._seat(source)
 
     @property
     def batch_size(self) -> int:
         """Rows the cache holds."""
-        return self.v.shape[1]
+        return self.k.shape[1]
 
     def _seat(self, source: torch.Tensor) -> None:
         """Seat rows by prompt (``source [n]``, every prompt index in ``0..P-1`` used): ``slot_pos``, ``group_rows``."""
         self.source = source
-        n, P = source.numel(), self.prefix_kt.shape[1]
+        n, P = source.numel(), self.prefix_k.shape[1]
         counts = torch.bincount(source, minlength=P)
         self.group_size = int(counts.max())
         order = torch.argsort(source, stable=True)
@@ -306,13 +303,13 @@ class SharedPrefixCache:
     def select_rows(self, rows: torch.Tensor) -> None:
         """Keep ``rows`` (drops finished sequences); prompts left without rows are dropped too."""
         used = self.length - self.width
-        kt = self.kt.new_zeros((self.kt.shape[0], rows.numel(), *self.kt.shape[2:]))
-        v = self.v.new_zeros((self.v.shape[0], rows.numel(), *self.v.shape[2:]))
-        kt[..., :used], v[:, :, :, :used] = self.kt[:, rows, ..., :used], self.v[:, rows, :, :used]
-        self.kt, self.v = kt, v
+        k = self.k.new_zeros((self.k.shape[0], rows.numel(), *self.k.shape[2:]))
+        v = torch.zeros_like(k)
+        k[:, :, :, :used], v[:, :, :, :used] = self.k[:, rows, :, :used], self.v[:, rows, :, :used]
+        self.k, self.v = k, v
         prompts, source = torch.unique(self.source[rows], return_inverse=True)
-        if prompts.numel() < self.prefix_kt.shape[1]:
-            self.prefix_kt, self.prefix_v = self.prefix_kt[:, prompts], self.prefix_v[:, prompts]
+        if prompts.numel() < self.prefix_k.shape[1]:
+            self.prefix_k, self.prefix_v = self.prefix_k[:, prompts], self.prefix_v[:, prompts]
             self.prefix_bias = self.prefix_bias[prompts]
         self._seat(source)
 
@@ -321,14 +318,14 @@ class SharedPrefixCache:
         if q.shape[2] != 1:
             raise ReasonlabError(f"SharedPrefixCache decodes one token per step, got {q.shape[2]}")
         t = self.length - self.width
-        self.kt[layer, :, :, :, t : t + 1] = k.transpose(-1, -2)
+        self.k[layer, :, :, t : t + 1] = k
         self.v[layer, :, :, t : t + 1] = v
         return cascade_attention(
             q,
-            self.prefix_kt[layer],
+            self.prefix_k[layer],
             self.prefix_v[layer],
             self.prefix_bias,
-            self.kt[layer, ..., : t + 1],
+            self.k[layer, :, :, : t + 1],
             self.v[layer, :, :, : t + 1],
             self.group_rows,
             self.slot_pos,
