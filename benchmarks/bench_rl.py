@@ -23,20 +23,12 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 PHASES = ("gen", "reward", "old_log_prob", "ref", "adv", "update")
 KNOBS = {"ops": "2", "distractors": 1, "num_mode": "mod", "mode": "forward", "context": "zoo"}
-#: The main job's task knobs (recipes/quickstart.yaml), for its base checkpoint (``--knobs main``).
-MAIN_KNOBS = {
-    "distractors": 0,
-    "modulus": 7,
-    "operators": "+",
-    "context": "wildlife",
-    "letters": "ordered",
-    "template": "compact",
-    "sums": "partial",
-    "number_line": True,
-}
+#: The recipe whose task knobs ``--knobs main`` uses (the main job's, read from its YAML).
+MAIN_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 
 
 def random_model(out: Path) -> Path:
@@ -64,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ops", default=None, help="the ops knob (default: the knob set's)")
     ap.add_argument("--reward", default="outcome", help="reward scheme (the main job: process)")
     args = ap.parse_args(argv)
-    knobs = dict(MAIN_KNOBS if args.knobs == "main" else KNOBS)
+    knobs = dict(yaml.safe_load(MAIN_RECIPE.read_text())["task"]["knobs"] if args.knobs == "main" else KNOBS)
     if args.ops is not None:
         knobs["ops"] = args.ops
 

@@ -18,20 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
+import yaml
 
-KNOBS = {
-    "distractors": 0,
-    "modulus": 7,
-    "operators": "+",
-    "context": "wildlife",
-    "letters": "ordered",
-    "template": "compact",
-    "sums": "partial",
-    "number_line": True,
-    "ops": "4-6",
-}
+#: The main job's recipe: its task knobs, at its edge ops 4-6.
+MAIN_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 WORKLOADS = {"rl": (8, 8, 1.0), "eval": (16, 16, 0.7)}  # problems, samples per problem, temperature
 
 
@@ -53,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     task = get_task("arith")
     prompter = Prompter("plain", tok, args.model)
     peak = measure_matmul_peak()
+    knobs = {**yaml.safe_load(MAIN_RECIPE.read_text())["task"]["knobs"], "ops": "4-6"}
     for name, (n_problems, samples, temperature) in WORKLOADS.items():
-        problems = task.generate(task.params(**KNOBS), n_problems, seed=123)
+        problems = task.generate(task.params(**knobs), n_problems, seed=123)
         prompts = [prompter.prompt(task, p) for p in problems for _ in range(samples)]
         seeds = list(range(len(prompts)))
         params = SamplingParams(max_new_tokens=200, temperature=temperature)
