@@ -2,7 +2,7 @@
 
 Rows that share a prompt (an RL group, an evaluation's samples of one problem) can decode with one copy of
 the prompt's keys/values per row (``shared_prefix=False``, the sampler before
-:class:`reasonlab.model.decoder.SharedPrefixCache`) or with one copy for all of them (the default). Both are
+:class:`reasonlab.model.shared_prefix.SharedPrefixCache`) or with one copy for all of them (the default). Both are
 timed alternately in one process on the same batch, best of ``--repeats``; the JSON line also says how many
 rows came out with identical tokens and the largest difference of a sampled token's log-probability.
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from reasonlab.errors import ReasonlabError
 from reasonlab.model import PRESETS, Decoder, ModelConfig, TaskTokenizer, load_model, save_model
-from reasonlab.model.decoder import SharedPrefixCache, apply_rope, cascade_attention, rope_cos_sin
+from reasonlab.model.decoder import apply_rope, rope_cos_sin
+from reasonlab.model.shared_prefix import SharedPrefixCache, cascade_attention
 
 torch.set_num_threads(1)
 
@@ -154,7 +155,7 @@ def test_shared_prefix_decoding_equals_per_row_cache() -> None:
         model(prompts, attention_mask=real, kv_cache=plain)
         shared_pre = model.new_cache(2, 5)
         model(prompts, attention_mask=real, kv_cache=shared_pre)
-        shared = SharedPrefixCache(shared_pre, real, source, 8)
+        shared = SharedPrefixCache(shared_pre.k, shared_pre.v, real, source, 8)
         plain.select_rows(source)
         mask = torch.cat([real[source], torch.ones(3, 6, dtype=torch.bool)], dim=1)
         pos = real[source].sum(-1)

@@ -6,7 +6,7 @@ How it works:
 - One prefill forward fills a :class:`~reasonlab.model.decoder.KVCache` preallocated for the whole
   generation; each decoding step then feeds one token per row and writes into the cache in place.
   A prompt that occurs several times in a batch (an RL group, eval samples) is prefilled once, and
-  decoding keeps its keys/values once for all of its rows (:class:`~reasonlab.model.decoder.SharedPrefixCache`):
+  decoding keeps its keys/values once for all of its rows (:class:`~reasonlab.model.shared_prefix.SharedPrefixCache`):
   every step reads a prompt's cache once, not once per row.
 - Rows that finish (EOS, a stop token, a stop string, or their length budget) are dropped from the
   batch once enough of them accumulate, so finished rows stop costing compute.
@@ -28,7 +28,8 @@ from pydantic import Field
 
 from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
-from reasonlab.model.decoder import Decoder, KVCache, SharedPrefixCache
+from reasonlab.model.decoder import Decoder, KVCache
+from reasonlab.model.shared_prefix import SharedPrefixCache
 from reasonlab.model.tokenizer import TaskTokenizer
 
 FinishReason = Literal["stop", "length"]
@@ -241,7 +242,7 @@ def generate_ids(
     """:func:`generate` for already tokenised prompts (each a non-empty list of ids); ``amp`` runs the
     forward passes under that autocast dtype (bf16 on CUDA: :func:`amp_dtype`); ``shared_prefix=False``
     decodes rows that share a prompt with a copy of its cache each (the sampler before
-    :class:`~reasonlab.model.decoder.SharedPrefixCache`: the same samples up to float rounding, slower)."""
+    :class:`~reasonlab.model.shared_prefix.SharedPrefixCache`: the same samples up to float rounding, slower)."""
     if len(seeds) != len(prompt_ids):
         raise ReasonlabError(f"generate: {len(prompt_ids)} prompts but {len(seeds)} seeds")
     if batch_size < 1:
@@ -324,7 +325,8 @@ def _generate_batch(
     if len(unique) < n:
         index = torch.tensor(source, dtype=torch.long, device=device)
         if shared:
-            cache = SharedPrefixCache(prefill, mask[unique_rows, :width], index, steps)
+            k, v = prefill.k[:, :, :, :width], prefill.v[:, :, :, :width]
+            cache = SharedPrefixCache(k, v, mask[unique_rows, :width], index, steps)
         else:
             prefill.select_rows(index)
         logits = logits[index]
