@@ -188,17 +188,9 @@ class RLTrainer:
         self.model.eval()
         t0 = time.perf_counter()
         with torch.no_grad():
-            # per-row prompt caches, not the shared-prefix cache: a training run amplifies a single flipped token
-            # into another trajectory, and the committed RL runs were made with this path (shared: 1.15x on 2 threads)
+            bos = self.prompter.add_bos  # per-row caches: one flipped token would take a run off its committed path
             gens = generate(
-                self.model,
-                self.tokenizer,
-                rows_prompts,
-                sp,
-                seeds,
-                add_bos=self.prompter.add_bos,
-                amp=self.amp,
-                shared_prefix=False,
+                self.model, self.tokenizer, rows_prompts, sp, seeds, add_bos=bos, amp=self.amp, shared_prefix=False
             )
         gen_time = time.perf_counter() - t0
         self.model.train()
