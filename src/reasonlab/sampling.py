@@ -7,7 +7,7 @@ How it works:
   generation; each decoding step then feeds one token per row and writes into the cache in place.
   A prompt that occurs several times in a batch (an RL group, eval samples) is prefilled once, and
   decoding keeps its keys/values once for all of its rows (:class:`~reasonlab.model.shared_prefix.SharedPrefixCache`):
-  every step reads a prompt's cache once, not once per row.
+  every step reads a prompt's cache once, not once per row (the RL trainer passes ``shared_prefix=False``).
 - Rows that finish (EOS, a stop token, a stop string, or their length budget) are dropped from the
   batch once enough of them accumulate, so finished rows stop costing compute.
 - Randomness is counter-based: the uniform number used for row ``r``'s ``t``-th token is a hash of
