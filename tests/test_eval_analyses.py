@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from reasonlab.eval import analyses as A
 from reasonlab.eval.problems import build_problems
 from reasonlab.eval.protocol import run_eval
 from reasonlab.eval.stats import per_seed_pass1
-from reasonlab.io import write_records
+from reasonlab.io import read_records, write_records
 from reasonlab.tasks import get_task
 
 
@@ -172,3 +173,118 @@ def test_length_finding_is_judged_within_problems() -> None:
     assert f["complete"]["pooled_gap"] == pytest.approx(40.0 - 65 / 3)
     assert f["all"]["within_problem_gap"] == pytest.approx(((20 + 200) / 2 - 10 + 10) / 2)
     assert f["truncation_rate"] == pytest.approx(1 / 6)
+
+
+# ----------------------------------------------------------------------------- change by shape
+
+
+def test_solution_shape_hand_built_and_generated() -> None:
+    from reasonlab.tasks.arith import solution_shape
+
+    meta = {
+        "graph": {
+            "nodes": [
+                {"op": "const", "parents": []},
+                {"op": "add", "parents": [0]},
+                {"op": "sum", "parents": [1]},
+            ]
+        }
+    }
+    assert solution_shape(meta) == "const add(a) sum(b)"
+    meta["graph"]["nodes"][2]["parents"] = [0, 1]
+    assert solution_shape(meta) == "const add(a) sum(a,b)"
+    task = get_task("arith")
+    for prob in task.generate(task.params(ops="2-8", letters="random"), 40, seed=3):
+        shape = solution_shape(prob.meta)
+        steps = prob.meta["graph"]["nodes"]
+        assert len(shape.split(" ")) == len(steps)  # one token per gold step, names left out
+        assert shape.startswith("const")  # the first step is a stated number
+        letters = {n["letter"] for n in steps}
+        assert not any(f"({x}" in shape for x in letters if x > chr(ord("a") + len(steps) - 1))
+
+
+def _shape_records(bucket: int, pid: str, base: list[bool], model: list[bool]) -> tuple[list, list]:
+    b = [_r(pid, c, sample=i, bucket=bucket, process_ok=c) for i, c in enumerate(base)]
+    m = [_r(pid, c, sample=i, bucket=bucket, process_ok=c) for i, c in enumerate(model)]
+    return b, m
+
+
+def test_change_by_shape_hand_values() -> None:
+    base: list[dict[str, Any]] = []
+    model: list[dict[str, Any]] = []
+    # bucket 4: shape X loses 1.0 and 0.5 on two problems, shape Y gains 0.5 on one; bucket 5: one shape, +0.25
+    for bucket, pid, sb, sm in [
+        (4, "p1", [True, True], [False, False]),
+        (4, "p2", [True, True], [True, False]),
+        (4, "p3", [False, False], [True, False]),
+        (5, "q1", [False] * 4, [True, False, False, False]),
+    ]:
+        b, m = _shape_records(bucket, pid, sb, sm)
+        base += b
+        model += m
+    shapes = {"p1": "X", "p2": "X", "p3": "Y", "q1": "Z"}
+    rows = A.change_by_shape(model, base, shapes, n_perm=100)
+    assert [(r["bucket"], r["shape"], r["n"]) for r in rows] == [("4", "X", 2), ("4", "Y", 1), ("5", "Z", 1)]
+    x, y, z = rows
+    assert x["base"] == 1.0 and x["model"] == 0.25 and x["mean_diff"] == pytest.approx(-0.75)
+    assert x["contribution"] == pytest.approx(2 / 3 * -0.75)
+    assert y["contribution"] == pytest.approx(1 / 3 * 0.5)
+    # a bucket's contributions sum to its mean paired difference: (-1 - 0.5 + 0.5) / 3
+    assert x["contribution"] + y["contribution"] == pytest.approx(-1 / 3)
+    assert z["mean_diff"] == pytest.approx(0.25) and z["contribution"] == pytest.approx(0.25)
+    # outcome correctness reads "correct", process correctness "process_ok"
+    for r in model:
+        r["process_ok"] = False
+    assert A.change_by_shape(model, base, shapes, n_perm=100)[0]["model"] == 0.0
+    assert A.change_by_shape(model, base, shapes, process=False, n_perm=100)[0]["model"] == 0.25
+    with pytest.raises(ReasonlabError, match="no shape for problem 'q1'"):
+        A.change_by_shape(model, base, {"p1": "X", "p2": "X", "p3": "Y"})
+    with pytest.raises(ReasonlabError, match="share no problem ids"):
+        A.change_by_shape(model, [dict(r, id="other") for r in base], shapes)
+
+
+def _fake_eval_run(run: Path, problems: list[dict[str, Any]], records: list[dict[str, Any]]) -> Path:
+    from reasonlab.eval.record import SUMMARY_SCHEMA
+    from reasonlab.io import atomic_write_text
+
+    (run / "eval").mkdir(parents=True)
+    atomic_write_text(run / "eval" / "summary.json", json.dumps({"schema": SUMMARY_SCHEMA}))
+    write_records(run / "eval" / "problems.jsonl", problems)
+    write_records(run / "eval" / "samples.jsonl", records)
+    return run
+
+
+def test_shape_analysis_and_cli_from_eval_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reasonlab.cli import main
+    from reasonlab.tasks.arith import solution_shape
+
+    task = get_task("arith")
+    probs = [p.to_dict() for p in task.generate(task.params(ops="4-5"), 12, seed=0)]
+    base, model = [], []
+    for i, p in enumerate(probs):
+        b, m = _shape_records(p["meta"]["ops"], p["id"], [i % 2 == 0] * 2, [True, True])
+        base += b
+        model += m
+    a = _fake_eval_run(tmp_path / "a", probs, base)
+    b = _fake_eval_run(tmp_path / "b", probs, model)
+    rows = A.shape_analysis(a, b, n_perm=100)
+    assert {r["shape"] for r in rows} == {solution_shape(p["meta"]) for p in probs}
+    assert sum(r["n"] for r in rows) == 12
+    for bucket in {r["bucket"] for r in rows}:
+        n = sum(1 for r in base if str(r["bucket"]) == bucket) // 2
+        mean = sum(float(i % 2 != 0) for i, p in enumerate(probs) if str(p["meta"]["ops"]) == bucket) / n
+        assert sum(r["contribution"] for r in rows if r["bucket"] == bucket) == pytest.approx(mean)
+    only4 = A.shape_analysis(a, b, buckets=["4"], n_perm=100)
+    assert {r["bucket"] for r in only4} == {"4"}
+    with pytest.raises(ReasonlabError, match="no bucket '9'"):
+        A.shape_analysis(a, b, buckets=["9"])
+    out = tmp_path / "rows.jsonl"
+    assert main(["eval", "shapes", str(a), str(b), "--bucket", "4", "--out", str(out)]) == 0
+    assert "pass@1 by solution shape (process-verified)" in capsys.readouterr().err
+    assert {r["bucket"] for r in read_records(out)} == {"4"}
+    knights = get_task("knights")
+    kp = [p.to_dict() for p in knights.generate(knights.params(people="2"), 2, seed=0)]
+    kr = [_r(p["id"], True) for p in kp]
+    k = _fake_eval_run(tmp_path / "k", kp, kr)
+    with pytest.raises(ReasonlabError, match="has no dependency graph in its meta"):
+        A.shape_analysis(k, k)

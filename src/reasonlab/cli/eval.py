@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from reasonlab.cli.common import console, set_option
@@ -32,6 +34,7 @@ def eval_group() -> None:
     reasonlab eval CONFIG [--out DIR] [--model PATH]
     reasonlab eval compare RUN_A RUN_B [--out DIR]
     reasonlab eval limem ORIGINAL_RUN PERTURBED_RUN...
+    reasonlab eval shapes BASE_RUN MODEL_RUN [--bucket 4] [--outcome]
     reasonlab eval seed-study RUN_DIR --sizes 40 --sizes 400
     reasonlab eval sensitivity CONFIG [--out DIR]
     """
@@ -182,6 +185,52 @@ def limem_cmd(original_run: str, perturbed_runs: tuple[str, ...], out: str | Non
             f"{r['limem']:.3f}",
         )
     console.print(table)
+    if out:
+        write_records(out, rows)
+
+
+@eval_group.command("shapes")
+@click.argument("base_run", type=click.Path(file_okay=False))
+@click.argument("model_run", type=click.Path(file_okay=False))
+@click.option("--bucket", "buckets", multiple=True, help="Only these buckets (repeatable; default: all).")
+@click.option("--outcome", is_flag=True, help="Answer correctness instead of process-verified correctness.")
+@click.option("--min-n", type=int, default=1, show_default=True, help="Hide shapes with fewer problems.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write every row as .jsonl/.parquet.")
+def shapes_cmd(
+    base_run: str, model_run: str, buckets: tuple[str, ...], outcome: bool, min_n: int, out: str | None
+) -> None:
+    """Where MODEL_RUN's change against BASE_RUN comes from: pass@1 by bucket and solution shape (arith).
+
+    A shape is the wiring of the gold solution (``const add(a) sum(b)``: the third step totals the second
+    alone). A gain carried by one shape while another shape at a neighbouring op falls is a learned
+    wiring, not a skill; "share" is the shape's part of its bucket's mean change.
+    """
+    from reasonlab.eval.analyses import shape_analysis
+    from reasonlab.io import write_records
+
+    rows = shape_analysis(base_run, model_run, process=not outcome, buckets=list(buckets) or None)
+    kind = "answer" if outcome else "process-verified"
+    table = Table(
+        title=f"pass@1 by solution shape ({kind}), model - base:\n{model_run} - {base_run}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("bucket", "shape", "n", "base", "model", "diff pp [95% CI]", "p", "share pp"):
+        table.add_column(col, justify="left" if col == "shape" else "right", no_wrap=True)
+    for r in rows:
+        if r["n"] < min_n:
+            continue
+        table.add_row(
+            r["bucket"],
+            r["shape"],
+            str(r["n"]),
+            f"{r['base']:.3f}",
+            f"{r['model']:.3f}",
+            f"{100 * r['mean_diff']:+.1f} [{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]",
+            f"{r['p_value']:.4f}",
+            f"{100 * r['contribution']:+.1f}",
+        )
+    Console(stderr=True, width=max(console.width, 120)).print(table)  # one row a line: shapes are long
     if out:
         write_records(out, rows)
 

@@ -8,6 +8,9 @@
 * :func:`seed_stability_curve` - the spread of mean pass@1 when averaging K = 1..S seed runs.
 * :func:`delta_at_k` - pass@k(model) - pass@k(base) per k, paired over problems: the diversity-collapse
   check (collapse shows as delta@1 > 0 with delta@k < 0 for larger k).
+* :func:`change_by_shape` - where a change of pass@1 comes from: the paired difference per bucket and
+  problem shape (e.g. the wiring of an arith solution), with each shape's share of the bucket's change, so
+  a gain that is one shape's shortcut (and a loss at another op with the opposite shape) shows.
 * :func:`limem_analysis` - LiMem (Acc x (1 - CR)) on perturbed sets, through the knights task's
   :mod:`reasonlab.eval.limem`.
 """
@@ -26,7 +29,7 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.eval import metrics as M
 from reasonlab.eval.limem import limem_table, people_by_id
 from reasonlab.eval.record import load_run
-from reasonlab.eval.stats import per_seed_pass1, problem_scores
+from reasonlab.eval.stats import bucket_order, per_seed_pass1, problem_scores
 from reasonlab.io import read_records
 
 #: Words whose frequency is compared between correct and wrong responses by default.
@@ -225,6 +228,88 @@ def collapse_flag(deltas: dict[str, dict[str, Any]]) -> bool:
         return False
     k_max = max(deltas, key=int)
     return deltas["1"]["mean_diff"] > 0 and deltas[k_max]["mean_diff"] < 0
+
+
+def change_by_shape(
+    model_records: Sequence[dict[str, Any]],
+    base_records: Sequence[dict[str, Any]],
+    shapes: dict[str, str],
+    *,
+    process: bool = True,
+    n_perm: int = 10000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """pass@1(model) - pass@1(base) per (bucket, shape), paired over the problems both runs share.
+
+    ``shapes`` maps a problem id to its shape label. Each row: ``bucket``, ``shape``, ``n`` problems, both
+    means, the :func:`metrics.paired_test` of the difference and ``contribution = n / N * diff``, its share of
+    the bucket's mean difference over all ``N`` of the bucket's problems (a bucket's contributions sum to that
+    mean difference). Rows come in bucket order, largest ``|contribution|`` first within a bucket.
+    """
+    a = problem_scores(model_records, 1, process=process)
+    b = problem_scores(base_records, 1, process=process)
+    ids = sorted(set(a) & set(b))
+    if not ids:
+        raise ReasonlabError("change by shape: the two runs share no problem ids")
+    missing = [i for i in ids if i not in shapes]
+    if missing:
+        raise ReasonlabError(f"change by shape: no shape for problem {missing[0]!r} ({len(missing)} without one)")
+    bucket_of = {r["id"]: str(r["bucket"]) for r in base_records}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for i in ids:
+        groups.setdefault((bucket_of[i], shapes[i]), []).append(i)
+    size = {bk: sum(len(v) for (b2, _), v in groups.items() if b2 == bk) for bk, _ in groups}
+    rows = []
+    for (bucket, shape), members in groups.items():
+        res = M.paired_test([a[i] for i in members], [b[i] for i in members], n_perm=n_perm, seed=seed)
+        rows.append(
+            {
+                "bucket": bucket,
+                "shape": shape,
+                "n": len(members),
+                "base": float(np.mean([b[i] for i in members])),
+                "model": float(np.mean([a[i] for i in members])),
+                **res.to_dict(),
+                "contribution": len(members) / size[bucket] * res.mean_diff,
+            }
+        )
+    order = {bk: n for n, bk in enumerate(bucket_order(list(size)))}
+    return sorted(rows, key=lambda r: (order[r["bucket"]], -abs(r["contribution"]), r["shape"]))
+
+
+def shape_analysis(
+    base_run: str | os.PathLike[str],
+    model_run: str | os.PathLike[str],
+    *,
+    process: bool = True,
+    buckets: Sequence[str] | None = None,
+    n_perm: int = 10000,
+) -> list[dict[str, Any]]:
+    """:func:`change_by_shape` of two evaluation runs of arith problems (the model run's
+    ``eval/problems.jsonl`` gives each problem's :func:`~reasonlab.tasks.arith.solution_shape`), restricted to
+    ``buckets`` when given."""
+    from reasonlab.tasks.arith import solution_shape
+
+    _, base = load_run(base_run)
+    _, model = load_run(model_run)
+    path = Path(model_run) / "eval" / "problems.jsonl"
+    shapes = {}
+    for prob in read_records(path):
+        graph = (prob.get("meta") or {}).get("graph")
+        if not isinstance(graph, dict) or "nodes" not in graph:
+            raise ReasonlabError(
+                f"{path}: problem {prob.get('id')!r} has no dependency graph in its meta "
+                "(shapes are defined for arith problems)"
+            )
+        shapes[prob["id"]] = solution_shape(prob["meta"])
+    if buckets is not None:
+        known = {str(r["bucket"]) for r in base}
+        unknown = [b for b in buckets if b not in known]
+        if unknown:
+            raise ReasonlabError(f"{base_run}: no bucket {unknown[0]!r} (buckets: {', '.join(bucket_order(known))})")
+        base = [r for r in base if str(r["bucket"]) in buckets]
+        model = [r for r in model if str(r["bucket"]) in buckets]
+    return change_by_shape(model, base, shapes, process=process, n_perm=n_perm)
 
 
 def limem_analysis(

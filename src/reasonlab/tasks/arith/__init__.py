@@ -10,7 +10,7 @@
 """
 
 from reasonlab.tasks.arith.contexts import Context, contexts, get_context
-from reasonlab.tasks.arith.render import fmt_affine, gold_steps, solution_body
+from reasonlab.tasks.arith.render import fmt_affine, gold_steps, solution_body, solution_shape
 from reasonlab.tasks.arith.task import ArithParams, ArithTask, check_modulus, parse_ops
 from reasonlab.tasks.arith.verify import extract_answer, parse_steps, parse_value, process_check, verify_completion
 
@@ -29,5 +29,6 @@ __all__ = [
     "parse_value",
     "process_check",
     "solution_body",
+    "solution_shape",
     "verify_completion",
 ]

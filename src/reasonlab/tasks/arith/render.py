@@ -141,6 +141,19 @@ def gold_step_parts(meta: dict[str, Any]) -> list[tuple[str, str, str | None, st
     return out
 
 
+def solution_shape(meta: dict[str, Any]) -> str:
+    """The gold solution's dependency shape, names and numbers left out: one ``op(parents)`` per step, steps and
+    parents named by position (``a`` the first step, ``b`` the second, ...), e.g. ``const add(a) sum(b)``.
+
+    Two problems share a shape when their solutions wire the same ops to the same earlier steps; accuracy by
+    shape shows whether a model follows the problem text or a wiring it expects at that op count (a total that
+    sums ``b`` alone against one that sums ``a + b``, for instance).
+    """
+    nodes = meta["graph"]["nodes"]
+    names = [chr(ord("a") + i) if i < 26 else f"s{i}" for i in range(len(nodes))]
+    return " ".join(n["op"] + (f"({','.join(names[j] for j in n['parents'])})" if n["parents"] else "") for n in nodes)
+
+
 def gold_steps(meta: dict[str, Any]) -> list[str]:
     """One ``Define ...`` sentence per gold node, from the structured graph in ``meta``."""
     return [step_text(*parts) for parts in gold_step_parts(meta)]
