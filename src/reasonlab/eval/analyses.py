@@ -31,6 +31,7 @@ from reasonlab.eval.limem import limem_table, people_by_id
 from reasonlab.eval.record import load_run
 from reasonlab.eval.stats import bucket_order, per_seed_pass1, problem_scores
 from reasonlab.io import read_records
+from reasonlab.tasks.arith import solution_shape
 
 #: Words whose frequency is compared between correct and wrong responses by default.
 REASONING_WORDS = (
@@ -288,8 +289,6 @@ def shape_analysis(
     """:func:`change_by_shape` of two evaluation runs of arith problems (the model run's
     ``eval/problems.jsonl`` gives each problem's :func:`~reasonlab.tasks.arith.solution_shape`), restricted to
     ``buckets`` when given."""
-    from reasonlab.tasks.arith import solution_shape
-
     _, base = load_run(base_run)
     _, model = load_run(model_run)
     path = Path(model_run) / "eval" / "problems.jsonl"
@@ -306,7 +305,8 @@ def shape_analysis(
         known = {str(r["bucket"]) for r in base}
         unknown = [b for b in buckets if b not in known]
         if unknown:
-            raise ReasonlabError(f"{base_run}: no bucket {unknown[0]!r} (buckets: {', '.join(bucket_order(known))})")
+            names = ", ".join(bucket_order(sorted(known)))
+            raise ReasonlabError(f"{base_run}: no bucket {unknown[0]!r} (buckets: {names})")
         base = [r for r in base if str(r["bucket"]) in buckets]
         model = [r for r in model if str(r["bucket"]) in buckets]
     return change_by_shape(model, base, shapes, process=process, n_perm=n_perm)
