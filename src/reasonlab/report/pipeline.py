@@ -30,6 +30,7 @@ from reasonlab.io import atomic_write_text, read_json
 from reasonlab.report.arms_data import band_effect
 from reasonlab.report.arms_studies import STUDIES
 from reasonlab.report.plots import plot_band_pass_at_k, plot_rl_curve
+from reasonlab.report.shapes import shape_finding, shape_section
 from reasonlab.rewards import check_reward
 from reasonlab.rundir import RunDir
 
@@ -333,6 +334,9 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
     corr = "process" if any("process" in r for r in rows) else "outcome"
     band = pooled_band(base_records, cand_records, bands, config.headline_band, ks[-1], process=corr == "process")
     judged = verdict(rows, config, band)
+    shapes = shape_finding(
+        config.baseline, config.candidate, bands, config.headline_band, process=corr == "process", alpha=config.alpha
+    )
     plots = root / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     lines = [f"# {config.title or recipe.name}", "", judged["text"], ""]
@@ -366,6 +370,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
         shutil.copyfile(cmp_plot, plots / "pass_at_k_by_bucket.png")
     findings = _findings(base_records, cand_records, ks)
     lines += findings_section(findings)
+    lines += shape_section(shapes)
     lines += _training_sections(root, config, outputs, plots)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines))
@@ -376,6 +381,7 @@ def write_pipeline_report(root: Path, recipe: Any, config: ReportStepConfig, out
         "rows": rows,
         "bands": bands,
         "findings": findings,
+        "shapes": shapes,
         "headline_band": band,
         "rl": rl_summary,
     }
