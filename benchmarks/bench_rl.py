@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--knobs", choices=["default", "main"], default="default", help="main: the main job's task")
     ap.add_argument("--ops", default=None, help="the ops knob (default: the knob set's)")
     ap.add_argument("--reward", default="outcome", help="reward scheme (the main job: process)")
+    ap.add_argument("--workers", type=int, default=None, help="rollout.workers: processes decoding rollouts")
     args = ap.parse_args(argv)
     knobs = dict(yaml.safe_load(MAIN_RECIPE.read_text())["task"]["knobs"] if args.knobs == "main" else KNOBS)
     if args.ops is not None:
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     "batch_size": args.batch_size,
                     "group_size": args.group_size,
                     "max_new_tokens": args.max_new_tokens,
+                    "workers": args.workers,
                 },
                 "algorithm": algo,
                 "sample_every": 0,
@@ -92,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         trainer = RLTrainer(cfg, log=lambda _m: None)
         rows = []
         t0 = time.perf_counter()
-        for i in range(args.steps + 1):
-            m = trainer.train_step()
-            if i:  # the first step warms up allocator and caches
-                rows.append(m)
+        try:
+            for i in range(args.steps + 1):
+                m = trainer.train_step()
+                if i:  # the first step warms up allocator, caches and worker processes
+                    rows.append(m)
+        finally:
+            trainer.rollout_workers.close()
         wall = time.perf_counter() - t0
     step = statistics.mean(r["timing_s/step"] for r in rows)
     phases = {p: statistics.mean(r.get(f"timing_s/{p}", 0.0) for r in rows) for p in PHASES}
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(args.model or "random tiny"),
         "params": trainer.n_params,
         "threads": args.threads,
+        "workers": args.workers or 1,
         "batch": f"{args.batch_size} rollouts = {args.batch_size // args.group_size} prompts x {args.group_size}",
         "steps_measured": len(rows),
         "step_s": round(step, 3),

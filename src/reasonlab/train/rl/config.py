@@ -102,6 +102,12 @@ class RolloutConfig(DecodingConfig):
 
     batch_size: int = Field(64, gt=0, description="rollouts per step (prompts per step x group_size)")
     group_size: int = Field(8, gt=0, description="completions per prompt (GRPO's n)")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="CPU processes decoding each step's rollouts, this one included (train/rl/workers.py); each "
+        "gets threads // workers torch threads; None: decode in this process",
+    )
 
 
 class KLConfig(StrictModel):

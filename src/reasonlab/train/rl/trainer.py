@@ -43,7 +43,7 @@ from reasonlab.model import load_model
 from reasonlab.model.chat import Prompter
 from reasonlab.rewards import score_verification
 from reasonlab.rundir import RunDir, resolve_device, resolve_model_path, resume_checkpoint, write_prompt_hashes
-from reasonlab.sampling import amp_dtype, autocast, generate
+from reasonlab.sampling import amp_dtype, autocast
 from reasonlab.seeds import prompt_hash, rl_prompt_seed, rl_rollout_seed, stable_seed
 from reasonlab.train.optim import lr_at, make_optimizer
 from reasonlab.train.rl import algorithms as alg
@@ -53,6 +53,7 @@ from reasonlab.train.rl.metrics import batch_metrics, eval_metrics
 from reasonlab.train.rl.prefix import policy_forward_shared
 from reasonlab.train.rl.prompts import draw_mixture, load_prompt_pool
 from reasonlab.train.rl.rollout import Rollouts, ValueHead, pack_sequences
+from reasonlab.train.rl.workers import RolloutWorkers
 
 __all__ = ["RLTrainer", "train_rl"]
 
@@ -75,6 +76,9 @@ class RLTrainer:
         self.model, self.tokenizer = load_model(init_from, device=str(self.device))
         self.prompter = Prompter(config.task.style, self.tokenizer, str(init_from))
         self.model.train()
+        self.rollout_workers = RolloutWorkers(
+            self.model, self.tokenizer, config.rollout.workers, self.amp, config.threads
+        )
         self.ref_model = None
         if config.algorithm.kl.placement != "none":
             self.ref_model, _ = load_model(init_from, device=str(self.device))
@@ -189,9 +193,7 @@ class RLTrainer:
         t0 = time.perf_counter()
         with torch.no_grad():
             bos = self.prompter.add_bos  # per-row caches: one flipped token would take a run off its committed path
-            gens = generate(
-                self.model, self.tokenizer, rows_prompts, sp, seeds, add_bos=bos, amp=self.amp, shared_prefix=False
-            )
+            gens = self.rollout_workers.generate(rows_prompts, sp, seeds, add_bos=bos)
         gen_time = time.perf_counter() - t0
         self.model.train()
         for p in problems:
@@ -491,6 +493,7 @@ class RLTrainer:
         try:
             stop_reason = self._fit_loop(t_start)
         finally:
+            self.rollout_workers.close()
             self.run.close_tracker()
         self._save()
         self.run.save_final_model(self.model, self.tokenizer)
