@@ -75,3 +75,17 @@ def test_no_change_means_no_carrying_shape_and_nothing_fell(tmp_path: Path) -> N
     assert f is not None and f["fell"] == [] and f["largest"]["share"] is None
     text = "\n".join(shape_section(f))
     assert "No in-range or edge shape fell" in text and "largest shape" not in text
+
+
+def test_arms_shape_lines(tmp_path: Path) -> None:
+    from reasonlab.report.shapes import arms_shape_lines
+
+    a, b, bands, up, down = _runs(tmp_path)
+    f = shape_finding(a, b, bands, "edge", process=True, alpha=0.05, n_perm=200)
+    same = shape_finding(a, a, bands, "edge", process=True, alpha=0.05, n_perm=200)
+    text = "\n".join(arms_shape_lines({"edge": {"0": f, "1": same}, "knights": {"0": None}}))
+    assert f"| edge | 0 | +{100 * f['largest']['band_gain']:.1f} | `{up}` at 5: 0.500 -> 1.000 (100%) |" in text
+    assert f"`{down}` at 4 -50.0 pp" in text  # 0.5 -> 0
+    assert "| edge | 1 | +0.0 |" in text and text.rstrip().endswith("| none |")
+    assert "knights" not in text
+    assert arms_shape_lines({"knights": {"0": None}}) == []

@@ -26,6 +26,7 @@ from reasonlab.report.arms_data import (
 from reasonlab.report.arms_studies import STUDIES, judge
 from reasonlab.report.pipeline import BAND_LABEL, LABEL, comparison_rows
 from reasonlab.report.plots import plot_arm_bands, plot_arm_curves, plot_arms
+from reasonlab.report.shapes import arms_shape_lines, shape_finding
 from reasonlab.train.rl.metrics import REFLECTION_WORDS
 
 __all__ = [
@@ -418,10 +419,19 @@ def write_arms_report(
     lines += length_words_lines(m["length_words"])
     if rules:
         lines += reward_rules_lines(m["reward_rules"]["models"], rules)
+    shapes = {
+        arm: {
+            seed: shape_finding(arms["baseline"], unit["eval"], bands, "edge", process=True, alpha=0.01)
+            for seed, unit in by_seed.items()
+        }
+        for arm, by_seed in arms["arms"].items()
+    }
+    lines += arms_shape_lines(shapes)
     lines += _per_op_tables(per_arm, label)
     report = root / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     results = {"verdict": verdict, "measured": m, "arms": per_arm, "bands": bands, "runs": arms["arms"]}
+    results["shapes"] = shapes
     atomic_write_text(root / "results.json", json.dumps(results, indent=1, default=str))
     return report
 

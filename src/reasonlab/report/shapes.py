@@ -15,7 +15,7 @@ from typing import Any
 from reasonlab.eval.analyses import shape_analysis
 from reasonlab.io import read_records
 
-__all__ = ["shape_finding", "shape_section"]
+__all__ = ["arms_shape_lines", "shape_finding", "shape_section"]
 
 #: Shapes listed per bucket in the report table (largest share of the bucket's change first).
 TOP = 4
@@ -111,4 +111,33 @@ def shape_section(finding: dict[str, Any] | None, base_label: str = "base", cand
             f"{r['model']:.3f} | {_pp(r['mean_diff'])} [{_pp(r['ci_low'])}, {_pp(r['ci_high'])}] | "
             f"{r['p_value']:.2g} | {_pp(r['contribution'])} |"
         )
+    return [*lines, ""]
+
+
+def arms_shape_lines(findings: dict[str, dict[str, dict[str, Any] | None]]) -> list[str]:
+    """Markdown for an arms report: per arm and seed (``{arm: {seed: shape_finding}}``), the headline band's
+    change, its largest shape with that shape's share, and the in-range or edge shapes that fell."""
+    rows = [(arm, seed, f) for arm, by_seed in findings.items() for seed, f in by_seed.items() if f is not None]
+    if not rows:
+        return []
+    lines = [
+        "## Where the change comes from: solution shapes",
+        "",
+        "Each arm's evaluation against the base's, split by the wiring of the gold solution "
+        "(`reasonlab eval shapes BASE_EVAL ARM_EVAL`). A skill spreads over shapes; a learned wiring sits in the "
+        f"shapes it fits and falls in those it does not (fell: -{100 * FALL:.0f} pp or more, significant).",
+        "",
+        "| arm | seed | edge band change, pp | largest edge shape (share of the change) | shapes that fell |",
+        "|---|---|---|---|---|",
+    ]
+    for arm, seed, f in rows:
+        big = f.get("largest")
+        if big is None:
+            change, largest = "-", "-"
+        else:
+            change = _pp(big["band_gain"])
+            share = "" if big["share"] is None else f" ({100 * big['share']:.0f}%)"
+            largest = f"`{big['shape']}` at {big['bucket']}: {big['base']:.3f} -> {big['model']:.3f}{share}"
+        fell = "; ".join(f"`{r['shape']}` at {r['bucket']} {_pp(r['mean_diff'])} pp" for r in f["fell"]) or "none"
+        lines.append(f"| {arm} | {seed} | {change} | {largest} | {fell} |")
     return [*lines, ""]
