@@ -82,3 +82,18 @@ def test_workers_need_the_cpu_and_a_positive_count(tmp_path: Path, tiny_model: P
     model, tok = load_model(tiny_model)
     with pytest.raises(ReasonlabError, match="needs the CPU"):
         RolloutWorkers(model.to("meta"), tok, 2, None, threads=2)
+
+
+def test_a_dead_worker_is_a_one_line_error_not_a_hang(tiny_model: Path) -> None:  # noqa: F811
+    model, tok = load_model(tiny_model)
+    prompts = [f"<question> {d} </question>" for d in range(4)]
+    sp = SamplingParams(temperature=1.0, max_new_tokens=4)
+    pool = RolloutWorkers(model, tok, 2, None, threads=1)
+    try:
+        pool.generate(prompts, sp, [1, 2, 3, 4], add_bos=True)
+        pool._procs[0].kill()
+        pool._procs[0].join()
+        with pytest.raises(ReasonlabError, match=r"rollout worker \(pid \d+\) died"):
+            pool.generate(prompts, sp, [1, 2, 3, 4], add_bos=True)
+    finally:
+        pool.close()

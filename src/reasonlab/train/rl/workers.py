@@ -17,6 +17,7 @@ does (a chunk is a smaller batch), which makes a run with workers another run, n
 from __future__ import annotations
 
 import multiprocessing
+import queue
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ from reasonlab.model.tokenizer import TaskTokenizer
 from reasonlab.sampling import Generation, SamplingParams, generate
 
 __all__ = ["RolloutWorkers", "chunk_bounds"]
+
+#: Seconds between checks that a worker is still alive while the trainer waits for its rollouts.
+POLL_S = 2.0
 
 
 def chunk_bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -112,12 +116,24 @@ class RolloutWorkers:
             )
         finally:
             torch.set_num_threads(self.threads)
-        for results in self._results:
-            part = results.get()
+        for proc, results in zip(self._procs, self._results, strict=True):
+            part = self._receive(proc, results)
             if isinstance(part, Exception):
                 raise part
             out += part
         return out
+
+    @staticmethod
+    def _receive(proc: Any, results: Any) -> Any:
+        """A worker's answer; a one-line error instead of a hang when the worker process has died."""
+        while True:
+            try:
+                return results.get(timeout=POLL_S)
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise ReasonlabError(
+                        f"rollout worker (pid {proc.pid}) died with exit code {proc.exitcode} before answering"
+                    ) from None
 
     def close(self) -> None:
         """Stop the worker processes (a no-op when none started)."""
