@@ -3,9 +3,10 @@
 Decoding a batch of a tiny model is many small matrix products, which one process spreads badly over several
 threads; processes that each decode part of the rows on their own threads do not share that overhead.
 :class:`RolloutWorkers` keeps ``workers - 1`` spawned processes next to the trainer's. On the project's
-2-core machine it buys little (decoding 1.05x, docs/results.md); it is for machines with more cores. Each holds a model whose parameters *are* the trainer's: :meth:`torch.nn.Module.share_memory`
-puts them in shared memory before the processes start, and the optimizer updates them in place, so every
-worker decodes with the current policy without a copy per step.
+2-core machine it buys little (decoding 1.05x, docs/results.md); it is for machines with more cores. Each
+worker holds a model whose parameters *are* the trainer's: :meth:`torch.nn.Module.share_memory` puts them in
+shared memory before the processes start, and the optimizer updates them in place, so every worker decodes
+with the current policy without a copy per step.
 
 A step's rows are cut into ``workers`` contiguous chunks; the trainer decodes the first with
 ``threads // workers`` torch threads while each worker decodes one of the others, then takes its threads
