@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -259,7 +260,7 @@ def change_by_shape(
     groups: dict[tuple[str, str], list[str]] = {}
     for i in ids:
         groups.setdefault((bucket_of[i], shapes[i]), []).append(i)
-    size = {bk: sum(len(v) for (b2, _), v in groups.items() if b2 == bk) for bk, _ in groups}
+    size = Counter(bucket_of[i] for i in ids)
     rows = []
     for (bucket, shape), members in groups.items():
         res = M.paired_test([a[i] for i in members], [b[i] for i in members], n_perm=n_perm, seed=seed)
@@ -278,6 +279,18 @@ def change_by_shape(
     return sorted(rows, key=lambda r: (order[r["bucket"]], -abs(r["contribution"]), r["shape"]))
 
 
+def solution_shapes(run: str | os.PathLike[str]) -> dict[str, str] | None:
+    """Problem id -> :func:`~reasonlab.tasks.arith.solution_shape` for an evaluation run's problems; None when
+    a problem carries no dependency graph in its meta (not an arith problem)."""
+    shapes = {}
+    for prob in read_records(Path(run) / "eval" / "problems.jsonl"):
+        graph = (prob.get("meta") or {}).get("graph")
+        if not isinstance(graph, dict) or "nodes" not in graph:
+            return None
+        shapes[prob["id"]] = solution_shape(prob["meta"])
+    return shapes
+
+
 def shape_analysis(
     base_run: str | os.PathLike[str],
     model_run: str | os.PathLike[str],
@@ -285,22 +298,18 @@ def shape_analysis(
     process: bool = True,
     buckets: Sequence[str] | None = None,
     n_perm: int = 10000,
+    shapes: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`change_by_shape` of two evaluation runs of arith problems (the model run's
-    ``eval/problems.jsonl`` gives each problem's :func:`~reasonlab.tasks.arith.solution_shape`), restricted to
-    ``buckets`` when given."""
+    """:func:`change_by_shape` of two evaluation runs of arith problems (``shapes``, or the model run's
+    :func:`solution_shapes`), restricted to ``buckets`` when given."""
     _, base = load_run(base_run)
     _, model = load_run(model_run)
-    path = Path(model_run) / "eval" / "problems.jsonl"
-    shapes = {}
-    for prob in read_records(path):
-        graph = (prob.get("meta") or {}).get("graph")
-        if not isinstance(graph, dict) or "nodes" not in graph:
-            raise ReasonlabError(
-                f"{path}: problem {prob.get('id')!r} has no dependency graph in its meta "
-                "(shapes are defined for arith problems)"
-            )
-        shapes[prob["id"]] = solution_shape(prob["meta"])
+    shapes = shapes if shapes is not None else solution_shapes(model_run)
+    if shapes is None:
+        raise ReasonlabError(
+            f"{Path(model_run) / 'eval' / 'problems.jsonl'}: a problem has no dependency graph in its meta "
+            "(shapes are defined for arith problems)"
+        )
     if buckets is not None:
         known = {str(r["bucket"]) for r in base}
         unknown = [b for b in buckets if b not in known]

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reasonlab.eval.analyses import shape_analysis
-from reasonlab.io import read_records
+from reasonlab.eval.analyses import shape_analysis, solution_shapes
 
 __all__ = ["arms_shape_lines", "shape_finding", "shape_section"]
 
@@ -21,14 +20,6 @@ __all__ = ["arms_shape_lines", "shape_finding", "shape_section"]
 TOP = 4
 #: A shape "fell" when its pass@1 dropped by at least this much with p below the report's alpha.
 FALL = 0.20
-
-
-def _has_shapes(run: str | Path) -> bool:
-    path = Path(run) / "eval" / "problems.jsonl"
-    if not path.is_file():
-        return False
-    first = next(iter(read_records(path)), None)
-    return bool(first and isinstance((first.get("meta") or {}).get("graph"), dict))
 
 
 def shape_finding(
@@ -48,9 +39,12 @@ def shape_finding(
     ``p < alpha``. None when the problems have no solution shapes (not arith) or no bucket is in range or edge.
     """
     buckets = [b for b, band in bands.items() if band in ("in_range", "edge")]
-    if not buckets or not _has_shapes(cand_run):
+    if not buckets or not (Path(cand_run) / "eval" / "problems.jsonl").is_file():
         return None
-    rows = shape_analysis(base_run, cand_run, process=process, buckets=buckets, n_perm=n_perm)
+    shapes = solution_shapes(cand_run)
+    if shapes is None:
+        return None
+    rows = shape_analysis(base_run, cand_run, process=process, buckets=buckets, n_perm=n_perm, shapes=shapes)
     head = [r for r in rows if bands.get(r["bucket"]) == headline]
     size = sum(r["n"] for r in head)
     out: dict[str, Any] = {"correctness": "process" if process else "outcome", "headline_band": headline}
