@@ -19,6 +19,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -26,6 +27,19 @@ import yaml
 #: The main job's recipe: its task knobs, at its edge ops 4-6.
 MAIN_RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 WORKLOADS = {"rl": (8, 8, 1.0), "eval": (16, 16, 0.7)}  # problems, samples per problem, temperature
+
+
+def main_job_edge(model_path: str, threads: int) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """``(model, tokenizer, arith task, prompter, knobs)``: a base of the main job on ``threads`` torch threads and
+    the main job's task knobs at its edge ops 4-6 (shared with the other decoding benchmarks)."""
+    from reasonlab.model import load_model
+    from reasonlab.model.chat import Prompter
+    from reasonlab.tasks import get_task
+
+    torch.set_num_threads(threads)
+    model, tok = load_model(model_path)
+    knobs = {**yaml.safe_load(MAIN_RECIPE.read_text())["task"]["knobs"], "ops": "4-6"}
+    return model, tok, get_task("arith"), Prompter("plain", tok, model_path), knobs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,17 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from reasonlab.compute import measure_matmul_peak
-    from reasonlab.model import load_model
-    from reasonlab.model.chat import Prompter
     from reasonlab.sampling import SamplingParams, generate
-    from reasonlab.tasks import get_task
 
-    torch.set_num_threads(args.threads)
-    model, tok = load_model(args.model)
-    task = get_task("arith")
-    prompter = Prompter("plain", tok, args.model)
+    model, tok, task, prompter, knobs = main_job_edge(args.model, args.threads)
     peak = measure_matmul_peak()
-    knobs = {**yaml.safe_load(MAIN_RECIPE.read_text())["task"]["knobs"], "ops": "4-6"}
     for name, (n_problems, samples, temperature) in WORKLOADS.items():
         problems = task.generate(task.params(**knobs), n_problems, seed=123)
         prompts = [prompter.prompt(task, p) for p in problems for _ in range(samples)]

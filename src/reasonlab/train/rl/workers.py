@@ -3,7 +3,7 @@
 Decoding a batch of a tiny model is many small matrix products, which one process spreads badly over several
 threads; processes that each decode part of the rows on their own threads do not share that overhead.
 :class:`RolloutWorkers` keeps ``workers - 1`` spawned processes next to the trainer's. On the project's
-2-core machine it buys little (decoding 1.05x, docs/results.md); it is for machines with more cores. Each
+2-core machine it buys little (decoding 1.05-1.3x, docs/results.md); it is for machines with more cores. Each
 worker holds a model whose parameters *are* the trainer's: :meth:`torch.nn.Module.share_memory` puts them in
 shared memory before the processes start, and the optimizer updates them in place, so every worker decodes
 with the current policy without a copy per step.
