@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from reasonlab.errors import ReasonlabError
-from reasonlab.eval.bands import BandConfig, band_value, classify_buckets
+from reasonlab.eval.bands import BandConfig, ProfileBars, band_value, classify_buckets, profile_check
 from reasonlab.experiments.pipeline import load_recipe, resolve_refs
 
 
@@ -66,6 +66,48 @@ def test_outcome_bands_respect_the_chance_level() -> None:
         classify_buckets(summary(curve), BandConfig(k=32))
 
 
+def _profile(curve: dict[int, tuple[float, float]], bars: ProfileBars | None = None) -> dict[str, Any]:
+    return profile_check(classify_buckets(summary(curve), BandConfig()), bars)
+
+
+def test_profile_of_a_base_with_an_edge() -> None:
+    res = _profile(CURVE)
+    assert res["met"] and res["failures"] == []
+    assert (res["in_range"], res["edge"], res["hard"]) == (["2", "3", "4"], ["5", "6"], ["7", "8"])
+
+
+@pytest.mark.parametrize(
+    ("curve", "reason"),
+    [
+        # the w5 base, seed 1: op 4 is neither mastered nor an edge (0.724 > 0.30)
+        ({3: (0.997, 1.0), 4: (0.724, 0.92), 5: (0.083, 0.36), 6: (0.002, 0.02)}, "bucket 4 (edge) has pass@1 0.724"),
+        # the w4 base, seed 1: ops 3-4 mastered, op 5 too strong for an edge
+        ({3: (0.998, 1.0), 4: (0.839, 1.0), 5: (0.348, 0.68), 6: (0.079, 0.26), 7: (0.0, 0.0)}, "bucket 5"),
+        # an edge whose pass@16 is too low to count
+        ({3: (0.99, 1.0), 4: (0.05, 0.15), 5: (0.0, 0.0)}, "bucket 4 (edge) has pass@16 0.150 < 0.2"),
+        # nothing mastered
+        ({3: (0.5, 0.9), 4: (0.1, 0.3), 5: (0.0, 0.0)}, "no bucket in range"),
+        # no hard band: every op beyond the edge is still solved sometimes
+        ({3: (0.99, 1.0), 4: (0.2, 0.6), 5: (0.05, 0.3), 6: (0.02, 0.12)}, "no hard band"),
+    ],
+)
+def test_profile_failures_say_which_bar(curve: dict[int, tuple[float, float]], reason: str) -> None:
+    res = _profile(curve)
+    assert not res["met"]
+    assert any(reason in f for f in res["failures"]), res["failures"]
+
+
+def test_profile_edge_is_one_or_two_buckets_and_bars_are_settable() -> None:
+    """w5 seed 0: op 6's pass@16 0.19 sits below the edge threshold, so the edge is op 5 alone."""
+    curve = {3: (0.998, 1.0), 4: (0.804, 0.96), 5: (0.261, 0.5), 6: (0.046, 0.19), 7: (0.002, 0.02), 8: (0.0, 0.0)}
+    res = _profile(curve)
+    assert res["met"] and res["edge"] == ["5"] and res["hard"] == ["6", "7", "8"]
+    strict = _profile(curve, ProfileBars(edge_max_pass1=0.25, hard_max_passk=0.0))
+    assert not strict["met"] and len(strict["failures"]) == 1 and "0.261 > 0.25" in strict["failures"][0]
+    assert _profile(curve, ProfileBars(hard_max_passk=0.0))["met"]  # op 8's 0.0 is <= 0.0
+    assert not _profile({**curve, 8: (0.0, 0.01)}, ProfileBars(hard_max_passk=0.0))["met"]
+
+
 def test_band_values() -> None:
     assert band_value(["7"], "edge") == "7"
     assert band_value(["zoo"], "edge") == "zoo"
@@ -111,3 +153,27 @@ def test_recipe_with_an_edge_reference_validates_at_load(tmp_path: Path) -> None
     path.write_text(yaml.safe_dump(recipe))
     with pytest.raises(ReasonlabError, match="has no output 'edgy'"):
         load_recipe(path, Path(__file__).resolve().parent.parent)
+
+
+def test_profile_cli_reads_runs_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`reasonlab eval profile`: a run's stored bands, or the default classification when it has none."""
+    import json
+
+    from reasonlab.cli import main
+    from reasonlab.eval.record import SUMMARY_SCHEMA
+
+    good, bad = summary(CURVE), summary({3: (0.997, 1.0), 4: (0.724, 0.92), 5: (0.083, 0.36), 6: (0.0, 0.0)})
+    good["bands"] = classify_buckets(good, BandConfig(in_range_min_pass1=0.9))  # stored: ops 2-3 in range
+    for name, s in (("good", good), ("bad", bad)):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "eval" / "summary.json").write_text(json.dumps({"schema": SUMMARY_SCHEMA, **s}))
+    out = tmp_path / "profile.json"
+    assert main(["eval", "profile", str(tmp_path / "good"), str(tmp_path / "bad"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "bad: bucket 4 (edge) has pass@1 0.724 > 0.3" in err
+    res = json.loads(out.read_text())
+    assert res["bars"] == {"edge_max_pass1": 0.3, "hard_max_passk": 0.05}
+    g, b = res["runs"][str(tmp_path / "good")], res["runs"][str(tmp_path / "bad")]
+    assert not g["profile"]["met"] and g["profile"]["edge"] == ["4", "5"]  # the stored 0.9 threshold: op 4 edge
+    assert b["bands"]["in_range"] == ["3"] and not b["profile"]["met"]
+    assert main(["eval", "profile", str(tmp_path / "none")]) != 0

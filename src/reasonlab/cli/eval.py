@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def eval_group() -> None:
     reasonlab eval compare RUN_A RUN_B [--out DIR]
     reasonlab eval limem ORIGINAL_RUN PERTURBED_RUN...
     reasonlab eval shapes BASE_RUN MODEL_RUN [--bucket 4] [--outcome]
+    reasonlab eval profile RUN... [--out profile.json]
     reasonlab eval seed-study RUN_DIR --sizes 40 --sizes 400
     reasonlab eval sensitivity CONFIG [--out DIR]
     """
@@ -233,6 +235,48 @@ def shapes_cmd(
     Console(stderr=True, width=max(console.width, 120)).print(table)  # one row a line: shapes are long
     if out:
         write_records(out, rows)
+
+
+@eval_group.command("profile")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--edge-max-pass1", type=float, default=0.3, show_default=True, help="An edge bucket's pass@1 at most.")
+@click.option(
+    "--hard-max-passk", type=float, default=0.05, show_default=True, help="Some hard bucket's pass@k at most."
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write every run's bands, pass@k and verdict as JSON.")
+def profile_cmd(runs: tuple[str, ...], edge_max_pass1: float, hard_max_passk: float, out: str | None) -> None:
+    """Does each base evaluation show a mastered range, an edge and a hard band (issue 14's bars)?
+
+    Uses each run's own band classification (its ``bands`` thresholds; the defaults when it has none):
+    in range = the leading buckets with pass@1 >= 0.8; edge = the next one or two, each with pass@1 <=
+    --edge-max-pass1 and pass@k >= 0.2; hard = the rest, one of them with pass@k <= --hard-max-passk.
+    """
+    from reasonlab.eval.bands import BandConfig, ProfileBars, classify_buckets, profile_check
+    from reasonlab.eval.record import load_summary
+    from reasonlab.io import atomic_write_text
+
+    bars = ProfileBars(edge_max_pass1=edge_max_pass1, hard_max_passk=hard_max_passk)
+    result: dict[str, Any] = {"bars": bars.model_dump(), "runs": {}}
+    table = Table(title="base profile (each run's band correctness)", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("run", "pass@1 / pass@k by bucket", "in range / edge / hard", "bars met"):
+        table.add_column(col, no_wrap=True)
+    missed = []
+    for run in runs:
+        summary = load_summary(run)
+        bands = summary.get("bands") or classify_buckets(summary, BandConfig())
+        check = profile_check(bands, bars)
+        k, rows = bands["k"], bands["buckets"]
+        result["runs"][run] = {"bands": bands, "profile": check}
+        curve = " ".join(f"{b}:{r['pass@1']:.3f}/{r[f'pass@{k}']:.2f}" for b, r in rows.items())
+        split = " / ".join(",".join(check[band]) or "-" for band in ("in_range", "edge", "hard"))
+        table.add_row(run, curve, split, "yes" if check["met"] else "no")
+        missed += [f"{run}: {f}" for f in check["failures"]]
+    out_console = Console(stderr=True, width=max(console.width, 200))
+    out_console.print(table)
+    for line in missed:
+        out_console.print(line, highlight=False)
+    if out:
+        atomic_write_text(out, json.dumps(result, indent=1) + "\n")
 
 
 @eval_group.command("seed-study")

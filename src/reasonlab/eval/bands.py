@@ -25,7 +25,7 @@ from reasonlab.config import StrictModel
 from reasonlab.errors import ReasonlabError
 from reasonlab.eval.metrics import chance_pass_at_k
 
-__all__ = ["BAND_NAMES", "BandConfig", "band_value", "classify_buckets"]
+__all__ = ["BAND_NAMES", "BandConfig", "ProfileBars", "band_value", "classify_buckets", "profile_check"]
 
 BAND_NAMES = ("in_range", "edge", "hard")
 
@@ -110,3 +110,59 @@ def band_value(buckets: list[str], band: str) -> str:
     if values != list(range(values[0], values[-1] + 1)):
         raise ReasonlabError(f"{band} buckets {values} are not contiguous; a knob range would draw the gaps too")
     return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"
+
+
+class ProfileBars(StrictModel):
+    """The bars of a base profile with a process-verified edge (issue 14), beyond the classification's own."""
+
+    edge_max_pass1: float = Field(0.3, gt=0, le=1, description="an edge bucket's pass@1 at most this")
+    hard_max_passk: float = Field(0.05, ge=0, le=1, description="some bucket beyond the edge has pass@k at most this")
+
+
+def _bucket_order(names: list[str]) -> list[str]:
+    try:
+        return sorted(names, key=int)
+    except ValueError:
+        return list(names)
+
+
+def profile_check(bands: dict[str, Any], bars: ProfileBars | None = None) -> dict[str, Any]:
+    """Does a base's band classification (:func:`classify_buckets`) show the profile of a base with an edge?
+
+    Buckets in order (by integer value where they are integers), with ``p1``/``pk`` and the thresholds of
+    the classification's config:
+
+    - **in range**: the leading run of buckets with ``p1 >= in_range_min_pass1``; it must not be empty;
+    - **edge**: the next bucket, and the one after it when its ``pk >= edge_min_passk``; each must have
+      ``p1 <= edge_max_pass1`` and ``pk >= edge_min_passk`` (an edge that starts at 0.7 is a range not
+      yet mastered, not an edge);
+    - **hard**: the buckets after the edge; at least one must have ``pk <= hard_max_passk``.
+
+    Returns ``{"met", "failures" (one line each), "in_range", "edge", "hard"}``.
+    """
+    bars = bars or ProfileBars()
+    cfg, k, rows = bands["config"], bands["k"], bands["buckets"]
+    order = _bucket_order(list(rows))
+    p1 = {b: rows[b]["pass@1"] for b in order}
+    pk = {b: rows[b][f"pass@{k}"] for b in order}
+    n_in = 0
+    while n_in < len(order) and p1[order[n_in]] >= cfg["in_range_min_pass1"]:
+        n_in += 1
+    in_range, rest = order[:n_in], order[n_in:]
+    edge = rest[:1] + [b for b in rest[1:2] if pk[b] >= cfg["edge_min_passk"]]
+    hard = rest[len(edge) :]
+    failures = []
+    if not in_range:
+        failures.append(
+            f"no bucket in range: the first, {order[0]}, has pass@1 {p1[order[0]]:.3f} < {cfg['in_range_min_pass1']}"
+        )
+    if not edge:
+        failures.append("no bucket beyond the range: no edge")
+    for b in edge:
+        if p1[b] > bars.edge_max_pass1:
+            failures.append(f"bucket {b} (edge) has pass@1 {p1[b]:.3f} > {bars.edge_max_pass1}")
+        if pk[b] < cfg["edge_min_passk"]:
+            failures.append(f"bucket {b} (edge) has pass@{k} {pk[b]:.3f} < {cfg['edge_min_passk']}")
+    if not any(pk[b] <= bars.hard_max_passk for b in hard):
+        failures.append(f"no bucket beyond the edge has pass@{k} <= {bars.hard_max_passk}: no hard band")
+    return {"met": not failures, "failures": failures, "in_range": in_range, "edge": edge, "hard": hard}

@@ -19,7 +19,15 @@ from reasonlab.errors import ReasonlabError
 from reasonlab.io import read_json, read_records
 from reasonlab.tasks import Task
 
-__all__ = ["SUMMARY_SCHEMA", "device_record", "git_commit", "load_run", "prompt_template_record", "versions"]
+__all__ = [
+    "SUMMARY_SCHEMA",
+    "device_record",
+    "git_commit",
+    "load_run",
+    "load_summary",
+    "prompt_template_record",
+    "versions",
+]
 
 SUMMARY_SCHEMA = "reasonlab.eval.summary/1"
 
@@ -126,8 +134,8 @@ def prompt_template_record(task: Task, style: str, prompts: Sequence[str]) -> di
     }
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``(summary, sample records)`` of an evaluation run directory, with one-line errors."""
+def load_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The summary of an evaluation run directory, with one-line errors."""
     d = Path(run_dir)
     path = d / "eval" / "summary.json"
     if not path.is_file():
@@ -135,4 +143,9 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict
     summary = read_json(path, "summary")
     if not isinstance(summary, dict) or summary.get("schema") != SUMMARY_SCHEMA:
         raise ReasonlabError(f"{path}: not a reasonlab eval summary (schema {SUMMARY_SCHEMA})")
-    return summary, read_records(d / "eval" / "samples.jsonl")
+    return summary
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``(summary, sample records)`` of an evaluation run directory, with one-line errors."""
+    return load_summary(run_dir), read_records(Path(run_dir) / "eval" / "samples.jsonl")
