@@ -29,6 +29,22 @@ def test_apply_overrides() -> None:
         apply_overrides(data, ("name.sub=1",))
 
 
+def test_apply_overrides_indexes_lists() -> None:
+    """A numeric part indexes a list: one mixture component's knob, or a whole list element."""
+    data = {"data": {"mixture": [{"knobs": {"ops": "2-3"}}, {"knobs": {"ops": "4"}}]}, "k": [1, 2]}
+    apply_overrides(data, ("data.mixture.1.knobs.order=topo", "data.mixture.0.weight=0.3", "k.1=5"))
+    assert data["data"]["mixture"] == [
+        {"knobs": {"ops": "2-3"}, "weight": 0.3},
+        {"knobs": {"ops": "4", "order": "topo"}},
+    ]
+    assert data["k"] == [1, 5]
+    for bad, msg in (("data.mixture.2.weight=1", "indexes a list of 2; use 0..1"), ("k.x=1", "'x' indexes a list")):
+        with pytest.raises(ReasonlabError, match=msg):
+            apply_overrides(data, (bad,))
+    cfg = load_config(CONFIGS / "pretrain_arith_edge_w5.yaml", PretrainConfig, ["data.mixture.0.knobs.distractors=1"])
+    assert cfg.data.mixture[0].knobs["distractors"] == 1 and cfg.data.mixture[1].knobs["distractors"] == 0
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("pretrain_*.yaml")))
 def test_shipped_pretrain_configs_validate(name: str) -> None:
     load_config(CONFIGS / name, PretrainConfig)

@@ -166,22 +166,39 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_assignments(data: dict[str, Any], assignments: Iterable[str]) -> dict[str, Any]:
-    """Apply ``--set a.b.c=VALUE`` assignments (values parsed as YAML) to a config mapping, in place."""
+    """Apply ``--set a.b.c=VALUE`` assignments (values parsed as YAML) to a config mapping, in place.
+
+    A numeric part indexes a list (``data.mixture.0.knobs.order=topo``: the first mixture component's knob).
+    """
     for item in assignments:
         key, eq, raw = item.partition("=")
         if not eq or not key:
             raise ReasonlabError(f"--set {item!r}: use --set field.sub=value")
-        node = data
+        node: Any = data
         parts = key.split(".")
         for part in parts[:-1]:
+            if isinstance(node, list):
+                node = node[_list_index(node, part, item)]
+                continue
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
-            if not isinstance(child, dict):
+            if not isinstance(child, dict | list):
                 raise ReasonlabError(f"--set {item!r}: {part!r} is not a section")
             node = child
-        node[parts[-1]] = parse_yaml(raw, f"--set {item!r}")
+        value = parse_yaml(raw, f"--set {item!r}")
+        if isinstance(node, list):
+            node[_list_index(node, parts[-1], item)] = value
+        else:
+            node[parts[-1]] = value
     return data
+
+
+def _list_index(items: list[Any], part: str, item: str) -> int:
+    """``part`` as an index into ``items``, or a one-line error naming the assignment and the valid range."""
+    if not part.isdigit() or int(part) >= len(items):
+        raise ReasonlabError(f"--set {item!r}: {part!r} indexes a list of {len(items)}; use 0..{len(items) - 1}")
+    return int(part)
 
 
 def parse_key_values(
